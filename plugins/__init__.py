@@ -1,0 +1,1 @@
+"""wsbench's built-in plugins, registered through the ``wsbench`` entry-point group."""

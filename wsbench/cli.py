@@ -1,0 +1,58 @@
+"""The ``wsbench`` command line. Subcommands live in ``wsbench.commands.<name>``.
+
+Only argparse is imported up front so that ``wsbench --help`` stays fast; every error that is
+the user's input ends as one ``wsbench: error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("compress", "decompress", "plugins")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wsbench",
+        description="Retraining-free weight-sharing compression of trained networks: "
+                    "search, compare and save compressed models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    from wsbench import __version__
+
+    parser.add_argument("--version", action="version", version=f"wsbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"wsbench.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from wsbench.errors import WsbenchError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except WsbenchError as exc:
+        if args.debug:
+            raise
+        print(f"wsbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wsbench: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a plugin or library failure: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"wsbench: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""``wsbench compress``: the MO-UB pipeline on one task, printed as the paper's Table I."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compress", help="search, merge and Huffman-code one model (the paper's pipeline)",
+        description="Run MO-UB on a task: search the number of bins K, re-score the front on the "
+                    "test split, merge neighbouring bins, Huffman-code the indices, save one "
+                    "compressed file per chosen solution and print a Table-I-shaped summary.")
+    p.add_argument("--task", default="digits-cnn", help="task plugin (default: digits-cnn)")
+    p.add_argument("--optimizer", default="nsga2", help="optimizer plugin (default: nsga2)")
+    p.add_argument("--quantizer", default="uniform", help="quantizer plugin (default: uniform)")
+    p.add_argument("--merge", default="neighbor", help="merge plugin (default: neighbor)")
+    p.add_argument("--space", default="k", help="search-space plugin (default: k)")
+    p.add_argument("--seed", type=int, default=0, help="optimizer seed (default: 0)")
+    p.add_argument("--budget", type=int, default=1000, help="unique evaluations (default: 1000)")
+    p.add_argument("--max-requested", type=int, default=10_000,
+                   help="cap on requested evaluations, cached included (default: 10000 = 100x100)")
+    p.add_argument("--k-min", type=int, default=2, help="lower bound of K (default: 2)")
+    p.add_argument("--k-max", type=int, default=1024, help="upper bound of K (default: 1024)")
+    p.add_argument("--metric", default="f1", choices=("f1", "accuracy"),
+                   help="validation metric: macro F1 (default) or accuracy")
+    p.add_argument("--max-drop", type=float, default=0.0,
+                   help="keep front solutions whose val metric is >= baseline - this (default 0)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="merge tolerance: allowed validation drop (default: the merge's own, 0)")
+    p.add_argument("--include", default="conv-linear", choices=("conv-linear", "all"),
+                   help="weights to share: Conv/Linear .weight (paper) or every float parameter")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if present)")
+    p.add_argument("--set", action="append", metavar="KIND.KEY=VALUE", dest="options",
+                   help="plugin option, e.g. optimizer.pop_size=50 (repeatable)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wsbench.commands import parse_options
+    from wsbench.errors import ConfigError
+    from wsbench.outputs import write_outputs
+    from wsbench.pipeline import CompressConfig, run_compress
+    from wsbench.table import format_table, table_rows
+
+    opts = parse_options(args.options)
+    unknown = set(opts) - {"task", "optimizer", "quantizer", "merge", "space"}
+    if unknown:
+        raise ConfigError(f"--set kinds must be task, optimizer, quantizer, merge or space, "
+                          f"got {', '.join(sorted(unknown))}")
+    space_opts = opts.get("space", {})
+    if args.space == "k":
+        space_opts = {"k_min": args.k_min, "k_max": args.k_max, **space_opts}
+    merge_opts = opts.get("merge", {})
+    if args.tolerance is not None:
+        merge_opts = {"tolerance": args.tolerance, **merge_opts}
+    cfg = CompressConfig(
+        task=args.task, optimizer=args.optimizer, quantizer=args.quantizer, merge=args.merge,
+        space=args.space, seed=args.seed, budget=args.budget, max_requested=args.max_requested,
+        metric=args.metric, max_drop=args.max_drop, include=args.include, device=args.device,
+        task_options=opts.get("task", {}), optimizer_options=opts.get("optimizer", {}),
+        quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
+        space_options=space_opts)
+    result = run_compress(cfg, progress=not args.no_progress)
+    out = write_outputs(result, args.out)
+    print(format_table(table_rows(result), cfg.metric))
+    print(f"\n{result.requested} evaluations requested, {result.unique} unique, "
+          f"{result.merge_evaluations} in merging; {len(result.merged)} solutions on the front; "
+          f"{result.seconds['total']:.1f} s")
+    print(f"results: {out}")
+    return 0

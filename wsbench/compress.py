@@ -1,0 +1,178 @@
+"""Public API: compress a model to a file and load it back as a state dict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from wsbench import fileformat, huffman
+from wsbench.cache import atomic_write_bytes
+from wsbench.errors import FormatError
+from wsbench.quantization import Quantization
+from wsbench.weights import Include, WeightView
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class CompressedModel:
+    """A quantized model: shared weights as codebook + coded indices, the rest kept as is."""
+
+    shared: list[tuple[str, tuple[int, ...], str]]  # (name, shape, dtype) in pooling order
+    quantization: Quantization
+    rest: dict[str, "torch.Tensor"]
+    quantizer: str = "uniform"
+    include: str = "conv-linear"
+    coding: str = "huffman"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_view(cls, view: WeightView, quantization: Quantization, quantizer: str,
+                  coding: str = "huffman", **extra: Any) -> "CompressedModel":
+        shared_names = set(view.names)
+        rest = {k: v.detach().cpu().clone() for k, v in view.model.state_dict().items()
+                if k not in shared_names}
+        shared = [(n, tuple(p.shape), str(p.dtype).removeprefix("torch."))
+                  for n, p in zip(view.names, view.params)]
+        return cls(shared, quantization, rest, quantizer, view.include, coding, dict(extra))
+
+    @property
+    def n_weights(self) -> int:
+        return int(self.quantization.indices.numel())
+
+    @cached_property
+    def _indices(self) -> np.ndarray:
+        return self.quantization.indices.detach().cpu().numpy().astype(np.int64)
+
+    @cached_property
+    def _encoded(self) -> tuple[huffman.HuffmanTable | None, bytes, int]:
+        idx = self._indices
+        if self.coding == "huffman":
+            table = huffman.build_table(np.bincount(idx, minlength=self.quantization.d))
+            data, n_bits = huffman.encode(idx, table)
+            return table, data, n_bits
+        if self.coding == "fixed":
+            data, n_bits = fileformat.pack_fixed(idx, fileformat.fixed_width(self.quantization.d))
+            return None, data, n_bits
+        raise ValueError(f"unknown coding {self.coding!r}; use 'huffman' or 'fixed'")
+
+    @property
+    def avg_bits(self) -> float:
+        """Average index bits per shared weight (the paper's measure)."""
+        return self._encoded[2] / self.n_weights
+
+    @property
+    def cr_paper(self) -> float:
+        """The paper's compression ratio: 32 / average index bits (ignores codebook and rest)."""
+        return 32.0 / self.avg_bits
+
+    @property
+    def original_bytes(self) -> int:
+        """Bytes of every state-dict tensor of the original model, as a plain fp32 save stores them."""
+        import torch
+
+        shared = sum(int(np.prod(s)) * torch.empty(0, dtype=getattr(torch, dt)).element_size()
+                     for _, s, dt in self.shared)
+        return shared + sum(t.numel() * t.element_size() for t in self.rest.values())
+
+    @property
+    def file_size(self) -> int:
+        """Bytes of the saved file."""
+        return len(self.to_bytes())
+
+    @property
+    def cr_file(self) -> float:
+        """Whole-model compression ratio: original state-dict bytes / file bytes."""
+        return self.original_bytes / self.file_size
+
+    def to_bytes(self) -> bytes:
+        """The file's content (computed once)."""
+        if "_file_bytes" not in self.__dict__:
+            self.__dict__["_file_bytes"] = self._serialise()
+        return self.__dict__["_file_bytes"]
+
+    def _serialise(self) -> bytes:
+        import torch
+
+        table, data, n_bits = self._encoded
+        tensors: dict[str, torch.Tensor] = {
+            "codebook": self.quantization.codebook.detach().cpu().to(torch.float32),
+            "bitstream": torch.frombuffer(bytearray(data), dtype=torch.uint8) if data
+            else torch.zeros(1, dtype=torch.uint8),
+        }
+        if table is not None:
+            tensors["huffman.count"] = torch.from_numpy(table.count.astype(np.int64))
+            tensors["huffman.symbol"] = torch.from_numpy(table.symbol.astype(np.int64))
+        for name, t in self.rest.items():
+            tensors[f"rest.{name}"] = t
+        header = {
+            "coding": self.coding, "n_weights": self.n_weights, "n_bits": n_bits,
+            "k": int(self.quantization.k), "d": self.quantization.d,
+            "quantizer": self.quantizer, "include": self.include,
+            "shared": [[n, list(s), dt] for n, s, dt in self.shared],
+            "rest": list(self.rest), "extra": self.extra,
+        }
+        return fileformat.write_bytes(header, tensors)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the file atomically (never a half-written file under the final name)."""
+        path = Path(path)
+        atomic_write_bytes(path, self.to_bytes())
+        return path
+
+    def state_dict(self) -> dict[str, "torch.Tensor"]:
+        """The quantized model's state dict (shared weights dequantized)."""
+        return _assemble(self.shared, self.quantization.dequantize().detach().cpu(), self.rest)
+
+
+def _assemble(shared: list, flat: "torch.Tensor", rest: dict[str, "torch.Tensor"]) -> dict:
+    import torch
+
+    out: dict[str, torch.Tensor] = {}
+    offset = 0
+    for name, shape, dtype in shared:
+        n = int(np.prod(shape))
+        out[name] = flat[offset:offset + n].reshape(tuple(shape)).to(getattr(torch, dtype)).clone()
+        offset += n
+    out.update(rest)
+    return out
+
+
+def compress_model(model: "torch.nn.Module", k: int, quantizer: str = "uniform",
+                   include: Include = "conv-linear", coding: str = "huffman",
+                   **quantizer_options: Any) -> CompressedModel:
+    """Quantize ``model``'s shared weights with ``k`` bins of the named quantizer plugin."""
+    from wsbench import plugins
+
+    view = WeightView.of(model, include)
+    q = plugins.create("quantizer", quantizer, **quantizer_options)
+    return CompressedModel.from_view(view, q.quantize(view.original, int(k)), quantizer, coding)
+
+
+def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
+    """Decode a compressed file into a state dict that ``model.load_state_dict`` accepts."""
+    import torch
+
+    header, tensors = fileformat.read(path)
+    try:
+        n = int(header["n_weights"])
+        data = tensors["bitstream"].numpy().tobytes()
+        if header["coding"] == "huffman":
+            table = huffman.HuffmanTable(tensors["huffman.count"].numpy(),
+                                         tensors["huffman.symbol"].numpy())
+            idx = huffman.decode(data, int(header["n_bits"]), n, table)
+        else:
+            idx = fileformat.unpack_fixed(data, n, fileformat.fixed_width(int(header["d"])))
+        codebook = tensors["codebook"]
+        if idx.size != n or (idx.size and idx.max() >= codebook.numel()):
+            raise ValueError("indices do not match the codebook")
+        flat = codebook[torch.from_numpy(idx)]
+        rest = {name: tensors[f"rest.{name}"] for name in header["rest"]}
+        return _assemble(header["shared"], flat, rest)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FormatError(f"{path}: inconsistent compressed file ({exc})") from None

@@ -1,0 +1,130 @@
+"""The plugin registry: entry-point group ``wsbench``, loaded lazily on first use.
+
+Built-in plugins (package ``wsbench_plugins``) are found through the same entry points as
+third-party ones. Two providers of one (kind, name) is an error naming both, never a rename.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pluggy
+
+from wsbench import hookspecs
+from wsbench.errors import PluginError, WsbenchError
+
+ENTRY_POINT_GROUP = "wsbench"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    description: str
+    provider: str  # distribution name, or the module for in-process plugins
+
+
+pm = pluggy.PluginManager("wsbench")
+pm.add_hookspecs(hookspecs)
+_state: dict[str, Any] = {"loaded": False, "registry": None}
+_dists: dict[str, str] = {}  # plugin name -> providing distribution
+
+
+def _load_entry_points() -> None:
+    if _state["loaded"]:
+        return
+    _state["loaded"] = True
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not hide the others
+            dist = ep.dist.name if ep.dist else "?"
+            raise PluginError(f"plugin entry point {ep.name!r} from {dist} failed to load: {exc}") from exc
+        pm.register(module, name=ep.name)
+        _dists[ep.name] = ep.dist.name if ep.dist else ep.name
+
+
+def _provider_of(plugin: object) -> str:
+    name = pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+    return _dists.get(name, name)
+
+
+def register(plugin: object, name: str | None = None) -> None:
+    """Register a plugin object in-process (tests, notebooks); undo with :func:`unregister`."""
+    _load_entry_points()
+    pm.register(plugin, name=name)
+    _state["registry"] = None
+
+
+def unregister(plugin: object | None = None, name: str | None = None) -> None:
+    pm.unregister(plugin=plugin, name=name)
+    _state["registry"] = None
+
+
+def registry() -> dict[str, dict[str, PluginInfo]]:
+    """Every registered plugin, by kind then name. Built once, rebuilt after (un)register."""
+    _load_entry_points()
+    if _state["registry"] is not None:
+        return _state["registry"]
+    result: dict[str, dict[str, PluginInfo]] = {kind: {} for kind in hookspecs.KINDS}
+    for kind, hook_name in hookspecs.KINDS.items():
+        hook = getattr(pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            provider = _provider_of(impl.plugin)
+
+            def _register(name: str, factory: Callable[..., Any], description: str = "",
+                          _kind: str = kind, _provider: str = provider) -> None:
+                existing = result[_kind].get(name)
+                if existing is not None:
+                    raise PluginError(
+                        f"{_kind} {name!r} is provided twice: by {existing.provider} and by {_provider}"
+                    )
+                result[_kind][name] = PluginInfo(_kind, name, factory, description.strip(), _provider)
+
+            try:
+                impl.function(register=_register)
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"plugin {provider} failed while registering {kind}s: {exc}") from exc
+    _state["registry"] = result
+    return result
+
+
+def get(kind: str, name: str) -> PluginInfo:
+    """Look a plugin up, with the valid names in the error when it is unknown."""
+    by_name = registry().get(kind)
+    if by_name is None:
+        raise PluginError(f"unknown plugin kind {kind!r}; kinds: {', '.join(hookspecs.KINDS)}")
+    if name not in by_name:
+        valid = ", ".join(sorted(by_name)) or "(none registered)"
+        raise PluginError(f"unknown {kind} {name!r}; valid {kind}s: {valid}")
+    return by_name[name]
+
+
+def create(kind: str, name: str, **options: Any) -> Any:
+    """Build a plugin object; a plugin that raises is reported as a PluginError naming it."""
+    info = get(kind, name)
+    try:
+        obj = info.factory(**options)
+    except TypeError as exc:
+        raise PluginError(f"bad options for {kind} {name!r}: {exc}") from exc
+    except WsbenchError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{kind} {name!r} ({info.provider}) failed: {exc}") from exc
+    if getattr(obj, "name", None) is None:
+        try:
+            obj.name = name
+        except AttributeError:
+            pass
+    return obj
+
+
+def names(kind: str) -> list[str]:
+    return sorted(registry()[kind])

@@ -1,0 +1,61 @@
+"""What every run writes next to its results so it can be reproduced."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGES = ("wsbench", "torch", "torchvision", "numpy", "pymoo", "cma", "pyswarms", "pluggy",
+            "pandas", "matplotlib", "scikit-learn", "bitarray", "safetensors")
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(path: str | Path | None = None) -> dict[str, object]:
+    """Commit and dirty flag of the checkout that holds wsbench (None outside a checkout)."""
+    where = Path(path) if path else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "-C", str(where), "status", "--porcelain"],
+                                    capture_output=True, text=True, timeout=5).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty if commit else None}
+
+
+def machine() -> dict[str, object]:
+    info: dict[str, object] = {
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "hostname": platform.node(),
+    }
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["cuda_device"] = torch.cuda.get_device_name(0)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return info
+
+
+def run_info(config: dict, seed: int) -> dict[str, object]:
+    return {
+        "config": config, "seed": seed, "versions": versions(), "git": git_commit(),
+        "machine": machine(), "command": sys.argv,
+        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }

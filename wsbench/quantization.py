@@ -1,0 +1,50 @@
+"""The result every quantizer returns, and the one routine that turns bin ids into it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class Quantization:
+    """A codebook of ``d`` float32 shared values and one index per weight (int64, in [0, d))."""
+
+    codebook: "torch.Tensor"
+    indices: "torch.Tensor"
+    k: int  # the size parameter asked for (number of bins / clusters); d <= k
+
+    @property
+    def d(self) -> int:
+        return int(self.codebook.numel())
+
+    def dequantize(self) -> "torch.Tensor":
+        return self.codebook[self.indices]
+
+
+@runtime_checkable
+class Quantizer(Protocol):
+    """A quantizer plugin: maps a pooled weight vector and a size ``k`` to a Quantization."""
+
+    name: str
+
+    def quantize(self, weights: "torch.Tensor", k: int) -> Quantization: ...
+
+
+def compact(bin_ids: "torch.Tensor", weights: "torch.Tensor", n_bins: int, k: int) -> Quantization:
+    """Drop empty bins, renumber the rest, and give each bin the mean of its member weights.
+
+    Sums are taken in float64 so a bin's value is its members' mean to float32 precision.
+    """
+    import torch
+
+    counts = torch.bincount(bin_ids, minlength=n_bins)
+    sums = torch.zeros(n_bins, dtype=torch.float64, device=weights.device)
+    sums.index_add_(0, bin_ids, weights.to(torch.float64))
+    nonempty = counts > 0
+    remap = torch.cumsum(nonempty, 0) - 1
+    codebook = (sums[nonempty] / counts[nonempty]).to(torch.float32)
+    return Quantization(codebook=codebook, indices=remap[bin_ids], k=k)

@@ -1,0 +1,39 @@
+"""What a task plugin provides: a trained model and disjoint validation/test tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class TaskData:
+    """A trained model in eval mode with its validation and test splits as tensors.
+
+    The search only ever sees ``val``; ``test`` is for re-scoring the final front.
+    Inputs are float tensors ready for ``model(x)``; labels are int64 class ids.
+    """
+
+    model: "torch.nn.Module"
+    val_x: "torch.Tensor"
+    val_y: "torch.Tensor"
+    test_x: "torch.Tensor"
+    test_y: "torch.Tensor"
+    num_classes: int
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A task plugin: ``load`` returns the trained model and data (training on first use).
+
+    A task's own seed (split, training) is a factory option, so that optimizer seeds repeat
+    a search on the same trained model.
+    """
+
+    name: str
+    description: str
+
+    def load(self, *, progress: bool = True) -> TaskData: ...

@@ -1,0 +1,283 @@
+"""Train and evaluate the CIFAR models on CPU (the checkpoints the benchmarks compress).
+
+Augmentation (random crop with 4-pixel padding, horizontal flip) runs on uint8 tensors in torch,
+so no PIL work happens per step; bf16 autocast uses AMX where the CPU has it, weights stay fp32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wsbench.cache import atomic_write_bytes
+from wsbench.data.cifar import load_cifar, paper_split, to_float
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU runs bf16 natively (AVX512-BF16 / AMX); otherwise autocast is slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def _augment(padded: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random 32x32 crops of the 4-pixel zero-padded uint8 NHWC images, randomly flipped."""
+    n, size = len(idx), padded.shape[1] - 8
+    oy = torch.randint(0, 9, (n,), generator=gen)
+    ox = torch.randint(0, 9, (n,), generator=gen)
+    flip = torch.rand(n, generator=gen) < 0.5
+    ar = torch.arange(size)
+    rows = (oy[:, None] + ar)[:, :, None]
+    cols = ox[:, None] + ar
+    cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, :]
+    return padded[idx[:, None, None], rows, cols]
+
+
+def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
+    """Linear warm-up from peak/10 to peak, then linear decay to zero (one-cycle style)."""
+    if step < warmup:
+        return peak * (0.1 + 0.9 * step / max(1, warmup))
+    return peak * max(0.0, (total - step) / max(1, total - warmup))
+
+
+def evaluate_accuracy(model: nn.Module, x, y, batch_size: int = 1000, bf16: bool = False) -> float:
+    """Top-1 accuracy of `model` on uint8 NHWC images `x` with labels `y` (fp32 unless bf16)."""
+    was_training = model.training
+    model.eval()
+    x_t, y_t = torch.as_tensor(np.asarray(x)), torch.as_tensor(np.asarray(y))
+    correct = 0
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for i in range(0, len(x_t), batch_size):
+            logits = model(to_float(x_t[i : i + batch_size]))
+            correct += int((logits.argmax(1) == y_t[i : i + batch_size]).sum())
+    model.train(was_training)
+    return correct / max(1, len(x_t))
+
+
+class _ThreadGovernor:
+    """Drop to one intra-op thread while another process competes for the cores.
+
+    With 2 threads on 2 cores, a competing process makes every parallel region wait for the
+    descheduled thread (measured: 10x slower steps); one thread keeps a whole core's speed.
+    Full width is probed again every `probe_every` steps. Changes bit-reproducibility only.
+    """
+
+    def __init__(self, max_threads: int, probe_every: int = 60) -> None:
+        self.max, self.cur, self.probe_every = max_threads, max_threads, probe_every
+        self.best: dict[int, float] = {}
+        self.recent: dict[int, list[float]] = {1: [], max_threads: []}
+        self.in_mode = 0
+        torch.set_num_threads(self.cur)
+
+    def _switch(self, n: int) -> None:
+        self.cur, self.in_mode = n, 0
+        self.recent[n] = []
+        torch.set_num_threads(n)
+
+    def step_done(self, dt: float) -> None:
+        n = self.cur
+        self.in_mode += 1
+        self.best[n] = min(self.best.get(n, dt), dt)
+        self.recent[n] = (self.recent[n] + [dt])[-5:]
+        med = sorted(self.recent[n])[len(self.recent[n]) // 2]
+        if n > 1 and self.in_mode >= 3:
+            one = self.recent.get(1) or []
+            slower_than_one = bool(one) and med > sorted(one)[len(one) // 2]
+            if med > 1.5 * self.best[n] or slower_than_one:
+                self._switch(1)
+        elif n == 1 and self.in_mode >= self.probe_every:
+            self._switch(self.max)
+
+
+def train(
+    model: nn.Module,
+    train_x_uint8,
+    train_y,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    log_path: str | Path | None = None,
+    progress: bool = True,
+    bf16: bool | None = None,
+    eval_data: tuple | None = None,
+    warmup_epochs: float = 2.0,
+    label_smoothing: float = 0.1,
+    momentum: float = 0.9,
+    adaptive_threads: bool = False,
+) -> dict:
+    """SGD-Nesterov training with warm-up + linear decay; deterministic for a seed on one machine.
+
+    Returns {"history": [per-epoch dicts], "bf16": bool, "seconds": float}. Weight decay applies
+    to conv/linear weights only (not BN or biases). eval_data=(x, y) adds a per-epoch accuracy.
+    adaptive_threads drops to one thread while the CPU is contended (see _ThreadGovernor).
+    """
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    use_bf16 = bf16_supported() if bf16 is None else bool(bf16)
+    x = torch.as_tensor(np.asarray(train_x_uint8))
+    y = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
+    padded = F.pad(x, (0, 0, 4, 4, 4, 4))  # NHWC: pad H and W by 4 with zeros
+    model = model.to(memory_format=torch.channels_last)
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, momentum=momentum, nesterov=True,
+    )
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    total, warmup = epochs * steps_per_epoch, int(warmup_epochs * steps_per_epoch)
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    history: list[dict] = []
+    step, t_start = 0, time.time()
+    governor = _ThreadGovernor(torch.get_num_threads()) if adaptive_threads else None
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            t0, loss_sum, correct, seen = time.time(), 0.0, 0, 0
+            perm = torch.randperm(len(x), generator=gen)
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{epochs}", disable=not progress,
+                       leave=False, mininterval=2.0)
+            one_thread_steps = 0
+            for b in bar:
+                t_step = time.time()
+                idx = perm[b * batch_size : (b + 1) * batch_size]
+                xb = to_float(_augment(padded, idx, gen)).contiguous(memory_format=torch.channels_last)
+                yb = y[idx]
+                cur_lr = _lr_at(step, total, warmup, lr)
+                for g in opt.param_groups:
+                    g["lr"] = cur_lr
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                    logits = model(xb)
+                loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if governor is not None:
+                    one_thread_steps += governor.cur == 1
+                    governor.step_done(time.time() - t_step)
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += int((logits.argmax(1) == yb).sum())
+                seen += len(idx)
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+            bar.close()
+            rec = {"epoch": epoch, "loss": loss_sum / seen, "train_acc": correct / seen,
+                   "lr": cur_lr, "seconds": time.time() - t0, "one_thread_steps": one_thread_steps}
+            if eval_data is not None:
+                rec["eval_acc"] = evaluate_accuracy(model, *eval_data, bf16=use_bf16)
+            history.append(rec)
+            line = (f"epoch {epoch:3d}  loss {rec['loss']:.4f}  train_acc {rec['train_acc']:.4f}  "
+                    f"lr {rec['lr']:.5f}  sec {rec['seconds']:.1f}  1-thread-steps {one_thread_steps}")
+            if "eval_acc" in rec:
+                line += f"  eval_acc {rec['eval_acc']:.4f}"
+            if log:
+                log.write(line + "\n")
+                log.flush()
+            if progress:
+                tqdm.write(line)
+    finally:
+        if log:
+            log.close()
+    return {"history": history, "bf16": use_bf16, "seconds": time.time() - t_start}
+
+
+def _cpu_model() -> str:
+    """The CPU's marketing name where Linux reports it (platform.processor() often says x86_64)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def train_cifar10_resnet20(
+    out_dir: str | Path,
+    epochs: int = 60,
+    batch_size: int = 512,
+    lr: float = 0.4,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    bf16: bool | None = None,
+    data: str | Path | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    adaptive_threads: bool = True,
+) -> dict:
+    """Train ResNet-20 on the 45,000 paper-split training images; write .pt/.sha256/.log/.json.
+
+    Validation (5,000, paper_split seed 0) and test (10,000) are never trained on; both are
+    evaluated in fp32 at the end.
+    """
+    from wsbench.models.resnet_cifar import resnet20
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    t0 = time.time()
+    ds = load_cifar(data, "cifar10")
+    tr_idx, val_idx = paper_split(ds["train_y"], frac=0.1, seed=0)
+    use_bf16 = bf16_supported() if bf16 is None else bool(bf16)
+    recipe = {"arch": "resnet20 (option A shortcuts)", "optimizer": "SGD nesterov momentum 0.9",
+              "epochs": epochs, "batch_size": batch_size, "peak_lr": lr,
+              "schedule": "linear warm-up 2 epochs from lr/10, then linear decay to 0 (per step)",
+              "weight_decay": weight_decay, "weight_decay_on": "conv/linear weights only",
+              "label_smoothing": 0.1, "augmentation": "random crop pad 4 + horizontal flip",
+              "bf16_autocast": use_bf16, "seed": seed, "adaptive_threads": adaptive_threads,
+              "split": "paper_split(frac=0.1, seed=0): train 45000, val 5000; test 10000"}
+    machine = {"processor": platform.processor() or platform.machine(), "cpu_model": _cpu_model(),
+               "cpu_count": os.cpu_count(),
+               "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+               "platform": platform.platform(), "python": platform.python_version()}
+    log_path = out / "cifar10-resnet20.log"
+    with open(log_path, "w", encoding="utf-8") as fh:
+        fh.write("CIFAR-10 (JPEG) ResNet-20 training\n")
+        fh.write(f"data: {data or 'default location'} (train {len(tr_idx)}, val {len(val_idx)}, "
+                 f"test {len(ds['test_y'])})\n")
+        fh.write(f"recipe: {json.dumps(recipe)}\nmachine: {json.dumps(machine)}\n")
+    torch.manual_seed(seed)
+    model = resnet20(10)
+    result = train(model, ds["train_x"][tr_idx], ds["train_y"][tr_idx], epochs=epochs,
+                   batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                   log_path=log_path, progress=progress, bf16=use_bf16,
+                   eval_data=(ds["train_x"][val_idx], ds["train_y"][val_idx]),
+                   adaptive_threads=adaptive_threads)
+    model = model.float().to(memory_format=torch.contiguous_format)
+    val_acc = evaluate_accuracy(model, ds["train_x"][val_idx], ds["train_y"][val_idx])
+    test_acc = evaluate_accuracy(model, ds["test_x"], ds["test_y"])
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    blob = buf.getvalue()
+    digest = hashlib.sha256(blob).hexdigest()
+    atomic_write_bytes(out / "cifar10-resnet20.pt", blob)
+    atomic_write_bytes(out / "cifar10-resnet20.sha256", f"{digest}  cifar10-resnet20.pt\n".encode())
+    wall = time.time() - t0
+    facts = {"dataset": "CIFAR-10 (JPEG)", "recipe": recipe, "machine": machine,
+             "train_seconds": result["seconds"], "wall_seconds": wall,
+             "val_acc_fp32": val_acc, "test_acc_fp32": test_acc, "sha256": digest,
+             "params": sum(p.numel() for p in model.parameters()), "history": result["history"]}
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(f"total wall time {wall:.1f} s (training {result['seconds']:.1f} s)\n")
+        fh.write(f"final fp32 val_acc {val_acc:.4f}  test_acc {test_acc:.4f}\nsha256 {digest}\n")
+    atomic_write_bytes(out / "cifar10-resnet20.json", json.dumps(facts, indent=2).encode())
+    return facts

@@ -1,0 +1,105 @@
+"""A structure-agnostic view of a model's shareable weights as one pooled vector.
+
+The paper pools the ``.weight`` of every Conv and Linear layer; ``include="all"`` pools every
+floating-point parameter instead (GRUs, attention, norms). Writing back copies into the existing
+parameter storage, so an evaluation never deep-copies or reallocates the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from wsbench.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+Include = Literal["conv-linear", "all"]
+
+
+def _is_conv_or_linear(module: "torch.nn.Module") -> bool:
+    import torch.nn as nn
+
+    return isinstance(module, (nn.Linear, nn.modules.conv._ConvNd))
+
+
+def shared_parameter_names(model: "torch.nn.Module", include: Include = "conv-linear") -> list[str]:
+    """Names (as in ``state_dict``) of the parameters that join the global codebook."""
+    if include not in ("conv-linear", "all"):
+        raise ModelError(f"unknown weight selection {include!r}; use 'conv-linear' or 'all'")
+    names: list[str] = []
+    if include == "all":
+        names = [n for n, p in model.named_parameters() if p.is_floating_point()]
+    else:
+        for mod_name, module in model.named_modules():
+            weight = getattr(module, "weight", None)
+            if _is_conv_or_linear(module) and weight is not None and weight.is_floating_point():
+                names.append(f"{mod_name}.weight" if mod_name else "weight")
+    if not names:
+        raise ModelError(
+            f"model {type(model).__name__} has no shareable weights "
+            f"(selection {include!r}); try include='all'"
+        )
+    return names
+
+
+@dataclass
+class WeightView:
+    """The pooled weights of ``model`` plus a pristine copy to restore or re-quantize from."""
+
+    model: "torch.nn.Module"
+    names: list[str]
+    params: list["torch.Tensor"]
+    original: "torch.Tensor"  # pooled fp32 copy of the trained weights, on the model's device
+    include: Include = "conv-linear"
+
+    @classmethod
+    def of(cls, model: "torch.nn.Module", include: Include = "conv-linear") -> "WeightView":
+        import torch
+
+        names = shared_parameter_names(model, include)
+        lookup = dict(model.named_parameters())
+        params = [lookup[n] for n in names]
+        with torch.no_grad():
+            original = torch.cat([p.detach().reshape(-1).float() for p in params])
+        if not bool(torch.isfinite(original).all()):
+            bad = [n for n, p in zip(names, params) if not bool(torch.isfinite(p).all())]
+            raise ModelError(f"model has NaN or inf weights in {', '.join(bad[:3])}"
+                             + (" ..." if len(bad) > 3 else ""))
+        return cls(model, names, params, original, include)
+
+    @property
+    def numel(self) -> int:
+        return int(self.original.numel())
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [p.numel() for p in self.params]
+
+    def write(self, flat: "torch.Tensor") -> None:
+        """Copy a pooled vector into the model's parameters in place."""
+        import torch
+
+        if flat.numel() != self.numel:
+            raise ValueError(f"vector has {flat.numel()} values, the view holds {self.numel}")
+        with torch.no_grad():
+            offset = 0
+            for p in self.params:
+                n = p.numel()
+                p.copy_(flat[offset:offset + n].view_as(p))
+                offset += n
+
+    def restore(self) -> None:
+        """Put the trained weights back."""
+        self.write(self.original)
+
+    def split(self, flat: "torch.Tensor") -> dict[str, "torch.Tensor"]:
+        """A pooled vector as {parameter name: tensor shaped like that parameter}."""
+        out = {}
+        offset = 0
+        for name, p in zip(self.names, self.params):
+            n = p.numel()
+            out[name] = flat[offset:offset + n].view(p.shape)
+            offset += n
+        return out
