@@ -1,0 +1,31 @@
+"""Shared fixtures: an isolated cache per test session and the trained digits task."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep trained models and datasets out of the user's cache; train digits once per session."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WSBENCH_CACHE", str(tmp_path_factory.mktemp("wsbench-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def digits_cnn():
+    """The default task's trained model and splits (trained on first use, then cached)."""
+    from wsbench import plugins
+
+    return plugins.create("task", "digits-cnn").load(progress=False)
+
+
+@pytest.fixture
+def digits_harness(digits_cnn):
+    from wsbench import plugins
+    from wsbench.fitness import FitnessHarness
+
+    return FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"),
+                          plugins.create("space", "k", k_min=2, k_max=64), device="cpu")

@@ -1,0 +1,81 @@
+"""The command line: the pipeline end to end, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from wsbench.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["compress", "--task", "nope"], "unknown task 'nope'; valid tasks: digits-cnn, digits-mlp"),
+    (["compress", "--optimizer", "nope"], "valid optimizers:"),
+    (["compress", "--quantizer", "nope"], "valid quantizers: kmeans, uniform"),
+    (["compress", "--merge", "nope"], "valid merges:"),
+    (["compress", "--k-min", "1"], "K bounds must satisfy 2 <= k_min"),
+    (["compress", "--k-min", "50", "--k-max", "10"], "K bounds must satisfy"),
+    (["compress", "--set", "optimizer.pop_size"], "--set expects KIND.KEY=VALUE"),
+    (["compress", "--set", "optimizer.no_such_option=1"], "bad options for optimizer 'nsga2'"),
+    (["compress", "--budget", "0"], "budget must be at least 1"),
+    (["plugins", "--kind", "nope"], "unknown plugin kind 'nope'"),
+])
+def test_bad_input_is_one_line(capsys, tmp_path, argv, message):
+    code, out, err = run_cli(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "compress" else []))
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("wsbench: error:") and message in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_decompress_errors(capsys, tmp_path):
+    bad = tmp_path / "bad.wsb"
+    bad.write_bytes(b"garbage")
+    for path in (bad, tmp_path / "missing.wsb"):
+        code, _, err = run_cli(capsys, "decompress", str(path), "-o", str(tmp_path / "o.pt"))
+        assert code == 2 and err.count("\n") == 1 and str(path) in err
+    assert not (tmp_path / "o.pt").exists()
+
+
+def test_compress_end_to_end(capsys, tmp_path, digits_cnn):
+    code, out, err = run_cli(capsys, "compress", "--budget", "30", "--k-max", "128",
+                             "--set", "optimizer.pop_size=10", "--no-progress", "--out", str(tmp_path))
+    assert code == 0, err
+    for row in ("baseline", "UB (K=1024)", "MO-UB", "+ merge", "+ Huffman"):
+        assert row in out
+    (run,) = [p for p in tmp_path.iterdir()]
+    assert not run.name.startswith(".")
+    info = json.loads((run / "run.json").read_text())
+    assert info["seed"] == 0 and info["config"]["budget"] == 30
+    assert info["unique_evaluations"] <= 30 and info["requested_evaluations"] >= info["unique_evaluations"]
+    assert info["versions"]["torch"] and "machine" in info and "git" in info
+    front = list(csv.DictReader(open(run / "front.csv")))
+    assert front and (run / "front.png").stat().st_size > 0 and (run / "table.md").exists()
+    for row in front:
+        assert int(row["merged_d"]) <= int(row["d"]) <= int(row["K"])
+        state_path = tmp_path / "state.pt"
+        assert main(["decompress", str(run / row["file"]), "-o", str(state_path)]) == 0
+        state = torch.load(state_path, weights_only=True)
+        model = digits_cnn.model
+        model.load_state_dict(state)
+        shared = torch.cat([state[k].flatten() for k in ("0.weight", "2.weight", "6.weight", "8.weight")])
+        assert len(torch.unique(shared)) == int(row["merged_d"])
+
+
+def test_help_is_fast_to_import():
+    """`wsbench --help` must not import torch or matplotlib."""
+    code = ("import sys; from wsbench.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'pandas', 'pymoo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
