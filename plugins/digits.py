@@ -81,9 +81,11 @@ class DigitsTask:
         path = cache_dir("models") / f"{self.name}-{key}.pt"
         torch.manual_seed(self.seed)
         model = build_digits_model(self.arch)
-        if path.exists():
+        try:
             model.load_state_dict(torch.load(path, weights_only=True))
-        else:
+        except Exception:  # absent or corrupted cache entry: train again (deterministic)
+            torch.manual_seed(self.seed)
+            model = build_digits_model(self.arch)
             self._train(model, train)
             import io
 

@@ -61,3 +61,19 @@ def test_training_deterministic(tmp_path):
           bf16=False, log_path=log, eval_data=(x[:50], y[:50]))
     assert "eval_acc" in log.read_text() and log.read_text().count("\n") == 1
     assert 0.0 <= evaluate_accuracy(m3, x[:50], y[:50], batch_size=16) <= 1.0
+
+
+def test_thread_governor_drops_to_one_thread_under_contention():
+    from wsbench.training import _ThreadGovernor
+
+    before = torch.get_num_threads()
+    try:
+        g = _ThreadGovernor(2, probe_every=10)
+        states = []
+        for dt in [0.5] * 5 + [4.0] * 3 + [1.0] * 10 + [0.5] * 4:
+            g.step_done(dt)
+            states.append(g.cur)
+        assert states[4] == 2 and states[7] == 1  # slowed down -> one thread
+        assert states[-1] == 2  # probed full width again and it was fast
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("compress", "decompress", "plugins")
+COMMANDS = ("compress", "decompress", "plugins", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -210,9 +210,11 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def train_cifar10_resnet20(
+def train_cifar_model(
     out_dir: str | Path,
-    epochs: int = 60,
+    dataset: str = "cifar10",
+    arch: str = "resnet20",
+    epochs: int = 45,
     batch_size: int = 512,
     lr: float = 0.4,
     weight_decay: float = 5e-4,
@@ -223,39 +225,42 @@ def train_cifar10_resnet20(
     progress: bool = True,
     adaptive_threads: bool = True,
 ) -> dict:
-    """Train ResNet-20 on the 45,000 paper-split training images; write .pt/.sha256/.log/.json.
+    """Train ``arch`` on the paper-split training images; write <name>.pt/.sha256/.log/.json.
 
-    Validation (5,000, paper_split seed 0) and test (10,000) are never trained on; both are
-    evaluated in fp32 at the end.
+    Validation (10% of the training set per class, paper_split seed 0) and test are never
+    trained on; both are evaluated in fp32 at the end. <name> is ``{dataset}-{arch}``.
     """
-    from wsbench.models.resnet_cifar import resnet20
+    from wsbench.models.resnet_cifar import build_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    name = f"{dataset}-{arch}"
     torch.set_num_threads(threads or os.cpu_count() or 1)
     t0 = time.time()
-    ds = load_cifar(data, "cifar10")
+    ds = load_cifar(data, dataset)
+    num_classes = len(ds["classes"])
     tr_idx, val_idx = paper_split(ds["train_y"], frac=0.1, seed=0)
     use_bf16 = bf16_supported() if bf16 is None else bool(bf16)
-    recipe = {"arch": "resnet20 (option A shortcuts)", "optimizer": "SGD nesterov momentum 0.9",
+    recipe = {"arch": arch, "optimizer": "SGD nesterov momentum 0.9",
               "epochs": epochs, "batch_size": batch_size, "peak_lr": lr,
               "schedule": "linear warm-up 2 epochs from lr/10, then linear decay to 0 (per step)",
               "weight_decay": weight_decay, "weight_decay_on": "conv/linear weights only",
               "label_smoothing": 0.1, "augmentation": "random crop pad 4 + horizontal flip",
               "bf16_autocast": use_bf16, "seed": seed, "adaptive_threads": adaptive_threads,
-              "split": "paper_split(frac=0.1, seed=0): train 45000, val 5000; test 10000"}
+              "split": f"paper_split(frac=0.1, seed=0): train {len(tr_idx)}, val {len(val_idx)}; "
+                       f"test {len(ds['test_y'])}"}
     machine = {"processor": platform.processor() or platform.machine(), "cpu_model": _cpu_model(),
                "cpu_count": os.cpu_count(),
                "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                "platform": platform.platform(), "python": platform.python_version()}
-    log_path = out / "cifar10-resnet20.log"
+    log_path = out / f"{name}.log"
     with open(log_path, "w", encoding="utf-8") as fh:
-        fh.write("CIFAR-10 (JPEG) ResNet-20 training\n")
+        fh.write(f"{dataset} {arch} training\n")
         fh.write(f"data: {data or 'default location'} (train {len(tr_idx)}, val {len(val_idx)}, "
                  f"test {len(ds['test_y'])})\n")
         fh.write(f"recipe: {json.dumps(recipe)}\nmachine: {json.dumps(machine)}\n")
     torch.manual_seed(seed)
-    model = resnet20(10)
+    model = build_model(arch, num_classes)
     result = train(model, ds["train_x"][tr_idx], ds["train_y"][tr_idx], epochs=epochs,
                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
                    log_path=log_path, progress=progress, bf16=use_bf16,
@@ -269,15 +274,15 @@ def train_cifar10_resnet20(
     torch.save(state, buf)
     blob = buf.getvalue()
     digest = hashlib.sha256(blob).hexdigest()
-    atomic_write_bytes(out / "cifar10-resnet20.pt", blob)
-    atomic_write_bytes(out / "cifar10-resnet20.sha256", f"{digest}  cifar10-resnet20.pt\n".encode())
+    atomic_write_bytes(out / f"{name}.pt", blob)
+    atomic_write_bytes(out / f"{name}.sha256", f"{digest}  {name}.pt\n".encode())
     wall = time.time() - t0
-    facts = {"dataset": "CIFAR-10 (JPEG)", "recipe": recipe, "machine": machine,
+    facts = {"dataset": dataset, "recipe": recipe, "machine": machine,
              "train_seconds": result["seconds"], "wall_seconds": wall,
              "val_acc_fp32": val_acc, "test_acc_fp32": test_acc, "sha256": digest,
              "params": sum(p.numel() for p in model.parameters()), "history": result["history"]}
     with open(log_path, "a", encoding="utf-8") as fh:
         fh.write(f"total wall time {wall:.1f} s (training {result['seconds']:.1f} s)\n")
         fh.write(f"final fp32 val_acc {val_acc:.4f}  test_acc {test_acc:.4f}\nsha256 {digest}\n")
-    atomic_write_bytes(out / "cifar10-resnet20.json", json.dumps(facts, indent=2).encode())
+    atomic_write_bytes(out / f"{name}.json", json.dumps(facts, indent=2).encode())
     return facts
