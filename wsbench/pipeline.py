@@ -77,18 +77,49 @@ class CompressResult:
     seconds: dict[str, float]
 
 
-def _scored(h: FitnessHarness, cfg: CompressConfig, label: str, x, q: Quantization) -> Scored:
+def score_solution(h: FitnessHarness, quantizer: str, label: str, x, q: Quantization) -> Scored:
+    """Score ``q`` on validation and test and build its fixed-width and Huffman-coded models."""
     val = h.score_quantization(q, "val")
     test = h.score_current("test")
-    models = {c: CompressedModel.from_view(h.view, q, cfg.quantizer, c, k=h.space.k_of(x))
+    models = {c: CompressedModel.from_view(h.view, q, quantizer, c, k=h.space.k_of(x))
               for c in ("fixed", "huffman")}
     return Scored(label, tuple(map(float, x)), h.space.k_of(np.asarray(x)), q, val, test,
                   models["fixed"], models["huffman"])
 
 
-def build_harness(cfg: CompressConfig, progress: bool = True) -> FitnessHarness:
-    task = plugins.create("task", cfg.task, **cfg.task_options)
-    data = task.load(progress=progress)
+def _scored(h: FitnessHarness, cfg: CompressConfig, label: str, x, q: Quantization) -> Scored:
+    return score_solution(h, cfg.quantizer, label, x, q)
+
+
+def choose_front(h: FitnessHarness, baseline_val: float, max_drop: float) -> np.ndarray:
+    """Decisions of the archive's front whose val metric is >= baseline - ``max_drop``.
+
+    When none is that good, the most accurate front member alone (so a run always has one).
+    """
+    X, F = h.front()
+    chosen = [i for i in range(len(X)) if 1 - F[i, 0] >= baseline_val - max_drop - 1e-12]
+    if not chosen:  # nothing as good as the baseline: keep the most accurate solution
+        chosen = [int(np.argmin(F[:, 0]))]
+    return X[chosen]
+
+
+def merge_front(h: FitnessHarness, front: list[Scored], merger: Any, quantizer: str,
+                progress: bool = False, desc: str = "merge") -> tuple[list[Scored], int]:
+    """Apply ``merger`` to each scored solution; the merged ones re-scored, and the evaluations."""
+    from tqdm.auto import tqdm
+
+    merged, evaluations = [], 0
+    for s in tqdm(front, desc=desc, unit="sol", disable=not progress, leave=False):
+        result = merger.merge(s.quantization, lambda flat: h.score_weights(flat, "val"))
+        evaluations += result.evaluations
+        merged.append(score_solution(h, quantizer, "+ merge", s.x, result.quantization))
+    return merged, evaluations
+
+
+def build_harness(cfg: CompressConfig, progress: bool = True, data: Any = None) -> FitnessHarness:
+    """The fitness harness of ``cfg``; ``data`` (the task's loaded TaskData) skips loading it."""
+    if data is None:
+        data = plugins.create("task", cfg.task, **cfg.task_options).load(progress=progress)
     quantizer = plugins.create("quantizer", cfg.quantizer, **cfg.quantizer_options)
     space = plugins.create("space", cfg.space, **cfg.space_options)
     return FitnessHarness(data, quantizer, space, metric=cfg.metric, include=cfg.include,
@@ -120,19 +151,12 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
               max_requested=cfg.max_requested)
     seconds["search"] = time.perf_counter() - t1
 
-    X, F = h.front()
-    chosen = [i for i in range(len(X)) if 1 - F[i, 0] >= base_val - cfg.max_drop - 1e-12]
-    if not chosen:  # nothing as good as the baseline: keep the most accurate solution
-        chosen = [int(np.argmin(F[:, 0]))]
-    front = [_scored(h, cfg, "MO-UB", X[i], h.quantization(X[i])) for i in chosen]
+    front = [_scored(h, cfg, "MO-UB", x, h.quantization(x))
+             for x in choose_front(h, base_val, cfg.max_drop)]
 
     t2 = time.perf_counter()
-    merged, merge_evals = [], 0
-    items = tqdm(front, desc=f"merge {cfg.merge}", unit="sol", disable=not progress, leave=False)
-    for s in items:
-        result = merger.merge(s.quantization, lambda flat: h.score_weights(flat, "val"))
-        merge_evals += result.evaluations
-        merged.append(_scored(h, cfg, "+ merge", s.x, result.quantization))
+    merged, merge_evals = merge_front(h, front, merger, cfg.quantizer, progress,
+                                      desc=f"merge {cfg.merge}")
     seconds["merge"] = time.perf_counter() - t2
     h.view.restore()
     AX, AF = h.archive_arrays()

@@ -1,0 +1,120 @@
+"""Reports: files, tables, self-contained HTML, LaTeX, and indicators checked independently."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+from wsbench.experiment import parse_experiment
+from wsbench.runner import run_experiment
+
+OPTIMIZERS = ["exhaustive", {"name": "nsga2", "pop_size": 4, "label": "nsga2-p4"}, "random"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    exp = parse_experiment({"name": "rep", "tasks": ["digits-mlp", "digits-cnn"],
+                            "spaces": [{"name": "k", "k_max": 24}], "optimizers": OPTIMIZERS,
+                            "seeds": [0, 1, 2], "budget": 10, "max_requested": 200,
+                            "threads": 1, "device": "cpu"}, source="rep.toml")
+    out = tmp_path_factory.mktemp("rep") / "results"
+    run_experiment(exp, out, progress=False, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(results):
+    from wsbench.cli import main
+
+    assert main(["report", str(results)]) == 0
+    return results
+
+
+def test_report_files_exist(report):
+    for name in ("report.md", "report.html", "tables.tex", "indicators.csv", "stats.csv", "pairwise.csv"):
+        assert (report / name).stat().st_size > 0, name
+    for kind in ("hv", "fronts", "cr-drop", "runtime", "reach"):
+        png = report / "figures" / f"digits-mlp-{kind}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert b"<svg" in (report / "figures" / f"digits-mlp-{kind}.svg").read_bytes()[:2000]
+        assert (report / "figures" / f"digits-cnn-{kind}.png").exists()
+
+
+def test_markdown_has_the_tables_and_every_configuration(report):
+    md = (report / "report.md").read_text()
+    for header in ("| configuration | HV | HV / exact | IGD+ |", "| configuration | CR @0.5pt |",
+                   "| pair | p | p (Holm) | A12 |"):
+        assert header in md
+    for label in ("exhaustive", "nsga2-p4", "random"):
+        assert re.search(rf"^\| (\*\*)?{label}", md, re.M), label
+    assert "Mann-Whitney" in md and "Holm" in md  # the test used is stated
+    assert "reach the exact front's hypervolume on digits-mlp" in md or \
+        "reached the exact front's hypervolume on digits-mlp" in md
+    assert "figures/digits-mlp-hv.png" in md
+    ranks = md[md.index("## Ranks across tasks"):]
+    assert "Mean rank over all 2 tasks x 3 seeds" in ranks and "| configuration | rank (HV) |" in ranks
+    mean_ranks = [float(m) for m in re.findall(r"^\| [^|]+ \| (?:\*\*)?([0-9.]+)", ranks, re.M)]
+    assert len(mean_ranks) == 3 and sum(mean_ranks) == pytest.approx(1 + 2 + 3)  # ranks of 3
+
+
+def test_html_is_self_contained(report):
+    page = (report / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 * 5
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # no external asset
+    assert "<table" in page and "nsga2-p4" in page and "<style>" in page
+
+
+def test_latex_tables_use_booktabs(report):
+    tex = (report / "tables.tex").read_text()
+    n = tex.count(r"\begin{table}")
+    assert n >= 3 and tex.count(r"\toprule") == n == tex.count(r"\bottomrule") == tex.count(r"\midrule")
+    assert "nsga2-p4" in tex and r"\label{tab:search-digits-mlp}" in tex
+    assert "_" not in re.sub(r"\\_|\\label\{[^}]*\}", "", tex.split("\n", 2)[2])  # escaped
+
+
+def test_indicators_agree_with_pymoo_on_the_raw_archives(report):
+    from pymoo.indicators.hv import HV
+
+    rows = {r["trial"]: r for r in csv.DictReader(open(report / "indicators.csv"))}
+    assert len(rows) == 18
+    for path in (report / "trials").glob("*.json"):
+        rec = json.loads(path.read_text())
+        task = rec["trial"]["task"]["name"]
+        exact = json.loads(next((report / "exact").glob(f"{task}__*.json")).read_text())
+        F = np.array([f for f, c in zip(rec["archive"]["f"], rec["archive"]["cached"]) if not c])
+        Z = np.column_stack([F[:, 0], np.log2(F[:, 1]) / 10])  # the documented default
+        hv = float(HV(ref_point=np.array([1.0, 1.0]))(Z))
+        row = rows[rec["id"]]
+        assert float(row["hv"]) == pytest.approx(hv, rel=1e-9)
+        P = np.array(exact["front_f"])
+        hv_exact = float(HV(ref_point=np.array([1.0, 1.0]))(np.column_stack([P[:, 0], np.log2(P[:, 1]) / 10])))
+        assert float(row["hv_ratio"]) == pytest.approx(hv / hv_exact, rel=1e-9)
+        base = rec["baseline"]["val"]
+        ok = [m for m in rec["merged"] if base - m["val"] <= 0.01 + 1e-12]
+        best = max((m["cr_paper"] for m in ok), default=float("nan"))
+        assert float(row["cr_paper@1"]) == pytest.approx(best, nan_ok=True)
+    # exhaustive ignores its seed: the same archive, so the same HV, for every seed
+    ex = [r for r in rows.values() if r["configuration"] == "exhaustive" and r["task"] == "digits-mlp"]
+    assert len(ex) == 3 and len({r["hv"] for r in ex}) == 1
+
+
+def test_stats_csv_medians_match_indicators(report):
+    rows = list(csv.DictReader(open(report / "indicators.csv")))
+    stats = {(r["task"], r["configuration"], r["metric"]): r
+             for r in csv.DictReader(open(report / "stats.csv"))}
+    for config in ("exhaustive", "nsga2-p4", "random"):
+        hv = [float(r["hv"]) for r in rows if r["configuration"] == config and r["task"] == "digits-cnn"]
+        assert float(stats[("digits-cnn", config, "hv")]["median"]) == pytest.approx(float(np.median(hv)))
+        assert int(stats[("digits-cnn", config, "hv")]["n"]) == 3
+
+
+def test_report_of_a_folder_without_results_is_one_line(tmp_path, capsys):
+    from wsbench.cli import main
+
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wsbench: error: ") and "\n" not in err and "experiment.json" in err

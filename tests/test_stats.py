@@ -1,0 +1,66 @@
+"""Statistics against small hand-computed examples."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from wsbench import stats
+
+
+def test_a12_hand_values():
+    assert stats.a12([6, 7, 8], [1, 2, 3]) == 1.0
+    assert stats.a12([1, 2, 3], [6, 7, 8]) == 0.0
+    assert stats.a12([1, 2, 3], [1, 2, 3]) == 0.5
+    # pairs (1,2)<, (1,3)<, (2,2)=, (2,3)<: (0 + 0.5) / 4
+    assert stats.a12([1, 2], [2, 3]) == pytest.approx(0.125)
+    assert stats.a12_magnitude(1.0) == "large" and stats.a12_magnitude(0.52) == "negligible"
+
+
+def test_holm_on_known_pvalues():
+    # sorted 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1 -> max(0.06, 0.04)=0.06
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # capped at 1
+    out = stats.holm([0.01, float("nan"), 0.02])  # NaN stays out of the family
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1]) and out[2] == pytest.approx(0.02)
+
+
+def test_rank_sum_exact_p_for_separated_samples():
+    # all 5 of one sample above all 5 of the other: 2 of C(10, 5) = 252 orderings, two-sided
+    assert stats.rank_sum_p([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) == pytest.approx(2 / 252)
+    assert stats.rank_sum_p([1, 1, 1], [1, 1, 1]) == 1.0
+
+
+def test_pairwise_with_ties_and_holm():
+    comps = stats.pairwise({"a": [1, 2, 3, 4, 5], "b": [6, 7, 8, 9, 10], "c": [1, 2, 3, 4, 5]})
+    by = {(c.a, c.b): c for c in comps}
+    assert by[("a", "c")].p == 1.0 and by[("a", "c")].a12 == 0.5
+    assert by[("a", "b")].p_holm == pytest.approx(3 * 2 / 252)  # smallest of 3 p-values x 3
+    assert by[("b", "c")].a12 == 1.0
+    assert by[("a", "b")].better(higher_is_better=True) == "b"
+    assert by[("a", "b")].better(higher_is_better=False) == "a"
+    assert by[("a", "c")].better(True) is None
+
+
+def test_summarize_median_iqr_and_special_values():
+    s = stats.summarize([4, 1, 3, 2])
+    assert (s.n, s.mean, s.median, s.q1, s.q3) == (4, 2.5, 2.5, 1.75, 3.25)
+    assert s.std == pytest.approx(math.sqrt(5 / 3))
+    s = stats.summarize([1, 2, 3, 4, math.inf])  # "never reached" in one run of five
+    assert (s.median, s.q1, s.q3, s.mean) == (3, 2, 4, math.inf)
+    s = stats.summarize([float("nan"), 7.0, None])
+    assert (s.n, s.median, s.std) == (1, 7.0, 0.0)
+    assert stats.summarize([]).n == 0
+
+
+def test_average_ranks_with_ties():
+    blocks = [{"a": 1.0, "b": 2.0, "c": 2.0}, {"a": 3.0, "b": 2.0, "c": 1.0}]
+    ranks, p = stats.average_ranks(blocks, higher_is_better=True)
+    # block 1: b, c tie for 1st (1.5 each), a 3rd; block 2: a 1st, b 2nd, c 3rd
+    assert ranks == pytest.approx({"a": 2.0, "b": 1.75, "c": 2.25})
+    assert 0 <= p <= 1
+    ranks, _ = stats.average_ranks(blocks, higher_is_better=False)
+    assert ranks == pytest.approx({"a": 2.0, "b": 2.25, "c": 1.75})
+    ranks, p = stats.average_ranks([{"a": 1.0, "b": 2.0}, {"a": 1.0}], True)  # b missing once
+    assert ranks == {"a": 1.0} and p is None

@@ -1,0 +1,50 @@
+"""``wsbench run``: run an experiment file (tasks x spaces x quantizers x optimizers x merges x seeds)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="run a benchmark experiment from a TOML file",
+        description="Run every trial of an experiment file and write one record per trial to "
+                    "results/<experiment name>/trials/. Finished trials are found by the hash of "
+                    "their config and not run again, so an interrupted run can simply be restarted. "
+                    "See benchmarks/quick.toml for the format.")
+    p.add_argument("config", type=Path, help="experiment file (TOML)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: results/<experiment name>)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate the file and list the trials and whether they are done")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wsbench.experiment import load_experiment
+
+    exp = load_experiment(args.config)
+    out = args.out if args.out is not None else Path("results") / exp.name
+    if args.dry_run:
+        from wsbench.runner import finished_keys
+
+        done = finished_keys(out) if out.exists() else set()
+        trials = exp.trials()
+        for t in trials:
+            print(f"{'done' if t.key in done else 'todo'}  {t.id}")
+        print(f"{len(trials)} trials, {sum(t.key in done for t in trials)} done; results: {out}")
+        return 0
+    from wsbench.runner import run_experiment
+
+    summary = run_experiment(exp, out, progress=not args.no_progress)
+    print(f"{summary.total} trials: {summary.already_done} already done, {summary.ran} run, "
+          f"{len(summary.skipped)} skipped, {len(summary.failed)} failed; "
+          f"{summary.evaluations} unique evaluations in {summary.seconds:.1f} s")
+    for tid, reason in summary.skipped:
+        print(f"  skipped {tid}: {reason}")
+    for tid, reason in summary.failed:
+        print(f"  failed {tid}: {reason}")
+    print(f"results: {out}  (next: wsbench report {out})")
+    return 1 if summary.failed else 0

@@ -1,0 +1,176 @@
+"""Quality indicators of one trial, all against a fixed, declared normalisation.
+
+Objectives are (f1 = 1 - validation metric, f2 = d). Before any indicator they are mapped to
+z = (f1 / f1_max, scale(d) / scale(d_max)) with scale = log2 (default) or identity, and the
+reference point is fixed per task in the experiment's config (default (1, 1) in z). Nothing here
+derives a normalisation or a reference point from the fronts being measured, so values are
+comparable across optimizers, seeds and runs (pymoo's ``HV(pf=F)`` is not).
+
+Why log2 by default: d spans 2..1024 and every interesting trade-off lives below d ~ 100; on a
+linear d axis that region is a few percent of the box and all optimizers tie to three decimals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from wsbench.pareto import non_dominated
+
+D_SCALES = ("log2", "linear")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Normalisation and reference point of one task's indicators."""
+
+    f1_max: float = 1.0
+    d_scale: str = "log2"
+    d_max: float = 1024.0
+    ref_point: tuple[float, float] = (1.0, 1.0)
+
+    def normalise(self, F: np.ndarray) -> np.ndarray:
+        """Objectives (f1, d) -> z in the unit box (points beyond it stay beyond it)."""
+        F = np.asarray(F, dtype=np.float64).reshape(-1, 2)
+        z1 = F[:, 0] / self.f1_max
+        if self.d_scale == "log2":
+            z2 = np.log2(np.maximum(F[:, 1], 1.0)) / np.log2(self.d_max)
+        else:
+            z2 = F[:, 1] / self.d_max
+        return np.column_stack([z1, z2])
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ref_point"] = list(self.ref_point)
+        out["formula"] = (f"z1 = f1 / {self.f1_max:g}; z2 = "
+                          + (f"log2(d) / log2({self.d_max:g})" if self.d_scale == "log2"
+                             else f"d / {self.d_max:g}")
+                          + f"; reference point {list(self.ref_point)} in z")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Reference":
+        return cls(float(data["f1_max"]), str(data["d_scale"]), float(data["d_max"]),
+                   tuple(float(v) for v in data["ref_point"]))  # type: ignore[arg-type]
+
+
+def hv2d(Z: np.ndarray, ref: Sequence[float]) -> float:
+    """Exact hypervolume of 2-D points (minimised) against ``ref``: a sweep in z1."""
+    Z = np.asarray(Z, dtype=np.float64).reshape(-1, 2)
+    r1, r2 = float(ref[0]), float(ref[1])
+    Z = Z[(Z[:, 0] < r1) & (Z[:, 1] < r2)]
+    if not len(Z):
+        return 0.0
+    Z = Z[np.lexsort((Z[:, 1], Z[:, 0]))]
+    area, best2 = 0.0, r2
+    for i in range(len(Z)):
+        z1, z2 = Z[i]
+        if z2 < best2:  # on the staircase: adds a slab up to the next z1 of the staircase
+            best2 = z2
+        nxt = Z[i + 1, 0] if i + 1 < len(Z) else r1
+        area += (nxt - z1) * (r2 - best2)
+    return float(area)
+
+
+def hypervolume(F: np.ndarray, reference: Reference) -> float:
+    """Hypervolume of raw objectives (f1, d) under ``reference``."""
+    if len(F) == 0:
+        return 0.0
+    return hv2d(reference.normalise(F), reference.ref_point)
+
+
+def anytime_hv(F_unique: np.ndarray, reference: Reference) -> np.ndarray:
+    """HV of the archive after each unique evaluation (``F_unique`` in evaluation order).
+
+    A new point dominated by the current front leaves the HV as it is; otherwise the front is
+    updated and its HV recomputed, which keeps the cost at O(n * front size).
+    """
+    Z = reference.normalise(F_unique) if len(F_unique) else np.zeros((0, 2))
+    ref = np.asarray(reference.ref_point, dtype=np.float64)
+    out = np.zeros(len(Z))
+    front = np.zeros((0, 2))
+    hv = 0.0
+    for i, z in enumerate(Z):
+        if np.all(z < ref) and not np.any(np.all(front <= z, axis=1)):
+            keep = ~np.all(z <= front, axis=1)
+            front = np.vstack([front[keep], z])
+            hv = hv2d(front, ref)
+        out[i] = hv
+    return out
+
+
+def igd_plus(A: np.ndarray, P: np.ndarray) -> float:
+    """IGD+ of an approximation ``A`` to the front ``P`` (both already normalised, minimised)."""
+    A, P = np.asarray(A, dtype=np.float64), np.asarray(P, dtype=np.float64)
+    if not len(P):
+        return float("nan")
+    if not len(A):
+        return float("inf")
+    diff = np.maximum(A[None, :, :] - P[:, None, :], 0.0)  # (|P|, |A|, m)
+    return float(np.sqrt((diff ** 2).sum(-1)).min(1).mean())
+
+
+def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> int | None:
+    """Fewest unique evaluations after which ``curve`` >= ``target`` (None when never)."""
+    hit = np.flatnonzero(np.asarray(curve) >= target * (1 - rel_tol) - 1e-15)
+    return int(hit[0]) + 1 if len(hit) else None
+
+
+def best_at_drop(solutions: Iterable[dict], baseline_val: float, drop: float) -> dict | None:
+    """The solution of highest paper CR whose validation metric dropped by at most ``drop``.
+
+    Ties on paper CR go to the higher whole-file CR. None when no solution qualifies.
+    """
+    ok = [s for s in solutions if baseline_val - s["val"] <= drop + 1e-12]
+    if not ok:
+        return None
+    return max(ok, key=lambda s: (s["cr_paper"], s["cr_file"]))
+
+
+def drop_label(drop: float) -> str:
+    """0.005 -> '0.5' (points of the metric)."""
+    return f"{100 * drop:g}"
+
+
+def unique_objectives(record: dict) -> np.ndarray:
+    """Objectives of a trial record's unique evaluations, in the order they were made."""
+    arch = record["archive"]
+    F = np.asarray(arch["f"], dtype=np.float64).reshape(-1, 2)
+    return F[~np.asarray(arch["cached"], dtype=bool)]
+
+
+def trial_indicators(record: dict, reference: Reference, exact: dict | None,
+                     drops: Sequence[float], curve: np.ndarray | None = None) -> dict[str, Any]:
+    """One row of indicators for a finished trial record (see :mod:`wsbench.runner`).
+
+    ``exact`` is the exact-front record (None when the space's front is not computable);
+    ``curve`` the trial's anytime HV when already computed.
+    """
+    Fu = unique_objectives(record)
+    curve = anytime_hv(Fu, reference) if curve is None else curve
+    hv = float(curve[-1]) if len(curve) else 0.0
+    row: dict[str, Any] = {"hv": hv, "unique": int(record["unique"]),
+                           "requested": int(record["requested"]),
+                           "seconds_search": record["seconds"]["search"],
+                           "seconds_total": record["seconds"]["total"],
+                           "merge_evaluations": record["merge_evaluations"]}
+    if exact is not None:
+        Pz = reference.normalise(np.asarray(exact["front_f"]))
+        hv_exact = hv2d(Pz, reference.ref_point)
+        nd = Fu[non_dominated(Fu)] if len(Fu) else Fu
+        row["hv_ratio"] = hv / hv_exact if hv_exact > 0 else float("nan")
+        row["igd_plus"] = igd_plus(reference.normalise(nd) if len(nd) else nd, Pz)
+        for frac, name in ((0.99, "evals_to_99"), (1.0, "evals_to_100")):
+            n = evals_to_reach(curve, frac * hv_exact)
+            row[name] = float(n) if n is not None else float("inf")
+    base = record["baseline"]["val"]
+    for drop in drops:
+        best = best_at_drop(record["merged"], base, drop)
+        tag = drop_label(drop)
+        row[f"cr_paper@{tag}"] = best["cr_paper"] if best else float("nan")
+        row[f"cr_file@{tag}"] = best["cr_file"] if best else float("nan")
+        row[f"test@{tag}"] = best["test"] if best else float("nan")
+        row[f"d@{tag}"] = best["d"] if best else float("nan")
+    return row

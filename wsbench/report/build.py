@@ -1,0 +1,257 @@
+"""From loaded results to a :class:`Document`: summary tables, tests, ranks, figures, notes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wsbench import stats
+from wsbench.indicators import drop_label
+from wsbench.report.data import Results, TrialResult, exact_hv
+from wsbench.report.model import Cell, Document, Figure, Section, Table
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    title: str
+    higher: bool | None  # None: informative only (no best, no test)
+    fmt: str
+
+
+def search_metrics(res: Results) -> list[Metric]:
+    out = [Metric("hv", "HV", True, ".4f")]
+    if any(res.exact_for(t) and res.exact_for(t)[0].get("status") == "ok" for t in res.tasks):
+        out += [Metric("hv_ratio", "HV / exact", True, ".4f"), Metric("igd_plus", "IGD+", False, ".4f"),
+                Metric("evals_to_99", "evals to 99% exact HV", False, ".0f"),
+                Metric("evals_to_100", "evals to exact HV", False, ".0f")]
+    return out + [Metric("seconds_search", "search time [s]", False, ".2f")]
+
+
+def compression_metrics(res: Results) -> list[Metric]:
+    out = []
+    for d in res.exp.drops:
+        t = drop_label(d)
+        out += [Metric(f"cr_paper@{t}", f"CR @{t}pt", True, ".2f"),
+                Metric(f"cr_file@{t}", f"CR file @{t}pt", True, ".2f"),
+                Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
+    return out
+
+
+def values(trials: list[TrialResult], config: str, key: str) -> list[float]:
+    return [float(t.indicators.get(key, float("nan"))) for t in trials if t.config == config]
+
+
+def _fmt(v: float, fmt: str) -> str:
+    if math.isnan(v):
+        return "-"
+    if math.isinf(v):
+        return "never" if v > 0 else "-inf"
+    return format(v, fmt)
+
+
+def _cell_text(s: stats.Summary, fmt: str) -> str:
+    if s.n == 0:
+        return "-"
+    iqr = "" if math.isnan(s.iqr) or math.isinf(s.iqr) else f" ({_fmt(s.iqr, fmt)})"
+    return _fmt(s.median, fmt) + iqr
+
+
+def metric_column(trials: list[TrialResult], configs: list[str], m: Metric, alpha: float = 0.05
+                  ) -> tuple[list[Cell], list[stats.Comparison]]:
+    """One column: median (IQR) per config, best in bold, dagger when worse than the best."""
+    samples = {c: values(trials, c, m.key) for c in configs}
+    summ = {c: stats.summarize(v) for c, v in samples.items()}
+    cells = {c: Cell(_cell_text(summ[c], m.fmt)) for c in configs}
+    comps = stats.pairwise(samples) if m.higher is not None else []
+    valid = [c for c in configs if summ[c].n and not math.isnan(summ[c].median)]
+    if m.higher is not None and valid:
+        sign = -1 if m.higher else 1
+        best = min(valid, key=lambda c: (sign * summ[c].median,
+                                          sign * summ[c].mean if math.isfinite(summ[c].mean) else math.inf))
+        for c in valid:
+            if summ[c].median == summ[best].median and math.isfinite(summ[best].median):
+                cells[c].bold = True
+        for comp in comps:
+            if best in (comp.a, comp.b) and comp.better(m.higher, alpha) == best:
+                other = comp.b if comp.a == best else comp.a
+                cells[other].mark = "dagger"
+    return [cells[c] for c in configs], comps
+
+
+def _seed_blocks(trials: list[TrialResult], key: str) -> list[dict[str, float]]:
+    blocks: dict[tuple, dict[str, float]] = {}
+    for t in trials:
+        blocks.setdefault((t.task, t.trial.seed), {})[t.config] = float(t.indicators.get(key, np.nan))
+    return list(blocks.values())
+
+
+def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
+    trials = res.by_task(task)
+    configs = [c for c in res.configs if any(t.config == c for t in trials)]
+    n_seeds = len(res.exp.seeds)
+    notes: list[str] = []
+    tables = []
+    # search quality
+    cols, comps_by_metric = [], {}
+    for m in search_metrics(res):
+        col, comps = metric_column(trials, configs, m)
+        cols.append(col)
+        comps_by_metric[m.key] = comps
+    metrics = search_metrics(res)
+    header = ["configuration"] + [m.title for m in metrics]
+    reach = "evals_to_100" in {m.key for m in metrics}
+    if reach:
+        header.append("reached exact")
+    header += ["unique / requested", f"rank (HV)"]
+    ranks, friedman_p = stats.average_ranks(_seed_blocks(trials, "hv"), higher_is_better=True)
+    rows = []
+    for i, c in enumerate(configs):
+        row = [Cell(c)] + [col[i] for col in cols]
+        if reach:
+            ev = [v for v in values(trials, c, "evals_to_100") if not math.isnan(v)]  # nan: no exact
+            row.append(Cell(f"{sum(math.isfinite(v) for v in ev)}/{len(ev)}" if ev else "-"))
+        u = stats.summarize(values(trials, c, "unique")).median
+        r = stats.summarize(values(trials, c, "requested")).median
+        row.append(Cell(f"{_fmt(u, '.0f')} / {_fmt(r, '.0f')}"))
+        row.append(Cell(f"{ranks[c]:.2f}" if c in ranks else "-"))
+        rows.append(row)
+    tables.append(Table(f"search-{task}", f"{task}: search quality over {n_seeds} seeds, median (IQR). "
+                        f"Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, p < 0.05). "
+                        f"HV of the archive's non-dominated set with the fixed reference of this task; "
+                        f"evaluations are unique ones; rank: mean rank of HV per seed (1 = best).",
+                        header, rows))
+    if friedman_p is not None:
+        notes.append(f"Friedman test over seeds on HV ({len(ranks)} configurations): p = {friedman_p:.3g}.")
+    # compression after merge + Huffman
+    cm = compression_metrics(res)
+    ccols = [metric_column(trials, configs, m)[0] for m in cm]
+    crow = [[Cell(c)] + [col[i] for col in ccols] for i, c in enumerate(configs)]
+    tables.append(Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman bits) and "
+                        f"whole-file CR after merging, among solutions whose validation {res.exp.metric} "
+                        f"is at most 0.5 or 1 point below the baseline, with their test {res.exp.metric}; "
+                        f"median (IQR) over seeds, bold and dagger as above.",
+                        ["configuration"] + [m.title for m in cm], crow))
+    # pairwise tests on HV
+    prow = [[Cell(f"{c.a} vs {c.b}"), Cell(f"{c.p:.3g}"), Cell(f"{c.p_holm:.3g}"),
+             Cell(f"{c.a12:.2f}"), Cell(stats.a12_magnitude(c.a12)),
+             Cell(c.better(True) or "-")] for c in comps_by_metric["hv"]]
+    if prow:
+        tables.append(Table(f"pairwise-hv-{task}", f"{task}: pairwise {stats.TEST_NAME} on final HV; "
+                            f"A12 = P(HV_a > HV_b) + P(=)/2.",
+                            ["pair", "p", "p (Holm)", "A12", "effect", "better (p<0.05)"], prow))
+    return tables, notes
+
+
+def fastest_note(res: Results, task: str) -> str | None:
+    """Who reached the exact front's HV with the fewest unique evaluations (median over seeds)."""
+    trials = res.by_task(task)
+    found = []
+    for c in res.configs:
+        ev = values(trials, c, "evals_to_100")
+        if ev and not all(math.isnan(v) for v in ev):
+            s = stats.summarize(ev)
+            reached = [v for v in ev if math.isfinite(v)]
+            mean = sum(reached) / len(reached) if reached else math.inf
+            found.append(((s.median, -len(reached), mean), c, s, len(reached), len(ev)))
+    if not found:
+        return None
+    key, c, s, reached, n = min(found)
+    if reached == 0:
+        return (f"No configuration reached the exact front's hypervolume on {task} within "
+                f"{res.exp.budget} unique evaluations.")
+    if not math.isfinite(s.median):
+        return (f"No configuration reached the exact front's hypervolume on {task} in most seeds; "
+                f"most often: **{c}** ({reached}/{n} seeds, mean {key[2]:.0f} unique evaluations "
+                f"when it did).")
+    return (f"Fewest unique evaluations to reach the exact front's hypervolume on {task}: "
+            f"**{c}** (median {s.median:.0f}, IQR {s.iqr:.0f}; reached in {reached}/{n} seeds).")
+
+
+def tasks_table(res: Results) -> Table:
+    rows = []
+    for task in res.tasks:
+        trials = res.by_task(task)
+        ref = res.reference[task]
+        ex = [e for e in res.exact_for(task) if e.get("status") == "ok"]
+        exact = "; ".join(f"{len(e['front_f'])} front points of {e['points']}, HV {exact_hv(e, ref):.4f}"
+                          for e in ex) or "not computable"
+        b = trials[0].record["baseline"] if trials else None
+        rows.append([Cell(task), Cell(f"{b['val']:.4f}" if b else "-"), Cell(f"{b['test']:.4f}" if b else "-"),
+                     Cell(str(trials[0].record["n_shared"]) if trials else "-"), Cell(exact),
+                     Cell(ref.as_dict()["formula"])])
+    return Table("tasks", f"Tasks: baseline {res.exp.metric} of the uncompressed model, shared weights, "
+                 f"exact front (exhaustive over the whole space) and the fixed indicator normalisation.",
+                 ["task", f"val {res.exp.metric}", f"test {res.exp.metric}", "shared weights",
+                  "exact front", "normalisation / reference"], rows, align="lrrrll")
+
+
+def method_paragraphs(res: Results, run: dict | None) -> list[str]:
+    from wsbench.runner import read_json
+
+    e = res.exp
+    runs = [r for r in (read_json(f) for f in sorted((res.path / "runs").glob("*.json"))) if r]
+    machine = (run or {}).get("machine", {})
+    git = (run or {}).get("git", {})
+    total = sum(t.record["seconds"]["total"] for t in res.trials)
+    out = [
+        f"Experiment **{e.name}**{': ' + e.description if e.description else ''}. "
+        f"{len(res.exp.trials())} trials = {len(e.tasks)} task(s) x {len(e.spaces)} space(s) x "
+        f"{len(e.quantizers)} quantizer(s) x {len(e.optimizers)} optimizer(s) x {len(e.merges)} merge(s) "
+        f"x {len(e.seeds)} seeds; budget {e.budget} unique evaluations per trial"
+        + (f", at most {e.max_requested} requested" if e.max_requested else "") + ".",
+        f"Objectives: f1 = 1 - validation {e.metric}, f2 = d (shared values); every evaluation of a "
+        f"trial is archived and indicators use the archive's non-dominated set. Hypervolume uses a "
+        f"fixed normalisation and reference point per task (table below), never derived from the fronts. "
+        f"After the search, front members at most {100 * e.max_drop:g} point(s) below the baseline's "
+        f"validation {e.metric} are merged and Huffman-coded and re-scored on the test split.",
+        f"Statistics over seeds: median and IQR in tables (mean and std in stats.csv); "
+        f"{stats.TEST_NAME}; Vargha-Delaney A12 effect size; ranks are Friedman-style mean ranks.",
+        f"Summed trial time {total:.1f} s"
+        + (f"; `wsbench run` wall time {sum(r.get('seconds', 0) for r in runs):.1f} s over "
+           f"{len(runs)} run(s)" if runs else "")
+        + f" on {machine.get('processor', '?')} "
+        f"({machine.get('cpu_count', '?')} CPUs, torch threads {machine.get('torch_threads', '?')}); "
+        f"git {str(git.get('commit'))[:10]}{' (dirty)' if git.get('dirty') else ''}.",
+    ]
+    return out
+
+
+def overall_ranks(res: Results) -> Table:
+    """Mean ranks over every (task, seed) block, for HV and the CR at the largest drop."""
+    keys = [("hv", "HV"), (f"cr_paper@{drop_label(res.exp.drops[-1])}",
+                           f"CR @{drop_label(res.exp.drops[-1])}pt")]
+    columns, friedman = [], []
+    for key, title in keys:
+        ranks, p = stats.average_ranks(_seed_blocks(res.trials, key), higher_is_better=True)
+        columns.append(ranks)
+        friedman.append(f"{title}: p = {p:.3g}" if p is not None else f"{title}: -")
+    rows = [[Cell(c)] + [Cell(f"{r[c]:.2f}" if c in r else "-", bold=bool(r) and r.get(c) == min(r.values()))
+                         for r in columns] for c in res.configs]
+    return Table("ranks", f"Mean rank over all {len(res.tasks)} tasks x {len(res.exp.seeds)} seeds "
+                 f"(1 = best; ties share ranks). Friedman test: {'; '.join(friedman)}.",
+                 ["configuration"] + [f"rank ({t})" for _, t in keys], rows)
+
+
+def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], run: dict | None
+                   ) -> Document:
+    sections = [Section("Method", method_paragraphs(res, run), [tasks_table(res)])]
+    for task in res.tasks:
+        if not res.by_task(task):
+            continue
+        tables, notes = task_tables(res, task)
+        note = fastest_note(res, task)
+        sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
+                                figures.get(task, [])))
+    if len({t.task for t in res.trials}) > 1:
+        sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
+    problems = ([f"skipped {t.id}: {r}" for t, r in res.skipped]
+                + [f"failed {t.id}: {r}" for t, r in res.failed]
+                + [f"not run yet: {t.id}" for t in res.missing])
+    if problems:
+        sections.append(Section("Skipped, failed or missing trials", problems))
+    intro = [f"Generated by `wsbench report` from `{res.path}`."]
+    return Document(f"wsbench report: {res.exp.name}", intro, sections, root)

@@ -1,0 +1,138 @@
+"""Loading a results folder and computing every trial's indicators (see wsbench.runner)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wsbench.errors import ConfigError
+from wsbench.experiment import LISTS, Experiment, Trial
+from wsbench.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
+
+FACTORS = ("space", "quantizer", "optimizer", "merge")  # what a configuration is; tasks are blocks
+
+
+@dataclass
+class TrialResult:
+    trial: Trial
+    record: dict[str, Any]
+    task: str
+    config: str
+    indicators: dict[str, Any]
+    curve: np.ndarray  # HV after each unique evaluation
+
+
+@dataclass
+class Results:
+    path: Path
+    exp: Experiment
+    reference: dict[str, Reference]
+    exact: dict[str, dict]          # trial.key -> exact-front record (status ok or unavailable)
+    trials: list[TrialResult]
+    skipped: list[tuple[Trial, str]] = field(default_factory=list)
+    failed: list[tuple[Trial, str]] = field(default_factory=list)
+    missing: list[Trial] = field(default_factory=list)
+    configs: list[str] = field(default_factory=list)   # in experiment order
+    tasks: list[str] = field(default_factory=list)
+    varying: list[str] = field(default_factory=list)   # factors that make up a config label
+
+    def by_task(self, task: str) -> list[TrialResult]:
+        return [t for t in self.trials if t.task == task]
+
+    def exact_for(self, task: str) -> list[dict]:
+        """The distinct exact-front records of a task (one per space/quantizer)."""
+        seen: dict[str, dict] = {}
+        for t in self.trials:
+            rec = self.exact.get(t.trial.key)
+            if t.task == task and rec is not None:
+                seen.setdefault(rec["key"], rec)
+        return list(seen.values())
+
+
+def config_label(trial: Trial, varying: list[str]) -> str:
+    parts = [getattr(trial, f).label for f in varying] or [trial.optimizer.label]
+    return " / ".join(parts)
+
+
+def load_results(path: str | Path) -> Results:
+    """Read ``experiment.json``, ``reference.json``, exact fronts and the trials of this config.
+
+    Trial files of other configurations that share the folder are ignored.
+    """
+    from wsbench.runner import exact_path, read_json
+
+    path = Path(path)
+    meta = read_json(path / "experiment.json")
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path}: not a results folder (no readable experiment.json); "
+                          f"run `wsbench run EXPERIMENT.toml` first")
+    exp = Experiment.from_dict(meta)
+    ref_file = read_json(path / "reference.json") or {}
+    reference = {k: Reference.from_dict(v) for k, v in ref_file.get("tasks", {}).items()}
+    for task in exp.tasks:
+        reference.setdefault(task.label, exp.reference.get(task.label, Reference()))
+    records: dict[str, dict] = {}
+    for f in sorted((path / "trials").glob("*.json")):
+        rec = read_json(f)
+        if isinstance(rec, dict) and "key" in rec:
+            records[rec["key"]] = rec
+    trials = exp.trials()
+    varying = [f for f in FACTORS if len(getattr(exp, _plural(f))) > 1]
+    res = Results(path, exp, reference, {}, [], varying=varying,
+                  tasks=[t.label for t in exp.tasks])
+    exact_cache: dict[Path, dict | None] = {}
+    for t in trials:
+        rec = records.get(t.key)
+        label = config_label(t, varying)
+        if label not in res.configs:
+            res.configs.append(label)
+        if rec is None:
+            res.missing.append(t)
+            continue
+        if rec.get("status") == "skipped":
+            res.skipped.append((t, rec.get("reason", "")))
+            continue
+        if rec.get("status") != "ok":
+            res.failed.append((t, rec.get("reason", "")))
+            continue
+        ep = exact_path(path, exp, t)
+        if ep not in exact_cache:
+            exact_cache[ep] = read_json(ep)
+        exact = exact_cache[ep]
+        if exact is not None:
+            res.exact[t.key] = exact
+        ref = reference[t.task.label]
+        curve = anytime_hv(unique_objectives(rec), ref)
+        ok_exact = exact if exact is not None and exact.get("status") == "ok" else None
+        ind = trial_indicators(rec, ref, ok_exact, exp.drops, curve=curve)
+        res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))
+    return res
+
+
+def _plural(factor: str) -> str:
+    return next(k for k, v in LISTS.items() if v == factor)
+
+
+def exact_hv(exact: dict, reference: Reference) -> float:
+    return hv2d(reference.normalise(np.asarray(exact["front_f"])), reference.ref_point)
+
+
+def curves_on_grid(trials: list[TrialResult], n: int) -> np.ndarray:
+    """Anytime HV of each trial at 1..n unique evaluations (last value carried forward)."""
+    out = np.zeros((len(trials), n))
+    for i, t in enumerate(trials):
+        c = t.curve[:n]
+        if len(c):
+            out[i, :len(c)] = c
+            out[i, len(c):] = c[-1]
+    return out
+
+
+def best_cr_curve(record: dict, drops: np.ndarray) -> np.ndarray:
+    """Best paper CR (merged + Huffman) at validation drop <= each value of ``drops``."""
+    base = record["baseline"]["val"]
+    sols = [(base - s["val"], s["cr_paper"]) for s in record["merged"]]
+    return np.array([max([cr for dr, cr in sols if dr <= d + 1e-12], default=np.nan) for d in drops])

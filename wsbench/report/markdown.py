@@ -1,0 +1,45 @@
+"""Markdown writer: ``report.md`` with pipe tables and links to the PNG figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wsbench.report.model import Cell, Document, Table
+
+
+def cell_md(c: Cell) -> str:
+    text = c.text.replace("|", "\\|")
+    text = f"**{text}**" if c.bold else text
+    return text + (" †" if c.mark == "dagger" else "")
+
+
+def table_md(t: Table) -> str:
+    align = t.align or "l" + "r" * (len(t.columns) - 1)
+    lines = [f"*{t.caption}*", "", "| " + " | ".join(t.columns) + " |",
+             "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
+    lines += ["| " + " | ".join(cell_md(c) for c in row) + " |" for row in t.rows]
+    return "\n".join(lines)
+
+
+def render(doc: Document) -> str:
+    parts = [f"# {doc.title}", *doc.intro]
+    for s in doc.sections:
+        parts.append("#" * s.level + " " + s.title)
+        parts += s.paragraphs
+        parts += [table_md(t) for t in s.tables]
+        for f in s.figures:
+            rel = f.stem.with_suffix(".png").relative_to(doc.root)
+            parts.append(f"![{f.stem.name}]({rel.as_posix()})\n\n*{f.caption}*")
+    return "\n\n".join(parts) + "\n"
+
+
+class MarkdownReporter:
+    name = "markdown"
+    filename = "report.md"
+
+    def write(self, doc: Document, out: Path) -> Path:
+        from wsbench.cache import atomic_write_bytes
+
+        path = Path(out) / self.filename
+        atomic_write_bytes(path, render(doc).encode())
+        return path
