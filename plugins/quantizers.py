@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from wsbench.hookspecs import hookimpl
 from wsbench.quantization import Quantization, compact
 
@@ -21,22 +23,97 @@ def _check_k(k: int) -> int:
 class UniformQuantizer:
     """The paper's rule: k edges evenly spaced over [min, max], digitize, members' mean.
 
-    O(N): one bucketize against k sorted edges and one scatter-add, on the weights' device.
-    As in the authors' code the top edge opens a bin that holds only the maximum.
+    O(N) and frugal with memory. The bins are equally wide, so a weight's bin is found in closed
+    form (one multiply) and corrected by at most one bin against the exact ``linspace`` edges:
+    the result is exactly ``compact(bucketize(w, edges, right=True), ...)`` (numpy's
+    ``digitize``, float64 sums in index order) without a binary search. On the CPU it runs in
+    numpy over cache-sized chunks that write the final int64 indices in place (the indices are
+    the only full-size allocation, and no thread pool is woken for small vectors); elsewhere
+    it is the same arithmetic in torch. As in the authors' code the top edge opens a bin that
+    holds only the maximum.
     """
 
     name = "uniform"
+    chunk = 1 << 18  # weights per CPU chunk: the temporaries stay in cache
 
     def quantize(self, weights: "torch.Tensor", k: int) -> Quantization:
         import torch
 
         k = _check_k(k)
-        w = weights.reshape(-1)
-        lo, hi = torch.aminmax(w)
-        edges = torch.linspace(float(lo), float(hi), k, device=w.device, dtype=w.dtype)
-        # bucketize(right=True) == numpy.digitize: edges[i-1] <= x < edges[i] -> i, in 1..k
-        bin_ids = torch.bucketize(w, edges, right=True)
-        return compact(bin_ids, w, k + 1, k)
+        w = weights.detach().reshape(-1)
+        if w.device.type == "cpu" and w.dtype == torch.float32 and w.numel():
+            wn = w.numpy()
+            lo, hi = float(wn.min()), float(wn.max())
+        else:
+            lo, hi = (float(v) for v in torch.aminmax(w))
+        edges = torch.linspace(lo, hi, k, device=w.device, dtype=w.dtype)
+        if not _closed_form_exact(w, lo, hi, k):
+            # bucketize(right=True) == numpy.digitize: edges[i-1] <= x < edges[i] -> i, in 1..k
+            return compact(torch.bucketize(w, edges, right=True), w, k + 1, k)
+        if w.device.type == "cpu":
+            return _uniform_bins_numpy(w, edges, lo, hi, k, self.chunk)
+        return _uniform_bins_torch(w, edges, lo, hi, k)
+
+
+def _closed_form_exact(w: "torch.Tensor", lo: float, hi: float, k: int) -> bool:
+    """True when a bin is many float32 ulps wide, so the closed-form guess is off by at most one
+    bin (rounding moves it by well under one bin for k <= 2**20); otherwise use bucketize."""
+    import math
+
+    import torch
+
+    if w.dtype != torch.float32 or not (math.isfinite(lo) and math.isfinite(hi)):
+        return False
+    ulp = float(np.spacing(np.float32(max(abs(lo), abs(hi)))))
+    return 2 <= k <= 1 << 20 and (hi - lo) / (k - 1) > 64 * ulp
+
+
+def _uniform_bins_numpy(w: "torch.Tensor", edges: "torch.Tensor", lo: float, hi: float, k: int,
+                        chunk: int) -> Quantization:
+    """The closed form on the CPU, chunk by chunk; ``np.add.at`` sums in index order, as
+    ``index_add_`` does, so the codebook is bit for bit the reference one."""
+    import torch
+
+    wn, low = w.numpy(), edges.numpy()
+    high = np.append(low[1:], np.float32(np.inf))  # high[j] = edges[j + 1]
+    scale = np.float32((k - 1) / (hi - lo))
+    n = wn.size
+    ids = np.empty(n, dtype=np.int64)
+    sums = np.zeros(k + 1, dtype=np.float64)
+    guess = np.empty(min(chunk, n), dtype=np.float32)
+    for s in range(0, n, chunk):
+        wc, out = wn[s:s + chunk], ids[s:s + chunk]
+        t = guess[:wc.size]
+        np.subtract(wc, np.float32(lo), out=t)
+        t *= scale
+        np.floor(t, out=t)
+        np.clip(t, 0, k - 1, out=t)
+        out[:] = t                       # guess of the left edge j
+        out -= np.take(low, out) > wc    # guess one too high
+        out += np.take(high, out) <= wc  # guess one too low
+        out += 1                         # bucketize's bin: number of edges <= w
+        np.add.at(sums, out, wc.astype(np.float64))
+    counts = np.bincount(ids, minlength=k + 1)
+    nonempty = counts > 0
+    remap = np.cumsum(nonempty) - 1
+    codebook = torch.from_numpy((sums[nonempty] / counts[nonempty]).astype(np.float32))
+    for s in range(0, n, chunk):
+        out = ids[s:s + chunk]
+        np.take(remap, out, out=out)
+    return Quantization(codebook=codebook, indices=torch.from_numpy(ids), k=k)
+
+
+def _uniform_bins_torch(w: "torch.Tensor", edges: "torch.Tensor", lo: float, hi: float,
+                        k: int) -> Quantization:
+    """The closed form in torch, in one piece (for CUDA and other devices)."""
+    import torch
+
+    high = torch.cat([edges[1:], edges.new_full((1,), float("inf"))])
+    ids = ((w - lo) * ((k - 1) / (hi - lo))).floor_().clamp_(0, k - 1).long()
+    ids -= (torch.index_select(edges, 0, ids) > w).long()
+    ids += torch.index_select(high, 0, ids) <= w
+    ids += 1
+    return compact(ids, w, k + 1, k)
 
 
 class KMeansQuantizer:

@@ -15,11 +15,20 @@ def _isolated_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def digits_cnn():
-    """The default task's trained model and splits (trained on first use, then cached)."""
+def _digits_cnn_trained():
     from wsbench import plugins
 
     return plugins.create("task", "digits-cnn").load(progress=False)
+
+
+@pytest.fixture
+def digits_cnn(_digits_cnn_trained):
+    """The default task's trained model and splits, a fresh copy per test (harnesses write
+    quantized weights into the model they are given)."""
+    import copy
+    import dataclasses
+
+    return dataclasses.replace(_digits_cnn_trained, model=copy.deepcopy(_digits_cnn_trained.model))
 
 
 @pytest.fixture

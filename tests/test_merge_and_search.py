@@ -80,3 +80,16 @@ def test_non_dominated_matches_definition():
     for i, f in enumerate(F):
         dominated = np.any(np.all(F <= f, axis=1) & np.any(F < f, axis=1))
         assert mask[i] == (not dominated)
+
+
+def test_holdout_merge_stops_where_the_held_out_half_declines():
+    w = torch.randn(5000, generator=torch.Generator().manual_seed(5))
+    q = plugins.create("quantizer", "uniform").quantize(w, 30)
+    always = lambda flat: 1.0  # noqa: E731  the fitting half accepts every merge
+    held = lambda flat: 1.0 if len(torch.unique(flat)) >= q.d - 3 else 0.0  # noqa: E731
+    paper = plugins.create("merge", "neighbor").merge(q, always)
+    holdout = plugins.create("merge", "neighbor-holdout").merge(q, always, check=held)
+    assert paper.quantization.d < q.d - 3  # the paper's pass merges far beyond that point
+    assert holdout.quantization.d == q.d - 3  # the most merged state the held-out half accepts
+    with pytest.raises(Exception, match="held-out scorer"):
+        plugins.create("merge", "neighbor-holdout").merge(q, always)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("compress", "decompress", "plugins", "train", "run", "report")
+COMMANDS = ("compress", "decompress", "plugins", "train", "run", "report", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

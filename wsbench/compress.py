@@ -47,7 +47,7 @@ class CompressedModel:
 
     @cached_property
     def _indices(self) -> np.ndarray:
-        return self.quantization.indices.detach().cpu().numpy().astype(np.int64)
+        return self.quantization.indices.detach().cpu().numpy().astype(np.int64, copy=False)
 
     @cached_property
     def _encoded(self) -> tuple[huffman.HuffmanTable | None, bytes, int]:

@@ -25,7 +25,8 @@ LISTS = {"tasks": "task", "spaces": "space", "quantizers": "quantizer", "optimiz
          "merges": "merge"}
 DEFAULT_LISTS = {"spaces": ["k"], "quantizers": ["uniform"], "merges": ["neighbor"]}
 TOP_KEYS = {"name", "description", "seeds", "budget", "max_requested", "metric", "include",
-            "max_drop", "drops", "device", "threads", "exact", "indicator", *LISTS}
+            "max_drop", "drops", "device", "threads", "exact", "indicator", "fidelity",
+            "screen_dtype", *LISTS}
 EXACT_KEYS = {"enabled", "max_points"}
 REFERENCE_KEYS = {"f1_max", "d_scale", "d_max", "ref_point"}
 
@@ -67,19 +68,31 @@ class Trial:
     metric: str
     include: str
     max_drop: float
+    fidelity: float = 1.0          # screening: share of validation the search scores on
+    screen_dtype: str = "float32"  # screening: dtype of the search's forwards
+
+    def screening(self) -> dict[str, Any]:
+        """Screening options that differ from the default (full split, fp32)."""
+        out: dict[str, Any] = {}
+        if self.fidelity != 1.0:
+            out["fidelity"] = self.fidelity
+        if self.screen_dtype != "float32":
+            out["screen_dtype"] = self.screen_dtype
+        return out
 
     def config(self) -> dict[str, Any]:
         specs = {k: getattr(self, k).as_dict() for k in LISTS.values()}
         return {**specs, "seed": self.seed, "budget": self.budget,
                 "max_requested": self.max_requested, "metric": self.metric,
-                "include": self.include, "max_drop": self.max_drop}
+                "include": self.include, "max_drop": self.max_drop, **self.screening()}
 
     @property
     def key(self) -> str:
         """Hash of the trial's full config (labels excluded): finished trials are found by it."""
         return content_key(format=TRIAL_FORMAT, **{k: getattr(self, k).identity() for k in LISTS.values()},
                            seed=self.seed, budget=self.budget, max_requested=self.max_requested,
-                           metric=self.metric, include=self.include, max_drop=self.max_drop)
+                           metric=self.metric, include=self.include, max_drop=self.max_drop,
+                           **self.screening())
 
     @property
     def id(self) -> str:
@@ -112,13 +125,15 @@ class Experiment:
     threads: int | None = None
     exact_enabled: bool = True
     exact_max_points: int = 5000
+    fidelity: float = 1.0
+    screen_dtype: str = "float32"
     reference: dict[str, Reference] = field(default_factory=dict)
     description: str = ""
     source: str = ""  # the TOML text it was read from
 
     def trials(self) -> list[Trial]:
         return [Trial(t, s, q, o, m, seed, self.budget, self.max_requested, self.metric,
-                      self.include, self.max_drop)
+                      self.include, self.max_drop, self.fidelity, self.screen_dtype)
                 for t, s, q, o, m, seed in product(self.tasks, self.spaces, self.quantizers,
                                                    self.optimizers, self.merges, self.seeds)]
 
@@ -130,6 +145,7 @@ class Experiment:
             "metric": self.metric, "include": self.include, "drops": list(self.drops),
             "max_drop": self.max_drop, "device": self.device, "threads": self.threads,
             "exact": {"enabled": self.exact_enabled, "max_points": self.exact_max_points},
+            "fidelity": self.fidelity, "screen_dtype": self.screen_dtype,
             "reference": {k: v.as_dict() for k, v in self.reference.items()},
         }
 
@@ -143,6 +159,7 @@ class Experiment:
                    max_requested=data["max_requested"], metric=data["metric"],
                    include=data["include"], drops=tuple(data["drops"]), max_drop=data["max_drop"],
                    device=data["device"], threads=data["threads"],
+                   fidelity=data.get("fidelity", 1.0), screen_dtype=data.get("screen_dtype", "float32"),
                    exact_enabled=data["exact"]["enabled"], exact_max_points=data["exact"]["max_points"],
                    reference={k: Reference.from_dict(v) for k, v in data["reference"].items()})
 
@@ -206,11 +223,17 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: s
     exact_enabled = _typed(exact, "enabled", bool, lambda k, m: fail(f"exact.{k}", m), True)
     exact_max = _int(exact, "max_points", lambda k, m: fail(f"exact.{k}", m), minimum=1, default=5000)
     reference = _references(data, [t.label for t in specs["tasks"]], fail)
+    fidelity = float(_number(data, "fidelity", fail, 1.0))
+    if not 0 < fidelity <= 1:
+        raise fail("fidelity", f"must be in (0, 1], got {fidelity}")
+    screen_dtype = _typed(data, "screen_dtype", str, fail, "float32")
+    if screen_dtype not in ("float32", "bfloat16"):
+        raise fail("screen_dtype", f"must be 'float32' or 'bfloat16', got {screen_dtype!r}")
     exp = Experiment(name=name, description=_typed(data, "description", str, fail, ""), **specs,
                      seeds=seeds, budget=budget, max_requested=max_requested, metric=metric,
                      include=include, drops=drops, max_drop=max_drop, device=device,
                      threads=threads, exact_enabled=exact_enabled, exact_max_points=exact_max,
-                     reference=reference, source=text)
+                     fidelity=fidelity, screen_dtype=screen_dtype, reference=reference, source=text)
     return exp
 
 

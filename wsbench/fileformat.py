@@ -38,17 +38,31 @@ def fixed_width(d: int) -> int:
     return max(1, int(np.ceil(np.log2(max(d, 1)))))
 
 
+_CHUNK = 1 << 20  # values per step (a multiple of 8, so every step ends on a byte boundary)
+
+
 def pack_fixed(indices: np.ndarray, bits: int) -> tuple[bytes, int]:
-    idx = np.asarray(indices, dtype=np.uint32).reshape(-1)
-    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint32)
-    planes = ((idx[:, None] >> shifts) & 1).astype(np.uint8)
-    return np.packbits(planes.reshape(-1)).tobytes(), idx.size * bits
+    """Indices as ``bits``-wide big-endian fields, MSB first, zero-padded to a whole byte."""
+    idx = np.asarray(indices).reshape(-1)
+    parts = []
+    for start in range(0, idx.size, _CHUNK):
+        big = idx[start:start + _CHUNK].astype(">u4")  # 4 big-endian bytes per value
+        planes = np.unpackbits(big.view(np.uint8).reshape(-1, 4), axis=1)[:, 32 - bits:]
+        parts.append(np.packbits(planes.reshape(-1)).tobytes())
+    return b"".join(parts), idx.size * bits
 
 
 def unpack_fixed(data: bytes, n_values: int, bits: int) -> np.ndarray:
-    planes = np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=n_values * bits)
-    weights = (1 << np.arange(bits - 1, -1, -1, dtype=np.int64))
-    return planes.reshape(n_values, bits).astype(np.int64) @ weights
+    raw = np.frombuffer(data, dtype=np.uint8)
+    out = np.empty(n_values, dtype=np.int64)
+    step = _CHUNK * bits // 8
+    for i, start in enumerate(range(0, n_values, _CHUNK)):
+        n = min(_CHUNK, n_values - start)
+        planes = np.unpackbits(raw[i * step:i * step + (n * bits + 7) // 8], count=n * bits)
+        padded = np.zeros((n, 32), dtype=np.uint8)
+        padded[:, 32 - bits:] = planes.reshape(n, bits)
+        out[start:start + n] = np.packbits(padded, axis=1).view(">u4").reshape(-1)
+    return out
 
 
 def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str]) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+_CHUNK = 1 << 20  # indices handed to the C encoder at once
+
 
 @dataclass
 class HuffmanTable:
@@ -53,18 +55,23 @@ def build_table(frequencies: np.ndarray) -> HuffmanTable:
 
 
 def encode(indices: np.ndarray, table: HuffmanTable) -> tuple[bytes, int]:
-    """Encode ``indices`` (ints) to a big-endian bitstream; returns (bytes, number of bits)."""
+    """Encode ``indices`` (ints) to a big-endian bitstream; returns (bytes, number of bits).
+
+    The indices go to bitarray's C encoder a chunk at a time, so the Python ints it needs
+    never exist for more than ``_CHUNK`` indices at once.
+    """
     from bitarray import bitarray
     from bitarray.util import int2ba
 
-    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    indices = np.asarray(indices).reshape(-1)
     n_symbols = max(int(table.symbol.max(initial=-1)), int(indices.max(initial=0))) + 1
     values, lengths = table.codes(n_symbols)
     codedict = {int(s): int2ba(int(values[s]), length=int(lengths[s]), endian="big")
                 for s in np.flatnonzero(lengths)}
     stream = bitarray(endian="big")
     try:
-        stream.encode(codedict, indices.tolist())
+        for start in range(0, indices.size, _CHUNK):
+            stream.encode(codedict, indices[start:start + _CHUNK].tolist())
     except ValueError as exc:
         raise ValueError(f"an index has no Huffman code: {exc}") from exc
     return stream.tobytes(), len(stream)

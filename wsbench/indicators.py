@@ -118,12 +118,15 @@ def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> i
     return int(hit[0]) + 1 if len(hit) else None
 
 
-def best_at_drop(solutions: Iterable[dict], baseline_val: float, drop: float) -> dict | None:
-    """The solution of highest paper CR whose validation metric dropped by at most ``drop``.
+def best_at_drop(solutions: Iterable[dict], baseline_val: float, drop: float,
+                 split: str = "val") -> dict | None:
+    """The solution of highest paper CR whose ``split`` metric dropped by at most ``drop``.
 
-    Ties on paper CR go to the higher whole-file CR. None when no solution qualifies.
+    ``split="test"`` compares methods at equal test metric (an analysis, never a selection rule:
+    ``baseline_val`` is then the baseline's test metric). Ties on paper CR go to the higher
+    whole-file CR. None when no solution qualifies.
     """
-    ok = [s for s in solutions if baseline_val - s["val"] <= drop + 1e-12]
+    ok = [s for s in solutions if baseline_val - s[split] <= drop + 1e-12]
     if not ok:
         return None
     return max(ok, key=lambda s: (s["cr_paper"], s["cr_file"]))
@@ -173,4 +176,6 @@ def trial_indicators(record: dict, reference: Reference, exact: dict | None,
         row[f"cr_file@{tag}"] = best["cr_file"] if best else float("nan")
         row[f"test@{tag}"] = best["test"] if best else float("nan")
         row[f"d@{tag}"] = best["d"] if best else float("nan")
+        at_test = best_at_drop(record["merged"], record["baseline"]["test"], drop, split="test")
+        row[f"cr_paper@test{tag}"] = at_test["cr_paper"] if at_test else float("nan")
     return row

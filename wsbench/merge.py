@@ -25,4 +25,7 @@ class MergeResult:
 class MergeStrategy(Protocol):
     name: str
 
-    def merge(self, q: "Quantization", score: Scorer) -> MergeResult: ...
+    def merge(self, q: "Quantization", score: Scorer, check: Scorer | None = None) -> MergeResult:
+        """Merge ``q``'s values, scoring candidates with ``score``; strategies that set
+        ``needs_holdout = True`` get ``score`` on one half of validation and ``check`` on the other."""
+        ...

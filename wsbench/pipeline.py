@@ -13,6 +13,7 @@ from wsbench.compress import CompressedModel
 from wsbench.errors import ConfigError
 from wsbench.fitness import FitnessHarness
 from wsbench.optimizer import drive
+from wsbench.pareto import non_dominated
 from wsbench.quantization import Quantization
 
 
@@ -36,6 +37,11 @@ class CompressConfig:
     quantizer_options: dict[str, Any] = field(default_factory=dict)
     merge_options: dict[str, Any] = field(default_factory=dict)
     space_options: dict[str, Any] = field(default_factory=dict)
+    # screening: what the search scores candidates with; the front is re-scored on all of val, fp32
+    fidelity: float = 1.0         # share of the validation split (seeded, class-stratified)
+    fidelity_seed: int = 0
+    screen_dtype: str = "float32"  # "bfloat16": bf16 autocast while searching
+    population_eval: str = "auto"  # "loop" (CPU default) or "batched" (one vmapped forward; CUDA)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,10 +103,43 @@ def choose_front(h: FitnessHarness, baseline_val: float, max_drop: float) -> np.
     When none is that good, the most accurate front member alone (so a run always has one).
     """
     X, F = h.front()
+    if h.screening:  # the search saw screened objectives: its front is re-scored on all of val
+        F = h.rescore(X)
+        keep = non_dominated(F)
+        X, F = X[keep], F[keep]
     chosen = [i for i in range(len(X)) if 1 - F[i, 0] >= baseline_val - max_drop - 1e-12]
     if not chosen:  # nothing as good as the baseline: keep the most accurate solution
         chosen = [int(np.argmin(F[:, 0]))]
     return X[chosen]
+
+
+def merge_scorers(h: FitnessHarness, holdout: bool, seed: int = 0) -> tuple[Any, Any]:
+    """The validation scorers a merge strategy uses: the search's own screening (subset, dtype)
+    when it screened, else the full split in fp32; halved (seeded, class-stratified) into a
+    fitting and a held-out part for strategies with ``needs_holdout``."""
+    import torch
+
+    from wsbench.fitness import stratified_subset
+
+    base = "val-subset" if "val-subset" in h.splits else "val"
+    screen = h.screening
+
+    def scorer(split: str) -> Any:
+        def score(flat: "torch.Tensor") -> float:
+            h.write_weights(flat)
+            return h._metric(h.predict(split, screen=screen), h.splits[split][1], h.num_classes)
+        return score
+
+    if not holdout:
+        return scorer(base), None
+    if f"{base}-fit" not in h.splits:
+        x, y = h.splits[base]
+        fit = stratified_subset(y, 0.5, seed).to(y.device)
+        rest = torch.ones(len(y), dtype=torch.bool, device=y.device)
+        rest[fit] = False
+        h.splits[f"{base}-fit"] = (x[fit], y[fit])
+        h.splits[f"{base}-check"] = (x[rest], y[rest])
+    return scorer(f"{base}-fit"), scorer(f"{base}-check")
 
 
 def merge_front(h: FitnessHarness, front: list[Scored], merger: Any, quantizer: str,
@@ -108,9 +147,11 @@ def merge_front(h: FitnessHarness, front: list[Scored], merger: Any, quantizer: 
     """Apply ``merger`` to each scored solution; the merged ones re-scored, and the evaluations."""
     from tqdm.auto import tqdm
 
+    score, check = merge_scorers(h, bool(getattr(merger, "needs_holdout", False)))
+    extra = {"check": check} if check is not None else {}
     merged, evaluations = [], 0
     for s in tqdm(front, desc=desc, unit="sol", disable=not progress, leave=False):
-        result = merger.merge(s.quantization, lambda flat: h.score_weights(flat, "val"))
+        result = merger.merge(s.quantization, score, **extra)
         evaluations += result.evaluations
         merged.append(score_solution(h, quantizer, "+ merge", s.x, result.quantization))
     return merged, evaluations
@@ -123,7 +164,9 @@ def build_harness(cfg: CompressConfig, progress: bool = True, data: Any = None) 
     quantizer = plugins.create("quantizer", cfg.quantizer, **cfg.quantizer_options)
     space = plugins.create("space", cfg.space, **cfg.space_options)
     return FitnessHarness(data, quantizer, space, metric=cfg.metric, include=cfg.include,
-                          device=cfg.device, cache_prefix=(cfg.task, cfg.quantizer, cfg.space))
+                          device=cfg.device, cache_prefix=(cfg.task, cfg.quantizer, cfg.space),
+                          fidelity=cfg.fidelity, fidelity_seed=cfg.fidelity_seed,
+                          screen_dtype=cfg.screen_dtype, population_eval=cfg.population_eval)
 
 
 def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:

@@ -61,21 +61,41 @@ class CachedProblem:
     def _evaluate_one(self, x: np.ndarray) -> tuple[float, ...]:
         raise NotImplementedError
 
+    def _evaluate_many(self, X: np.ndarray) -> list[tuple[float, ...]] | None:
+        """Objectives of several new, distinct decisions at once (None: evaluate one by one).
+
+        Subclasses that can score a whole population in one batched pass override this.
+        """
+        return None
+
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Objectives of a batch of decisions (repaired first); one row per decision."""
         X = self.repair(X)
+        keys = [self._key(x) for x in X]
+        fresh = {key: i for i, key in reversed(list(enumerate(keys))) if key not in self.cache}
+        pending: dict[tuple, tuple[tuple[float, ...], float]] = {}
+        if len(fresh) > 1:
+            rows = sorted(fresh.values())
+            start = time.perf_counter()
+            many = self._evaluate_many(X[rows])
+            if many is not None:
+                share = (time.perf_counter() - start) / len(rows)
+                pending = {keys[i]: (tuple(float(v) for v in f), share) for i, f in zip(rows, many)}
         F = np.empty((len(X), self.n_obj))
-        for i, x in enumerate(X):
-            key = self._key(x)
+        for i, (x, key) in enumerate(zip(X, keys)):
             start = time.perf_counter()
             cached = key in self.cache
+            extra = 0.0
             if not cached:
-                self.cache[key] = tuple(float(v) for v in self._evaluate_one(x))
+                if key in pending:
+                    self.cache[key], extra = pending[key]
+                else:
+                    self.cache[key] = tuple(float(v) for v in self._evaluate_one(x))
                 self.unique += 1
             F[i] = self.cache[key]
             self.requested += 1
             self.archive.append(Evaluation(tuple(map(float, x)), tuple(F[i]), cached,
-                                           time.perf_counter() - start, self.unique))
+                                           time.perf_counter() - start + extra, self.unique))
         return F
 
     def archive_arrays(self, unique_only: bool = True) -> tuple[np.ndarray, np.ndarray]:

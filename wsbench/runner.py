@@ -131,9 +131,11 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
                     say(f"exact front of {group[0].task.label}/{group[0].space.label} failed: "
                         f"{type(exc).__name__}: {exc}")
             memo: dict[str, Any] = {}
+            ub = _ub_solution(h, group[0]) if pending else None
             for t in pending:
                 try:
                     rec = run_trial(t, h, baseline, memo, progress)
+                    rec.update(ub=ub, n_shared=h.view.numel)
                 except Exception as exc:  # noqa: BLE001 - one failing plugin must not stop the rest
                     _fail(out, t, exc, summary, say)
                 else:
@@ -223,7 +225,8 @@ def compress_config(exp: Experiment, trial: Trial):
         include=trial.include, device=exp.device, task_options=dict(trial.task.options),
         optimizer_options=dict(trial.optimizer.options),
         quantizer_options=dict(trial.quantizer.options), merge_options=dict(trial.merge.options),
-        space_options=dict(trial.space.options))
+        space_options=dict(trial.space.options), fidelity=trial.fidelity,
+        screen_dtype=trial.screen_dtype)
 
 
 def fresh(h) -> None:
@@ -308,14 +311,15 @@ class MemoMerge:
     def __init__(self, merger: Any, memo: dict) -> None:
         self.merger, self.memo = merger, memo
         self.name = getattr(merger, "name", "")
+        self.needs_holdout = bool(getattr(merger, "needs_holdout", False))
         self.seconds = 0.0
 
-    def merge(self, q, score):
+    def merge(self, q, score, **scorers):
         digest = hashlib.sha256(q.codebook.detach().cpu().numpy().tobytes()
                                 + q.indices.detach().cpu().numpy().tobytes()).hexdigest()
         if digest not in self.memo:
             t0 = time.perf_counter()
-            result = self.merger.merge(q, score)
+            result = self.merger.merge(q, score, **scorers)
             self.memo[digest] = (result, time.perf_counter() - t0)
         result, seconds = self.memo[digest]
         self.seconds += seconds
@@ -330,6 +334,16 @@ def _solution(s, before=None) -> dict[str, Any]:
     if before is not None:
         out["d_before"] = before.d
     return out
+
+
+def _ub_solution(h, trial: Trial) -> dict[str, Any]:
+    """The paper's "random UB" row: the harness's quantizer with K = 1024 on the pooled weights."""
+    from wsbench.pipeline import score_solution
+
+    q = h.quantizer.quantize(h.view.original, 1024)
+    s = score_solution(h, trial.quantizer.name, "UB (K=1024)", h.xu, q)
+    h.view.restore()
+    return {**_solution(s), "k": 1024}
 
 
 def run_trial(trial: Trial, h, baseline: dict[str, float], memo: dict, progress: bool = False

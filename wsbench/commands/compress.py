@@ -32,6 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include", default="conv-linear", choices=("conv-linear", "all"),
                    help="weights to share: Conv/Linear .weight (paper) or every float parameter")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if present)")
+    p.add_argument("--fidelity", type=float, default=1.0,
+                   help="share of the validation split the search scores candidates on (default 1); "
+                        "the front is re-scored on all of it")
+    p.add_argument("--screen-dtype", default="float32", choices=("float32", "bfloat16"),
+                   help="dtype of the search's forwards (bf16 autocast); reported scores are fp32")
+    p.add_argument("--population-eval", default="auto", choices=("auto", "loop", "batched"),
+                   help="score a population one by one or in one vmapped forward "
+                        "(default auto: batched on CUDA, loop on CPU)")
     p.add_argument("--set", action="append", metavar="KIND.KEY=VALUE", dest="options",
                    help="plugin option, e.g. optimizer.pop_size=50 (repeatable)")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results)")
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         task=args.task, optimizer=args.optimizer, quantizer=args.quantizer, merge=args.merge,
         space=args.space, seed=args.seed, budget=args.budget, max_requested=args.max_requested,
         metric=args.metric, max_drop=args.max_drop, include=args.include, device=args.device,
+        fidelity=args.fidelity, screen_dtype=args.screen_dtype, population_eval=args.population_eval,
         task_options=opts.get("task", {}), optimizer_options=opts.get("optimizer", {}),
         quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
         space_options=space_opts)

@@ -10,6 +10,7 @@ import numpy as np
 
 from wsbench import stats
 from wsbench.indicators import drop_label
+from wsbench.report.paper_table import paper_table
 from wsbench.report.data import Results, TrialResult, exact_hv
 from wsbench.report.model import Cell, Document, Figure, Section, Table
 
@@ -38,6 +39,8 @@ def compression_metrics(res: Results) -> list[Metric]:
         out += [Metric(f"cr_paper@{t}", f"CR @{t}pt", True, ".2f"),
                 Metric(f"cr_file@{t}", f"CR file @{t}pt", True, ".2f"),
                 Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
+    out += [Metric(f"cr_paper@test{drop_label(d)}", f"CR @test-{drop_label(d)}pt", True, ".2f")
+            for d in res.exp.drops]
     return out
 
 
@@ -133,6 +136,8 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     tables.append(Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman bits) and "
                         f"whole-file CR after merging, among solutions whose validation {res.exp.metric} "
                         f"is at most 0.5 or 1 point below the baseline, with their test {res.exp.metric}; "
+                        f"CR @test-x: the same among solutions whose test {res.exp.metric} is at most "
+                        f"x points below the baseline's (comparison at equal test metric); "
                         f"median (IQR) over seeds, bold and dagger as above.",
                         ["configuration"] + [m.title for m in cm], crow))
     # pairwise tests on HV
@@ -243,6 +248,9 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         if not res.by_task(task):
             continue
         tables, notes = task_tables(res, task)
+        table1 = paper_table(res, task)
+        if table1 is not None:
+            tables.insert(0, table1)
         note = fastest_note(res, task)
         sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
                                 figures.get(task, [])))
