@@ -97,6 +97,9 @@ def _scored(h: FitnessHarness, cfg: CompressConfig, label: str, x, q: Quantizati
     return score_solution(h, cfg.quantizer, label, x, q)
 
 
+SCREEN_MARGIN = 0.02  # screened front members re-scored: those within max_drop + this of baseline
+
+
 def choose_front(h: FitnessHarness, baseline_val: float, max_drop: float) -> np.ndarray:
     """Decisions of the archive's front whose val metric is >= baseline - ``max_drop``.
 
@@ -104,6 +107,10 @@ def choose_front(h: FitnessHarness, baseline_val: float, max_drop: float) -> np.
     """
     X, F = h.front()
     if h.screening:  # the search saw screened objectives: its front is re-scored on all of val
+        # only members that screening puts near the baseline are worth a full re-score
+        score, _ = merge_scorers(h, holdout=False)
+        near = (1 - F[:, 0]) >= score(h.view.original) - max_drop - SCREEN_MARGIN
+        X = X[near] if near.any() else X
         F = h.rescore(X)
         keep = non_dominated(F)
         X, F = X[keep], F[keep]
