@@ -132,10 +132,11 @@ class Experiment:
     source: str = ""  # the TOML text it was read from
 
     def trials(self) -> list[Trial]:
+        """Seeds outermost, so that an interrupted run has every configuration on its first seeds."""
         return [Trial(t, s, q, o, m, seed, self.budget, self.max_requested, self.metric,
                       self.include, self.max_drop, self.fidelity, self.screen_dtype)
-                for t, s, q, o, m, seed in product(self.tasks, self.spaces, self.quantizers,
-                                                   self.optimizers, self.merges, self.seeds)]
+                for seed, t, s, q, o, m in product(self.seeds, self.tasks, self.spaces,
+                                                   self.quantizers, self.optimizers, self.merges)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
