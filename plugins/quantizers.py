@@ -92,7 +92,10 @@ def _uniform_bins_numpy(w: "torch.Tensor", edges: "torch.Tensor", lo: float, hi:
         out -= np.take(low, out) > wc    # guess one too high
         out += np.take(high, out) <= wc  # guess one too low
         out += 1                         # bucketize's bin: number of edges <= w
-        np.add.at(sums, out, wc.astype(np.float64))
+        if n > chunk:  # accumulate across chunks in index order
+            np.add.at(sums, out, wc.astype(np.float64))
+    if n <= chunk:  # one piece: bincount sums in index order too
+        sums = np.bincount(ids, weights=wn.astype(np.float64), minlength=k + 1)
     counts = np.bincount(ids, minlength=k + 1)
     nonempty = counts > 0
     remap = np.cumsum(nonempty) - 1

@@ -30,6 +30,8 @@ def run_cli(capsys, *argv):
     (["compress", "--set", "optimizer.no_such_option=1"], "bad options for optimizer 'nsga2'"),
     (["compress", "--budget", "0"], "budget must be at least 1"),
     (["plugins", "--kind", "nope"], "unknown plugin kind 'nope'"),
+    (["train", "--threads", "0"], "--threads must be at least 1"),
+    (["train", "--task", "digits-cnn"], "cannot be trained with `wsbench train`"),
 ])
 def test_bad_input_is_one_line(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "compress" else []))

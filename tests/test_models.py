@@ -77,3 +77,21 @@ def test_thread_governor_drops_to_one_thread_under_contention():
         assert states[-1] == 2  # probed full width again and it was fast
     finally:
         torch.set_num_threads(before)
+
+
+def test_thread_governor_compares_steps_per_example():
+    from wsbench.training import _ThreadGovernor
+
+    before = torch.get_num_threads()
+    try:
+        g = _ThreadGovernor(2, probe_every=10)
+        # an epoch's short last batch (72 of 128 examples) is faster in total, not per example
+        for dt, n in [(0.5, 128)] * 4 + [(0.29, 72)] + [(0.5, 128)] * 5:
+            g.step_done(dt, n)
+            assert g.cur == 2
+        g.step_done(2.0, 128)
+        g.step_done(2.0, 128)
+        g.step_done(2.0, 128)
+        assert g.cur == 1  # 4x slower per example: contended
+    finally:
+        torch.set_num_threads(before)

@@ -118,3 +118,33 @@ def test_report_of_a_folder_without_results_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("wsbench: error: ") and "\n" not in err and "experiment.json" in err
+
+
+def test_merges_on_shared_searches_are_compared_member_by_member(tmp_path):
+    from wsbench.report.data import load_results
+    from wsbench.report.paired import member_pairs, merge_table
+
+    exp = parse_experiment({"name": "pairs", "tasks": ["digits-mlp"],
+                            "spaces": [{"name": "k", "k_max": 24}], "optimizers": ["exhaustive"],
+                            "merges": ["none", "neighbor"], "seeds": [0, 1], "budget": 10,
+                            "max_requested": 200, "max_drop": 0.05, "threads": 1, "device": "cpu",
+                            "exact": {"enabled": False}}, source="pairs.toml")
+    run_experiment(exp, tmp_path, progress=False, log=lambda m: None)
+    res = load_results(tmp_path)
+    unmerged, merged, searches = member_pairs(res.trials, "none", "neighbor")
+    fronts = [t.record["front"] for t in res.trials if t.trial.merge.label == "none"]
+    assert searches == 2 and len(unmerged) == len(merged) == sum(len(f) for f in fronts) > 0
+    for u, m in zip(unmerged, merged):
+        assert u["x"] == m["x"] and m["d"] <= u["d"]  # the same member, merged or not
+    table = merge_table(res, "digits-mlp")
+    (row,) = table.rows
+    assert row[0].text == "neighbor vs none" and row[1].text == "2" and row[2].text == str(len(merged))
+    wins, ties, losses = map(int, row[4].text.split("/"))  # test metric: better/tie/worse
+    assert wins + ties + losses == len(merged)
+    # a folder whose merges are not varied has no such table
+    exp1 = parse_experiment({"name": "one", "tasks": ["digits-mlp"], "spaces": [{"name": "k", "k_max": 24}],
+                             "optimizers": ["exhaustive"], "seeds": [0], "budget": 10,
+                             "threads": 1, "device": "cpu", "exact": {"enabled": False}},
+                            source="one.toml")
+    run_experiment(exp1, tmp_path / "one", progress=False, log=lambda m: None)
+    assert merge_table(load_results(tmp_path / "one"), "digits-mlp") is None

@@ -175,3 +175,20 @@ def test_optimizer_seed_reproduces_the_trial(tmp_path):
     assert ra["archive"]["x"] == rb["archive"]["x"] and ra["archive"]["f"] == rb["archive"]["f"]
     assert ra["merged"] == rb["merged"]
     assert not (tmp_path / "a" / "exact").exists()
+
+
+def test_rerun_refuses_trials_made_with_other_trained_weights(tmp_path):
+    from wsbench.errors import ConfigError
+
+    exp = _exp(optimizers=["t-sweep"], seeds=[0], exact={"enabled": False})
+    out = tmp_path / "res"
+    run_experiment(exp, out, progress=False, log=lambda m: None)
+    (path,) = (out / "trials").glob("*.json")
+    rec = json.loads(path.read_text())
+    assert len(rec["model"]) == 16
+    rec["model"] = "0" * 16  # as if the task's checkpoint had been replaced since
+    path.write_text(json.dumps(rec))
+    with pytest.raises(ConfigError, match="other trained weights"):
+        run_experiment(_exp(optimizers=["t-sweep"], seeds=[0, 1], exact={"enabled": False}), out,
+                       progress=False, log=lambda m: None)
+    assert [p.name for p in (out / "trials").glob("*.json")] == [path.name]  # nothing added

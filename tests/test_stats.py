@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from wsbench import stats
@@ -64,3 +65,15 @@ def test_average_ranks_with_ties():
     assert ranks == pytest.approx({"a": 2.0, "b": 2.25, "c": 1.75})
     ranks, p = stats.average_ranks([{"a": 1.0, "b": 2.0}, {"a": 1.0}], True)  # b missing once
     assert ranks == {"a": 1.0} and p is None
+
+
+def test_signed_rank_exact_p_drops_ties():
+    # 5 positive differences: the exact two-sided p is 2 / 2**5; a tied pair is dropped
+    x = [1.5, 2.5, 3.5, 4.5, 5.5, 7.0]
+    y = [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]
+    assert stats.signed_rank_p(x, y) == pytest.approx(2 / 32)
+    assert stats.signed_rank_p(y, x) == pytest.approx(2 / 32)
+    assert stats.signed_rank_p([1.0, 2.0], [1.0, 2.0]) == 1.0
+    assert np.isnan(stats.signed_rank_p([], []))
+    with pytest.raises(ValueError):
+        stats.signed_rank_p([1.0], [1.0, 2.0])

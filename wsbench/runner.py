@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from wsbench.cache import atomic_write_bytes, content_key
+from wsbench.errors import ConfigError
 from wsbench.experiment import Experiment, Trial
 from wsbench.provenance import run_info
 
@@ -123,6 +124,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
                     _fail(out, t, exc, summary, say)
                     bar.update()
                 continue
+            model = model_fingerprint(h)
+            _check_same_model(out, group[0], model)
             baseline = {"val": h.score_baseline("val"), "test": h.score_baseline("test")}
             if need_exact:
                 try:
@@ -135,7 +138,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
             for t in pending:
                 try:
                     rec = run_trial(t, h, baseline, memo, progress)
-                    rec.update(ub=ub, n_shared=h.view.numel)
+                    rec.update(ub=ub, n_shared=h.view.numel, model=model)
                 except Exception as exc:  # noqa: BLE001 - one failing plugin must not stop the rest
                     _fail(out, t, exc, summary, say)
                 else:
@@ -152,6 +155,26 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
         summary.seconds = time.perf_counter() - start
         _write_header(exp, out, summary, finished=True)
     return summary
+
+
+def model_fingerprint(h) -> str:
+    """sha256 of the pooled trained weights: a trial key names the task, not its checkpoint."""
+    weights = h.view.original.detach().cpu().numpy()
+    return hashlib.sha256(weights.tobytes()).hexdigest()[:16]
+
+
+def _check_same_model(out: Path, trial: Trial, model: str) -> None:
+    """Refuse to mix trials of one task scored on different trained weights in one folder."""
+    task = trial.config()["task"]
+    for path in sorted((out / "trials").glob("*.json")):
+        rec = read_json(path)
+        if not isinstance(rec, dict) or rec.get("status") != "ok":
+            continue
+        if rec.get("trial", {}).get("task") == task and rec.get("model", model) != model:
+            raise ConfigError(
+                f"{out}: its trials of task {trial.task.label} were run on other trained weights "
+                f"(model {rec['model']}, now {model}: a new checkpoint?); "
+                f"write to a new folder with --out, or move {out / 'trials'} away")
 
 
 def _last_of_task(groups: dict, group: list[Trial]) -> bool:

@@ -87,6 +87,24 @@ def rank_sum_p(x: Sequence[float], y: Sequence[float]) -> float:
     return float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
 
 
+def signed_rank_p(x: Sequence[float], y: Sequence[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired samples; ties (x == y) are dropped.
+
+    1.0 when every pair ties; NaN with no pairs. Used where two configurations share their
+    searches (e.g. two merges of the same front members), so their results pair up.
+    """
+    from scipy.stats import wilcoxon
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError("paired samples must have the same length")
+    if not len(x):
+        return float("nan")
+    if not np.any(x != y):
+        return 1.0
+    return float(wilcoxon(x, y, zero_method="wilcox", alternative="two-sided").pvalue)
+
+
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (NaNs are left out of the family and stay NaN)."""
     p = np.asarray(pvalues, dtype=np.float64)

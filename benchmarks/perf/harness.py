@@ -50,6 +50,30 @@ def _plain_pass(h: Any):
     return run
 
 
+class _ForwardClock:
+    """Seconds spent inside ``model``'s forward while active (hooks on the top module)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.seconds, self._start, self._hooks = model, 0.0, 0.0, []
+
+    def __enter__(self) -> "_ForwardClock":
+        import time
+
+        def pre(*_: Any) -> None:
+            self._start = time.perf_counter()
+
+        def post(*_: Any) -> None:
+            self.seconds += time.perf_counter() - self._start
+
+        self._hooks = [self.model.register_forward_pre_hook(pre),
+                       self.model.register_forward_hook(post)]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for hook in self._hooks:
+            hook.remove()
+
+
 def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int) -> None:
     """Harness time per unique evaluation vs a plain pass, measured in alternating blocks."""
     h = harness(data)
@@ -58,13 +82,17 @@ def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int)
     plain()
     h.evaluate(ks[:1, None])  # warm-up
     pos, t_plain, t_eval = 1, [], []
+    inside = _ForwardClock(h.model)
     for _ in range(blocks):
         t_plain.append(timed(lambda: [plain() for _ in range(per_block)])[0] / per_block)
         X = ks[pos:pos + per_block, None]
         pos += per_block
-        t_eval.append(timed(lambda: h.evaluate(X))[0] / per_block)
+        with inside:
+            t_eval.append(timed(lambda: h.evaluate(X))[0] / per_block)
     assert h.unique == pos, "every timed evaluation must be a unique one"
+    rest = (sum(t_eval) * per_block - inside.seconds) / (blocks * per_block)
     p, e = median(t_plain), median(t_eval)
+    ratio = median([b / a for a, b in zip(t_plain, t_eval)])  # paired blocks: robust to drift
     q = h.quantization(np.array([256.0]))
     t_quant = best_of(lambda: h.quantization(np.array([256.0])), 5)
     t_write = best_of(lambda: h.write_quantization(q), 5)
@@ -77,10 +105,15 @@ def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int)
     report.add(S1, f"{label}: plain passes/s | unique evals/s", f"{1 / p:,.1f} | {1 / e:,.1f}")
     report.add(S1, f"{label}: of which quantize | write back",
                f"{t_quant * 1e3:.3f} | {t_write * 1e3:.3f}", "ms", "K=256, fastest of 5")
-    ratio = e / p
-    report.add(S1, f"{label}: harness / plain pass", ratio, "x")
+    report.add(S1, f"{label}: harness work outside the forward, per evaluation", rest * 1e3,
+               "ms", f"{rest / p:.1%} of a plain pass (clock hooked around the model's forward)")
+    estimate = 1 + rest / p
+    report.add(S1, f"{label}: harness / plain pass, from the work outside the forward", estimate,
+               "x", "(plain pass + that work) / plain pass")
+    report.add(S1, f"{label}: harness / plain pass, timed directly", ratio, "x",
+               f"median of {blocks} paired blocks; forward times on this VM swing +-20%")
     report.goal(S1, f"{label}: harness time per evaluation <= 1.10x a plain pass",
-                f"{ratio:.3f}x", ratio <= 1.10)
+                f"{ratio:.3f}x (from the work outside the forward: {estimate:.3f}x)", ratio <= 1.10)
 
 
 def population(report: Report, label: str, data: Any, pop: int, repeats: int) -> None:
@@ -119,12 +152,12 @@ def population(report: Report, label: str, data: Any, pop: int, repeats: int) ->
 def run(report: Report, quick: bool) -> None:
     digits = digits_data()
     overhead(report, "digits-cnn", digits, blocks=4 if quick else 8, per_block=25 if quick else 50)
-    r20 = resnet20_data(1000 if quick else 5000)
-    overhead(report, "resnet20-size", r20, blocks=3, per_block=2 if quick else 3)
+    r20 = resnet20_data(256 if quick else 5000)
+    overhead(report, "resnet20-size", r20, blocks=10 if quick else 6, per_block=1 if quick else 2)
     report.add(S1, "GPU figures", "not taken", "", "no GPU on this machine")
 
 
 def run_population(report: Report, quick: bool) -> None:
     population(report, "digits-cnn", digits_data(), pop=32, repeats=2 if quick else 5)
-    population(report, "resnet20-size", resnet20_data(256 if quick else 1000), pop=8,
-               repeats=1 if quick else 3)
+    population(report, "resnet20-size", resnet20_data(128 if quick else 1000),
+               pop=4 if quick else 8, repeats=1 if quick else 3)

@@ -13,15 +13,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "validation split and the test set are never trained on), with a progress "
                     "bar and a per-epoch log. Tasks then load the checkpoint from --out.")
     p.add_argument("--task", default="cifar10-resnet20", help="a CIFAR task (default: cifar10-resnet20)")
-    p.add_argument("--epochs", type=int, default=45, help="epochs (default: 45)")
-    p.add_argument("--batch-size", type=int, default=512, help="batch size (default: 512)")
-    p.add_argument("--lr", type=float, default=0.4, help="peak learning rate (default: 0.4)")
+    p.add_argument("--epochs", type=int, default=60, help="epochs (default: 60)")
+    p.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default: 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--data", type=Path, default=None,
                    help="CIFAR source: torchvision folder, ImageFolder folder or .tar.xz "
                         "(default: $WSBENCH_CIFAR10 or ../shared/data/cifar10-jpeg.tar.xz)")
     p.add_argument("--out", type=Path, default=None,
                    help="where to write the checkpoint (default: the user cache, where tasks look)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="a fixed number of torch threads (default: every core, dropping to one "
+                        "while another process competes for them)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -35,14 +38,15 @@ def run(args: argparse.Namespace) -> int:
     if not hasattr(task, "arch") or not hasattr(task, "dataset"):
         raise ConfigError(f"task {args.task!r} cannot be trained with `wsbench train` "
                           f"(only CIFAR tasks can)")
-    if args.epochs < 1 or args.batch_size < 1:
-        raise ConfigError("--epochs and --batch-size must be at least 1")
+    if args.epochs < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise ConfigError("--epochs, --batch-size and --threads must be at least 1")
     from wsbench.training import train_cifar_model
 
     out = args.out or cache_dir("checkpoints")
     facts = train_cifar_model(out, dataset=task.dataset, arch=task.arch, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                              data=args.data, progress=not args.no_progress)
+                              data=args.data, progress=not args.no_progress, threads=args.threads,
+                              adaptive_threads=args.threads is None)
     print(f"{task.name}: val accuracy {facts['val_acc_fp32']:.4f}, test accuracy "
           f"{facts['test_acc_fp32']:.4f}, {facts['wall_seconds']:.0f} s; wrote {out}/{task.name}.pt")
     return 0

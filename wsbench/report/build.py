@@ -10,6 +10,7 @@ import numpy as np
 
 from wsbench import stats
 from wsbench.indicators import drop_label
+from wsbench.report.paired import merge_table
 from wsbench.report.paper_table import paper_table
 from wsbench.report.data import Results, TrialResult, exact_hv
 from wsbench.report.model import Cell, Document, Figure, Section, Table
@@ -251,6 +252,9 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         table1 = paper_table(res, task)
         if table1 is not None:
             tables.insert(0, table1)
+        pairs = merge_table(res, task)
+        if pairs is not None:
+            tables.append(pairs)
         note = fastest_note(res, task)
         sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
                                 figures.get(task, [])))
