@@ -24,7 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -70,14 +70,19 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
-def finished_keys(out: Path) -> set[str]:
-    """Keys of the trials under ``out/trials`` that finished (status ok)."""
-    keys = set()
+def finished_records(out: Path) -> dict[str, dict]:
+    """The records of the trials under ``out/trials`` that finished (status ok), by key."""
+    records = {}
     for path in sorted((out / "trials").glob("*.json")):
         rec = read_json(path)
         if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("key"):
-            keys.add(rec["key"])
-    return keys
+            records[rec["key"]] = rec
+    return records
+
+
+def finished_keys(out: Path) -> set[str]:
+    """Keys of the trials under ``out/trials`` that finished (status ok)."""
+    return set(finished_records(out))
 
 
 def exact_key(exp: Experiment, trial: Trial) -> str:
@@ -98,7 +103,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     out = Path(out) if out is not None else Path("results") / exp.name
     (out / "trials").mkdir(parents=True, exist_ok=True)
     trials = exp.trials()
-    done = finished_keys(out)
+    finished = finished_records(out)
+    done = set(finished)
     todo = [t for t in trials if t.key not in done]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo))
     say = log or (tqdm.write if progress else print)
@@ -125,7 +131,7 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
                     bar.update()
                 continue
             model = model_fingerprint(h)
-            _check_same_model(out, group[0], model)
+            _check_same_model(out, finished.values(), group[0], model)
             baseline = {"val": h.score_baseline("val"), "test": h.score_baseline("test")}
             if need_exact:
                 try:
@@ -163,13 +169,10 @@ def model_fingerprint(h) -> str:
     return hashlib.sha256(weights.tobytes()).hexdigest()[:16]
 
 
-def _check_same_model(out: Path, trial: Trial, model: str) -> None:
+def _check_same_model(out: Path, finished: Iterable[dict], trial: Trial, model: str) -> None:
     """Refuse to mix trials of one task scored on different trained weights in one folder."""
     task = trial.config()["task"]
-    for path in sorted((out / "trials").glob("*.json")):
-        rec = read_json(path)
-        if not isinstance(rec, dict) or rec.get("status") != "ok":
-            continue
+    for rec in finished:
         if rec.get("trial", {}).get("task") == task and rec.get("model", model) != model:
             raise ConfigError(
                 f"{out}: its trials of task {trial.task.label} were run on other trained weights "

@@ -56,6 +56,12 @@ def _delta_cell(xa: np.ndarray, xb: np.ndarray, fmt: str) -> list[Cell]:
             Cell(f"{p:.3g}", bold=p < 0.05)]
 
 
+def _dominates(p: dict, q: dict) -> bool:
+    """At least as good in test metric and whole-file CR, and better in one of them."""
+    mine, theirs = (p["test"], p["cr_file"]), (q["test"], q["cr_file"])
+    return all(a >= b for a, b in zip(mine, theirs)) and mine != theirs
+
+
 def merge_table(res: Results, task: str) -> Table | None:
     """One row per pair of merges that share searches on ``task``; None if there is none."""
     if "merge" not in res.varying:
@@ -70,13 +76,9 @@ def merge_table(res: Results, task: str) -> Table | None:
         row = [Cell(f"{b} vs {a}"), Cell(str(n_search)), Cell(str(len(xs)))]
         for key, _, fmt in PAIRED_METRICS:
             row += _delta_cell(np.array([s[key] for s in xs]), np.array([s[key] for s in ys]), fmt)
-        better_b = sum(y["test"] >= x["test"] and y["cr_file"] >= x["cr_file"]
-                       and (y["test"], y["cr_file"]) != (x["test"], x["cr_file"])
-                       for x, y in zip(xs, ys))
-        better_a = sum(x["test"] >= y["test"] and x["cr_file"] >= y["cr_file"]
-                       and (y["test"], y["cr_file"]) != (x["test"], x["cr_file"])
-                       for x, y in zip(xs, ys))
-        row.append(Cell(f"{better_b} / {better_a}"))
+        b_wins = sum(_dominates(y, x) for x, y in zip(xs, ys))
+        a_wins = sum(_dominates(x, y) for x, y in zip(xs, ys))
+        row.append(Cell(f"{b_wins} / {a_wins}"))
         rows.append(row)
     if not rows:
         return None
