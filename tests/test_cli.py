@@ -32,6 +32,10 @@ def run_cli(capsys, *argv):
     (["plugins", "--kind", "nope"], "unknown plugin kind 'nope'"),
     (["train", "--threads", "0"], "--threads must be at least 1"),
     (["train", "--task", "digits-cnn"], "cannot be trained with `wsbench train`"),
+    (["train", "--epochs", "0"], "--epochs must be at least 1 (0 only with --init and --swa-epochs)"),
+    (["train", "--swa-epochs", "-1"], "--swa-epochs must be at least 0"),
+    (["train", "--init", "/nonexistent/x.pt", "--epochs", "0", "--swa-epochs", "1"],
+     "cannot read checkpoint /nonexistent/x.pt"),
 ])
 def test_bad_input_is_one_line(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "compress" else []))

@@ -11,11 +11,12 @@ from wsbench.optimizer import drive
 from wsbench.pareto import non_dominated
 
 
+@pytest.mark.parametrize("name", ["neighbor", "neighbor-bits", "deadzone-neighbor"])
 @pytest.mark.parametrize("tolerance", [0.0, 0.01])
-def test_neighbor_merge_respects_tolerance(digits_harness, tolerance):
+def test_neighbor_merge_respects_tolerance(digits_harness, tolerance, name):
     h = digits_harness
     q = h.quantization(np.array([24.0]))
-    merger = plugins.create("merge", "neighbor", tolerance=tolerance)
+    merger = plugins.create("merge", name, tolerance=tolerance)
     seen = []
 
     def score(flat):
@@ -93,3 +94,50 @@ def test_holdout_merge_stops_where_the_held_out_half_declines():
     assert holdout.quantization.d == q.d - 3  # the most merged state the held-out half accepts
     with pytest.raises(Exception, match="held-out scorer"):
         plugins.create("merge", "neighbor-holdout").merge(q, always)
+
+
+def test_deadzone_merge_finds_the_widest_accepted_zero_bin_then_runs_the_paper_pass():
+    w = torch.randn(20000, generator=torch.Generator().manual_seed(3))
+    q = plugins.create("quantizer", "uniform").quantize(w, 41)
+    values = torch.sort(q.codebook).values
+    z = int(torch.argmin(values.abs()))
+    at_zero = int(torch.argmin(w.abs()))
+    for radius in (0, 1, 5, 6, 13):  # odd and even radii, and none at all
+        expect = (q.dequantize() >= values[z - radius]) & (q.dequantize() <= values[z + radius])
+        limit = int(expect.sum())
+
+        def zero_group_fits(flat, limit=limit):  # accepts while the zero group is small enough
+            return 1.0 if int((flat == flat[at_zero]).sum()) <= limit else 0.0
+
+        r = plugins.create("merge", "deadzone-neighbor").merge(q, zero_group_fits)
+        deq = r.quantization.dequantize()
+        zero_members = deq == deq[at_zero]
+        assert torch.equal(zero_members, expect), radius  # exactly bins z-radius..z+radius
+        assert r.final_score == 1.0
+        assert r.quantization.d < q.d - 2 * radius - 5  # the paper's pass merged the rest
+        # the zero group's value is the mean of its members
+        assert float(deq[at_zero]) == pytest.approx(float(w[expect].double().mean()), abs=1e-6)
+
+
+def test_bits_first_merge_spends_its_first_acceptance_on_the_densest_pair():
+    w = torch.randn(20000, generator=torch.Generator().manual_seed(6))
+    q = plugins.create("quantizer", "uniform").quantize(w, 31)
+    counts = torch.bincount(q.indices, minlength=q.d).double()
+    order = torch.argsort(q.codebook)
+    c = counts[order]  # ascending value order
+    saved = [(c[i] + c[i + 1]) * torch.log2(c[i] + c[i + 1]) - c[i] * torch.log2(c[i])
+             - c[i + 1] * torch.log2(c[i + 1]) for i in range(q.d - 1)]
+    densest = int(torch.argmax(torch.stack(saved)))
+
+    def one_merge_only(flat):  # accepts the first merge; every later one is a drop
+        return 1.0 if torch.unique(flat).numel() >= q.d - 1 else 0.0
+
+    for name, expected_left in (("neighbor-bits", densest), ("neighbor", 0)):
+        r = plugins.create("merge", name).merge(q, one_merge_only)
+        assert r.quantization.d == q.d - 1 and r.final_score == 1.0
+        merged_value = r.quantization.dequantize()[q.indices == order[expected_left]][0]
+        a, b = q.codebook[order[expected_left]], q.codebook[order[expected_left + 1]]
+        assert bool(((q.dequantize() == a) | (q.dequantize() == b)).eq(
+            r.quantization.dequantize() == merged_value).all()), name
+    # the unmerged score, the accepted merge, then each of the d - 2 pairs left once
+    assert plugins.create("merge", "neighbor-bits").merge(q, one_merge_only).evaluations == 1 + 1 + (q.d - 2)

@@ -95,3 +95,53 @@ def test_thread_governor_compares_steps_per_example():
         assert g.cur == 1  # 4x slower per example: contended
     finally:
         torch.set_num_threads(before)
+
+
+def test_swa_ends_on_the_mean_of_the_epoch_end_weights(monkeypatch):
+    import wsbench.training as training
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (160, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, 160).astype(np.int64)
+    torch.manual_seed(0)
+    m = resnet20()
+    snapshots = []
+    real_eval = training.evaluate_accuracy
+
+    def spy(model, *a, **kw):  # the epoch-end weights of the trained model (not the probes)
+        if model is m:
+            snapshots.append({k: p.detach().clone() for k, p in model.named_parameters()})
+        return real_eval(model, *a, **kw)
+
+    monkeypatch.setattr(training, "evaluate_accuracy", spy)
+    h = train(m, x, y, epochs=1, batch_size=64, lr=0.1, weight_decay=5e-4, seed=0, progress=False,
+              bf16=False, eval_data=(x[:32], y[:32]), swa_epochs=3, swa_lr=0.05)
+    assert [r.get("swa_models") for r in h["history"]] == [None, 1, 2, 3]
+    assert len(snapshots) == 4
+    for k, p in m.named_parameters():  # the average of the 3 SWA epochs, not the warm-up epoch
+        mean = (snapshots[1][k] + snapshots[2][k] + snapshots[3][k]) / 3
+        torch.testing.assert_close(p.detach(), mean, rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(p.detach(), snapshots[3][k])  # not the last iterate
+
+
+def test_update_bn_statistics_do_not_depend_on_the_order_of_the_images():
+    from wsbench.data.cifar import to_float
+    from wsbench.training import update_bn
+
+    # two very different groups, listed group by group as the paper split lists classes:
+    # batches taken in that order would each see one group and understate the variance
+    rng = np.random.default_rng(2)
+    dark = rng.integers(0, 60, (150, 32, 32, 3), dtype=np.uint8)
+    bright = rng.integers(190, 256, (150, 32, 32, 3), dtype=np.uint8)
+    x = np.concatenate([dark, bright])
+    m = resnet20().eval()
+    update_bn(m, x, batch_size=64)  # uneven batches: 4 x 64 + 44
+    first = next(b for b in m.modules() if isinstance(b, torch.nn.BatchNorm2d))
+    conv = next(c for c in m.modules() if isinstance(c, torch.nn.Conv2d))
+    with torch.no_grad():
+        act = conv(to_float(x))
+    ratio = first.running_var / act.var(dim=(0, 2, 3))
+    # one-group batches would give the within-group variance only, a small fraction of this;
+    # the zero-padded crops add variance (black borders on bright images), never remove much
+    assert float(ratio.min()) > 0.7, ratio
+    assert not m.training and first.momentum == 0.1

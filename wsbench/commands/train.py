@@ -25,6 +25,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="a fixed number of torch threads (default: every core, dropping to one "
                         "while another process competes for them)")
+    p.add_argument("--init", type=Path, default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights instead of a random init "
+                        "(e.g. to refine the packaged one with --swa-epochs; --epochs may be 0)")
+    p.add_argument("--swa-epochs", type=int, default=0, metavar="N",
+                   help="after the schedule, N epochs of stochastic weight averaging: one-epoch "
+                        "cycles of the rate from --swa-lr to --swa-lr/100, cycle ends averaged "
+                        "(default: 0, none)")
+    p.add_argument("--swa-lr", type=float, default=0.05, help="SWA cycle start rate (default: 0.05)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -38,15 +46,20 @@ def run(args: argparse.Namespace) -> int:
     if not hasattr(task, "arch") or not hasattr(task, "dataset"):
         raise ConfigError(f"task {args.task!r} cannot be trained with `wsbench train` "
                           f"(only CIFAR tasks can)")
-    if args.epochs < 1 or args.batch_size < 1 or (args.threads is not None and args.threads < 1):
-        raise ConfigError("--epochs, --batch-size and --threads must be at least 1")
+    if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise ConfigError("--batch-size and --threads must be at least 1")
+    if args.swa_epochs < 0 or not args.swa_lr > 0:
+        raise ConfigError("--swa-epochs must be at least 0 and --swa-lr positive")
+    if args.epochs < 0 or (args.epochs == 0 and not (args.init and args.swa_epochs)):
+        raise ConfigError("--epochs must be at least 1 (0 only with --init and --swa-epochs)")
     from wsbench.training import train_cifar_model
 
     out = args.out or cache_dir("checkpoints")
     facts = train_cifar_model(out, dataset=task.dataset, arch=task.arch, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                               data=args.data, progress=not args.no_progress, threads=args.threads,
-                              adaptive_threads=args.threads is None)
+                              adaptive_threads=args.threads is None, init=args.init,
+                              swa_epochs=args.swa_epochs, swa_lr=args.swa_lr)
     print(f"{task.name}: val accuracy {facts['val_acc_fp32']:.4f}, test accuracy "
           f"{facts['test_acc_fp32']:.4f}, {facts['wall_seconds']:.0f} s; wrote {out}/{task.name}.pt")
     return 0
