@@ -112,6 +112,8 @@ class NeighborMerge:
 class HoldoutNeighborMerge:
     """The paper's pass driven by one half of validation, stopped early by the other half.
 
+    ``order="bits"`` drives the bits-first pass (``neighbor-bits``) instead.
+
     The paper's merge overfits its validation split (Table I: validation F1 rises while test F1
     falls). Here the pass is scored on ``score`` (the fitting half) and every accepted state is
     also scored on ``check`` (the held-out half); the result is the most merged state whose
@@ -121,15 +123,19 @@ class HoldoutNeighborMerge:
     name = "neighbor-holdout"
     needs_holdout = True
 
-    def __init__(self, tolerance: float = 0.0) -> None:
+    def __init__(self, tolerance: float = 0.0, order: str = "left-to-right") -> None:
         self.tolerance = _check_tolerance(tolerance)
+        passes = {"left-to-right": neighbor_pass, "bits": bits_first_pass}
+        if order not in passes:
+            raise ConfigError(f"merge order must be one of {', '.join(passes)}, got {order!r}")
+        self.order, self.pass_ = order, passes[order]
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
         if check is None:
             raise ConfigError("merge 'neighbor-holdout' needs a held-out scorer (check)")
         counter = [0]
         chosen = initial_check = initial_fit = None
-        for cand, fit_score in neighbor_pass(q, score, self.tolerance, counter):
+        for cand, fit_score in self.pass_(q, score, self.tolerance, counter):
             held = check(cand.dequantize())
             counter[0] += 1
             if initial_check is None:
@@ -215,15 +221,62 @@ def _bits_saved(a: float, b: float) -> float:
     return (a + b) * math.log2(a + b) - a * math.log2(a) - b * math.log2(b)
 
 
+def bits_first_pass(q: Quantization, score: Scorer, tolerance: float,
+                    counter: list[int]) -> Iterator[tuple[Quantization, float]]:
+    """The paper's acceptance rule, candidate merges tried most-bits-saved first; yields
+    (quantization, score) first as given, then after each accepted merge, like neighbor_pass.
+
+    Every adjacent pair is a candidate, tried in order of the entropy bits its merge saves
+    (largest first, recomputed after each merge); a pair that fails is not tried again until
+    one of its bins changes. ``counter[0]`` counts the scorer's calls.
+    """
+    import torch
+
+    indices, counts, sums = ascending_bins(q)
+    members = [[i] for i in range(q.d)]  # original bins of each group
+    ids, next_id = list(range(q.d)), q.d  # a group's id changes when it changes
+
+    def state(members_: list[list[int]], sums_: list[float], counts_: list[float]) -> Quantization:
+        group_of = torch.empty(q.d, dtype=torch.long, device=indices.device)
+        for g, bins in enumerate(members_):
+            group_of[bins] = g
+        values = torch.tensor([s_ / c_ for s_, c_ in zip(sums_, counts_)], dtype=torch.float32,
+                              device=q.codebook.device)
+        return Quantization(codebook=values, indices=group_of[indices], k=q.k)
+
+    current = state(members, sums, counts)
+    initial = best = score(current.dequantize())
+    counter[0] += 1
+    yield current, initial
+    rejected: set[tuple[int, int]] = set()
+    while True:
+        pairs = [(_bits_saved(counts[g], counts[g + 1]), g) for g in range(len(counts) - 1)
+                 if (ids[g], ids[g + 1]) not in rejected]
+        if not pairs:
+            break
+        _, g = max(pairs)
+        s2 = sums[:g] + [sums[g] + sums[g + 1]] + sums[g + 2:]
+        c2 = counts[:g] + [counts[g] + counts[g + 1]] + counts[g + 2:]
+        m2 = members[:g] + [members[g] + members[g + 1]] + members[g + 2:]
+        cand = state(m2, s2, c2)
+        new = score(cand.dequantize())
+        counter[0] += 1
+        if new >= max(best, initial) - tolerance:
+            best, sums, counts, members = new, s2, c2, m2
+            ids = ids[:g] + [next_id] + ids[g + 2:]
+            next_id += 1
+            yield cand, new
+        else:
+            rejected.add((ids[g], ids[g + 1]))
+
+
 class BitsFirstNeighborMerge:
     """The paper's acceptance rule, with the candidate merges tried most-bits-saved first.
 
     The paper's pass walks left to right, so its first accepted merges are in the sparse left
     tail, where a merge saves few Huffman bits, and each acceptance raises the bar (a merge must
-    keep validation at the best score so far). Here every adjacent pair is a candidate, tried in
-    order of the entropy bits its merge saves (largest first, recomputed after each merge); a
-    pair that fails is not tried again until one of its bins changes. Same acceptance rule and
-    tolerance as ``neighbor``; about as many scores (each pair once, plus two per accepted merge).
+    keep validation at the best score so far). Same acceptance rule and tolerance as
+    ``neighbor``; about as many scores (each pair once, plus two per accepted merge).
     """
 
     name = "neighbor-bits"
@@ -232,42 +285,9 @@ class BitsFirstNeighborMerge:
         self.tolerance = _check_tolerance(tolerance)
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
-        import torch
-
-        indices, counts, sums = ascending_bins(q)
-        members = [[i] for i in range(q.d)]  # original bins of each group
-        ids, next_id = list(range(q.d)), q.d  # a group's id changes when it changes
-
-        def state(members_: list[list[int]], sums_: list[float], counts_: list[float]) -> Quantization:
-            group_of = torch.empty(q.d, dtype=torch.long, device=indices.device)
-            for g, bins in enumerate(members_):
-                group_of[bins] = g
-            values = torch.tensor([s_ / c_ for s_, c_ in zip(sums_, counts_)], dtype=torch.float32,
-                                  device=q.codebook.device)
-            return Quantization(codebook=values, indices=group_of[indices], k=q.k)
-
-        current = state(members, sums, counts)
-        initial = best = score(current.dequantize())
-        evaluations, rejected = 1, set()
-        while True:
-            pairs = [(_bits_saved(counts[g], counts[g + 1]), g) for g in range(len(counts) - 1)
-                     if (ids[g], ids[g + 1]) not in rejected]
-            if not pairs:
-                break
-            _, g = max(pairs)
-            s2 = sums[:g] + [sums[g] + sums[g + 1]] + sums[g + 2:]
-            c2 = counts[:g] + [counts[g] + counts[g + 1]] + counts[g + 2:]
-            m2 = members[:g] + [members[g] + members[g + 1]] + members[g + 2:]
-            cand = state(m2, s2, c2)
-            new = score(cand.dequantize())
-            evaluations += 1
-            if new >= max(best, initial) - self.tolerance:
-                best, sums, counts, members, current = new, s2, c2, m2, cand
-                ids = ids[:g] + [next_id] + ids[g + 2:]
-                next_id += 1
-            else:
-                rejected.add((ids[g], ids[g + 1]))
-        return MergeResult(current, evaluations, initial, best)
+        counter = [0]
+        states = list(bits_first_pass(q, score, self.tolerance, counter))
+        return MergeResult(states[-1][0], counter[0], states[0][1], states[-1][1])
 
 
 @hookimpl
@@ -278,7 +298,8 @@ def wsbench_register_merges(register) -> None:
              "drop by more than `tolerance` (default 0).")
     register("neighbor-holdout", HoldoutNeighborMerge,
              "The paper's pass on half of validation, stopped at the last state the other half "
-             "accepts (against the paper's overfitting of validation).")
+             "accepts (against the paper's overfitting of validation); `order=bits` drives the "
+             "bits-first pass instead.")
     register("neighbor-bits", BitsFirstNeighborMerge,
              "The paper's acceptance rule with the merges that save the most Huffman bits tried "
              "first (the paper's pass spends its early acceptances on the sparse left tail).")

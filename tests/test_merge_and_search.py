@@ -94,6 +94,10 @@ def test_holdout_merge_stops_where_the_held_out_half_declines():
     assert holdout.quantization.d == q.d - 3  # the most merged state the held-out half accepts
     with pytest.raises(Exception, match="held-out scorer"):
         plugins.create("merge", "neighbor-holdout").merge(q, always)
+    bits = plugins.create("merge", "neighbor-holdout", order="bits").merge(q, always, check=held)
+    assert bits.quantization.d == q.d - 3  # the bits-first pass, stopped at the same point
+    with pytest.raises(Exception, match="merge order must be one of left-to-right, bits"):
+        plugins.create("merge", "neighbor-holdout", order="random")
 
 
 def test_deadzone_merge_finds_the_widest_accepted_zero_bin_then_runs_the_paper_pass():
