@@ -92,6 +92,18 @@ def neighbor_pass(q: Quantization, score: Scorer, tolerance: float,
             g += 1
 
 
+def _first_score_and_last(
+    states: Iterator[tuple[Quantization, float]],
+) -> tuple[float, tuple[Quantization, float]]:
+    """A pass's first score and last (state, score), holding one state at a time (each state
+    carries an index per weight)."""
+    first = last = None
+    for last in states:
+        if first is None:
+            first = last[1]
+    return first, last
+
+
 class NeighborMerge:
     """The paper's merge: one left-to-right pass over the bins, accepted while validation holds.
 
@@ -99,14 +111,16 @@ class NeighborMerge:
     """
 
     name = "neighbor"
+    pass_ = staticmethod(neighbor_pass)
 
     def __init__(self, tolerance: float = 0.0) -> None:
         self.tolerance = _check_tolerance(tolerance)
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
         counter = [0]
-        states = list(neighbor_pass(q, score, self.tolerance, counter))
-        return MergeResult(states[-1][0], counter[0], states[0][1], states[-1][1])
+        states = self.pass_(q, score, self.tolerance, counter)
+        initial, (final, final_score) = _first_score_and_last(states)
+        return MergeResult(final, counter[0], initial, final_score)
 
 
 class HoldoutNeighborMerge:
@@ -125,7 +139,7 @@ class HoldoutNeighborMerge:
 
     def __init__(self, tolerance: float = 0.0, order: str = "left-to-right") -> None:
         self.tolerance = _check_tolerance(tolerance)
-        passes = {"left-to-right": neighbor_pass, "bits": bits_first_pass}
+        passes = {"left-to-right": NeighborMerge.pass_, "bits": BitsFirstNeighborMerge.pass_}
         if order not in passes:
             raise ConfigError(f"merge order must be one of {', '.join(passes)}, got {order!r}")
         self.order, self.pass_ = order, passes[order]
@@ -149,10 +163,7 @@ def merge_range(q: Quantization, lo: int, hi: int) -> Quantization:
     """``q`` with its values of ascending rank lo..hi (inclusive) merged into their members' mean."""
     import torch
 
-    order = torch.argsort(q.codebook)
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(len(order), device=order.device)
-    r = rank[q.indices]
+    r, _, _ = ascending_bins(q)
     group = torch.where(r < lo, r, torch.where(r <= hi, torch.full_like(r, lo), r - (hi - lo)))
     n = q.d - (hi - lo)
     sums = torch.zeros(n, dtype=torch.float64, device=r.device).index_add_(
@@ -209,8 +220,8 @@ class DeadzoneNeighborMerge:
                 bad = mid
         # the paper's pass, with what is left of the tolerance after the dead zone
         left = max(0.0, self.tolerance - (initial - best_score))
-        states = list(neighbor_pass(best, score, left, counter))
-        return MergeResult(states[-1][0], counter[0], initial, states[-1][1])
+        _, (final, final_score) = _first_score_and_last(neighbor_pass(best, score, left, counter))
+        return MergeResult(final, counter[0], initial, final_score)
 
 
 def _bits_saved(a: float, b: float) -> float:
@@ -270,7 +281,7 @@ def bits_first_pass(q: Quantization, score: Scorer, tolerance: float,
             rejected.add((ids[g], ids[g + 1]))
 
 
-class BitsFirstNeighborMerge:
+class BitsFirstNeighborMerge(NeighborMerge):
     """The paper's acceptance rule, with the candidate merges tried most-bits-saved first.
 
     The paper's pass walks left to right, so its first accepted merges are in the sparse left
@@ -280,14 +291,7 @@ class BitsFirstNeighborMerge:
     """
 
     name = "neighbor-bits"
-
-    def __init__(self, tolerance: float = 0.0) -> None:
-        self.tolerance = _check_tolerance(tolerance)
-
-    def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
-        counter = [0]
-        states = list(bits_first_pass(q, score, self.tolerance, counter))
-        return MergeResult(states[-1][0], counter[0], states[0][1], states[-1][1])
+    pass_ = staticmethod(bits_first_pass)
 
 
 @hookimpl
