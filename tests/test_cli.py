@@ -54,11 +54,12 @@ def test_decompress_errors(capsys, tmp_path):
     assert not (tmp_path / "o.pt").exists()
 
 
-def test_compress_end_to_end(capsys, tmp_path, digits_cnn):
-    code, out, err = run_cli(capsys, "compress", "--budget", "30", "--k-max", "128",
+@pytest.mark.parametrize("coding", ["huffman", "huffman-layer"])
+def test_compress_end_to_end(capsys, tmp_path, digits_cnn, coding):
+    code, out, err = run_cli(capsys, "compress", "--budget", "30", "--k-max", "128", "--coding", coding,
                              "--set", "optimizer.pop_size=10", "--no-progress", "--out", str(tmp_path))
     assert code == 0, err
-    for row in ("baseline", "UB (K=1024)", "MO-UB", "+ merge", "+ Huffman"):
+    for row in ("baseline", "UB (K=1024)", "MO-UB", "+ merge", "+ Huffman", "+ per-tensor Huffman"):
         assert row in out
     (run,) = [p for p in tmp_path.iterdir()]
     assert not run.name.startswith(".")
@@ -68,8 +69,12 @@ def test_compress_end_to_end(capsys, tmp_path, digits_cnn):
     assert info["versions"]["torch"] and "machine" in info and "git" in info
     front = list(csv.DictReader(open(run / "front.csv")))
     assert front and (run / "front.png").stat().st_size > 0 and (run / "table.md").exists()
+    cr_key = "cr_file_layer" if coding == "huffman-layer" else "cr_file"
     for row in front:
         assert int(row["merged_d"]) <= int(row["d"]) <= int(row["K"])
+        assert float(row["cr_paper_layer"]) >= float(row["cr_paper"])  # never more index bits
+        size = (run / row["file"]).stat().st_size
+        assert float(row[cr_key]) == pytest.approx(info["original_bytes"] / size)
         state_path = tmp_path / "state.pt"
         assert main(["decompress", str(run / row["file"]), "-o", str(state_path)]) == 0
         state = torch.load(state_path, weights_only=True)

@@ -33,7 +33,7 @@ def _quantized_weights(cm):
     return cm.state_dict()
 
 
-@pytest.mark.parametrize("coding", ["huffman", "fixed"])
+@pytest.mark.parametrize("coding", ["huffman", "huffman-layer", "fixed"])
 def test_digits_model_round_trip(digits_cnn, tmp_path, coding):
     model = digits_cnn.model
     cm = wsbench.compress_model(model, 37, coding=coding)
@@ -99,9 +99,9 @@ def test_newer_version_is_refused(digits_cnn, tmp_path):
     raw = wsbench.compress_model(digits_cnn.model, 16).to_bytes()
     n = int.from_bytes(raw[:8], "little")
     meta = json.loads(raw[8:8 + n])["__metadata__"]
-    (tmp_path / "v2.wsb").write_bytes(save(load(raw), metadata={**meta, "version": "2"}))
-    with pytest.raises(FormatError, match="version 2"):
-        wsbench.load_state_dict(tmp_path / "v2.wsb")
+    (tmp_path / "v3.wsb").write_bytes(save(load(raw), metadata={**meta, "version": "3"}))
+    with pytest.raises(FormatError, match="version 3"):
+        wsbench.load_state_dict(tmp_path / "v3.wsb")
 
 
 def test_nan_and_no_shareable_weights_are_refused():

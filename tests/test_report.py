@@ -148,3 +148,16 @@ def test_merges_on_shared_searches_are_compared_member_by_member(tmp_path):
                             source="one.toml")
     run_experiment(exp1, tmp_path / "one", progress=False, log=lambda m: None)
     assert merge_table(load_results(tmp_path / "one"), "digits-mlp") is None
+
+
+def test_per_tensor_coding_is_compared_on_the_same_solutions(report):
+    md = (report / "report.md").read_text()
+    assert "per-tensor Huffman tables (beyond the paper) against the paper's one shared table" in md
+    assert "+ per-tensor Huffman" in md  # the Table-I row
+    rows = list(csv.DictReader(open(report / "indicators.csv")))
+    assert all("cr_file_layer@test0.5" in r for r in rows)
+    for path in (report / "trials").glob("*.json"):
+        for s in json.loads(path.read_text())["merged"]:
+            # same indices, so never more index bits; the file also carries the tables
+            assert s["bits_layer"] <= s["bits_huffman"] + 1e-12
+            assert s["cr_paper_layer"] == pytest.approx(32 / s["bits_layer"])

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench import fileformat, huffman
+from wsbench import fileformat, huffman, layer_coding
 from wsbench.cache import atomic_write_bytes
 from wsbench.errors import FormatError
 from wsbench.quantization import Quantization
@@ -17,6 +17,9 @@ from wsbench.weights import Include, WeightView
 
 if TYPE_CHECKING:
     import torch
+
+
+CODINGS = ("huffman", "huffman-layer", "fixed")
 
 
 @dataclass
@@ -28,7 +31,7 @@ class CompressedModel:
     rest: dict[str, "torch.Tensor"]
     quantizer: str = "uniform"
     include: str = "conv-linear"
-    coding: str = "huffman"
+    coding: str = "huffman"  # one of CODINGS
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -49,9 +52,17 @@ class CompressedModel:
     def _indices(self) -> np.ndarray:
         return self.quantization.indices.detach().cpu().numpy().astype(np.int64, copy=False)
 
+    @property
+    def sizes(self) -> list[int]:
+        """Number of weights of each shared tensor, in pooling order."""
+        return [int(np.prod(s)) for _, s, _ in self.shared]
+
     @cached_property
-    def _encoded(self) -> tuple[huffman.HuffmanTable | None, bytes, int]:
+    def _encoded(self) -> tuple[Any, bytes, int]:
         idx = self._indices
+        if self.coding == "huffman-layer":
+            code = layer_coding.encode(idx, self.sizes, self.quantization.d)
+            return code, code.data, code.total_bits
         if self.coding == "huffman":
             table = huffman.build_table(np.bincount(idx, minlength=self.quantization.d))
             data, n_bits = huffman.encode(idx, table)
@@ -59,7 +70,7 @@ class CompressedModel:
         if self.coding == "fixed":
             data, n_bits = fileformat.pack_fixed(idx, fileformat.fixed_width(self.quantization.d))
             return None, data, n_bits
-        raise ValueError(f"unknown coding {self.coding!r}; use 'huffman' or 'fixed'")
+        raise ValueError(f"unknown coding {self.coding!r}; use one of {', '.join(CODINGS)}")
 
     @property
     def avg_bits(self) -> float:
@@ -105,7 +116,15 @@ class CompressedModel:
             "bitstream": torch.frombuffer(bytearray(data), dtype=torch.uint8) if data
             else torch.zeros(1, dtype=torch.uint8),
         }
-        if table is not None:
+        header_extra = {}
+        if isinstance(table, layer_coding.LayerCode):
+            tensors["huffman.lengths"] = torch.from_numpy(table.shared_lengths.copy())
+            own = [t for _, t in table.tables if t.size]
+            tensors["layers.lengths"] = torch.from_numpy(
+                np.concatenate(own) if own else np.zeros(0, dtype=np.uint8))
+            header_extra["layers"] = [[lo, int(t.size), bits]
+                                      for (lo, t), bits in zip(table.tables, table.n_bits)]
+        elif table is not None:
             tensors["huffman.count"] = torch.from_numpy(table.count.astype(np.int64))
             tensors["huffman.symbol"] = torch.from_numpy(table.symbol.astype(np.int64))
         for name, t in self.rest.items():
@@ -115,9 +134,10 @@ class CompressedModel:
             "k": int(self.quantization.k), "d": self.quantization.d,
             "quantizer": self.quantizer, "include": self.include,
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
-            "rest": list(self.rest), "extra": self.extra,
+            "rest": list(self.rest), "extra": self.extra, **header_extra,
         }
-        return fileformat.write_bytes(header, tensors)
+        version = 2 if self.coding == "huffman-layer" else 1
+        return fileformat.write_bytes(header, tensors, version=version)
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (never a half-written file under the final name)."""
@@ -143,6 +163,18 @@ def _assemble(shared: list, flat: "torch.Tensor", rest: dict[str, "torch.Tensor"
     return out
 
 
+def _layer_code(header: dict, tensors: dict, data: bytes) -> layer_coding.LayerCode:
+    own = tensors["layers.lengths"].numpy()
+    tables, start = [], 0
+    for lo, n_lengths, _ in header["layers"]:
+        tables.append((int(lo), own[start:start + int(n_lengths)]))
+        start += int(n_lengths)
+    if start != own.size:
+        raise ValueError("per-tensor tables do not match their lengths")
+    return layer_coding.LayerCode(tensors["huffman.lengths"].numpy(), tables,
+                                  [int(b) for _, _, b in header["layers"]], data)
+
+
 def compress_model(model: "torch.nn.Module", k: int, quantizer: str = "uniform",
                    include: Include = "conv-linear", coding: str = "huffman",
                    **quantizer_options: Any) -> CompressedModel:
@@ -166,13 +198,18 @@ def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
             table = huffman.HuffmanTable(tensors["huffman.count"].numpy(),
                                          tensors["huffman.symbol"].numpy())
             idx = huffman.decode(data, int(header["n_bits"]), n, table)
-        else:
+        elif header["coding"] == "huffman-layer":
+            idx = layer_coding.decode(_layer_code(header, tensors, data),
+                                      [int(np.prod(s)) for _, s, _ in header["shared"]])
+        elif header["coding"] == "fixed":
             idx = fileformat.unpack_fixed(data, n, fileformat.fixed_width(int(header["d"])))
+        else:
+            raise ValueError(f"unknown coding {header['coding']!r}")
         codebook = tensors["codebook"]
-        if idx.size != n or (idx.size and idx.max() >= codebook.numel()):
+        if idx.size != n or (idx.size and (idx.min() < 0 or idx.max() >= codebook.numel())):
             raise ValueError("indices do not match the codebook")
         flat = codebook[torch.from_numpy(idx)]
         rest = {name: tensors[f"rest.{name}"] for name in header["rest"]}
         return _assemble(header["shared"], flat, rest)
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise FormatError(f"{path}: inconsistent compressed file ({exc})") from None

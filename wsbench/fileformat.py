@@ -2,12 +2,16 @@
 
 Layout (all tensors little-endian, as safetensors stores them):
 
-* metadata ``format`` = ``wsbench-compressed``, ``version`` = ``1``, ``header`` = JSON with
-  ``coding`` (``huffman`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
+* metadata ``format`` = ``wsbench-compressed``, ``version`` = ``1`` (``2`` for coding
+  ``huffman-layer``), ``header`` = JSON with
+  ``coding`` (``huffman``, ``huffman-layer`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
   ``quantizer``, ``include``, ``shared`` (``[name, shape, dtype]`` in pooling order),
   ``rest`` (names of the fp32 remainder) and ``sha256`` over every tensor's bytes in that order;
 * ``codebook`` float32[d], the shared values;
-* ``huffman.count`` / ``huffman.symbol`` int64, the canonical code table (Huffman coding only);
+* ``huffman.count`` / ``huffman.symbol`` int64, the canonical code table (coding ``huffman``);
+* ``huffman.lengths`` uint8[d], the shared table's code lengths, and ``layers.lengths`` uint8,
+  the concatenated per-tensor tables (coding ``huffman-layer``; the header's ``layers`` lists
+  ``[first symbol, table length (0: the shared table), bits]`` per shared tensor);
 * ``bitstream`` uint8, the indices of all shared weights (Huffman codes or fixed-width, MSB first);
 * ``rest.<name>``: every other state-dict entry (biases, norms, buffers) unchanged.
 
@@ -29,7 +33,8 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT = "wsbench-compressed"
-VERSION = 1
+VERSION = 2     # the newest version written; files of coding ``huffman-layer`` need it
+READS = ("1", "2")
 SUFFIX = ".wsb"
 
 
@@ -77,14 +82,18 @@ def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str]) -> str:
     return h.hexdigest()
 
 
-def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"]) -> bytes:
-    """Serialise header + tensors; the checksum is computed here so it always matches."""
+def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = 1) -> bytes:
+    """Serialise header + tensors; the checksum is computed here so it always matches.
+
+    Version 1 files (codings ``huffman`` and ``fixed``) stay readable by older wsbench releases;
+    version 2 marks the per-tensor coding, which those releases must refuse, not misread.
+    """
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     header = dict(header)
     header["sha256"] = _checksum(tensors, sorted(tensors))
-    return save(tensors, metadata={"format": FORMAT, "version": str(VERSION),
+    return save(tensors, metadata={"format": FORMAT, "version": str(version),
                                    "header": json.dumps(header)})
 
 
@@ -108,9 +117,9 @@ def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
         raise FormatError(f"{path}: not a wsbench compressed file (corrupted or truncated: {exc})") from None
     if meta.get("format") != FORMAT:
         raise FormatError(f"{path}: not a wsbench compressed file (format {meta.get('format')!r})")
-    if meta.get("version") != str(VERSION):
+    if meta.get("version") not in READS:
         raise FormatError(f"{path}: format version {meta.get('version')} is not supported "
-                          f"(this wsbench reads version {VERSION})")
+                          f"(this wsbench reads versions {', '.join(READS)})")
     try:
         header = json.loads(meta["header"])
     except (KeyError, ValueError):

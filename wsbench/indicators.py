@@ -119,17 +119,18 @@ def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> i
 
 
 def best_at_drop(solutions: Iterable[dict], baseline_val: float, drop: float,
-                 split: str = "val") -> dict | None:
+                 split: str = "val", coding: str = "") -> dict | None:
     """The solution of highest paper CR whose ``split`` metric dropped by at most ``drop``.
 
     ``split="test"`` compares methods at equal test metric (an analysis, never a selection rule:
     ``baseline_val`` is then the baseline's test metric). Ties on paper CR go to the higher
-    whole-file CR. None when no solution qualifies.
+    whole-file CR. ``coding="_layer"`` ranks by the per-tensor Huffman coding's CRs instead.
+    None when no solution qualifies.
     """
     ok = [s for s in solutions if baseline_val - s[split] <= drop + 1e-12]
     if not ok:
         return None
-    return max(ok, key=lambda s: (s["cr_paper"], s["cr_file"]))
+    return max(ok, key=lambda s: (s[f"cr_paper{coding}"], s[f"cr_file{coding}"]))
 
 
 def drop_label(drop: float) -> str:
@@ -178,4 +179,7 @@ def trial_indicators(record: dict, reference: Reference, exact: dict | None,
         row[f"d@{tag}"] = best["d"] if best else float("nan")
         at_test = best_at_drop(record["merged"], record["baseline"]["test"], drop, split="test")
         row[f"cr_paper@test{tag}"] = at_test["cr_paper"] if at_test else float("nan")
+        if record["merged"] and all("cr_file_layer" in s for s in record["merged"]):
+            lay = best_at_drop(record["merged"], record["baseline"]["test"], drop, "test", "_layer")
+            row[f"cr_file_layer@test{tag}"] = lay["cr_file_layer"] if lay else float("nan")
     return row

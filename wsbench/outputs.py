@@ -44,7 +44,9 @@ def front_rows(result: "CompressResult") -> list[dict]:
             "val": s.val, "test": s.test, "avg_bits_fixed": s.fixed.avg_bits,
             "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
             "avg_bits_huffman": m.huffman.avg_bits, "cr_paper": m.huffman.cr_paper,
-            "cr_file": m.huffman.cr_file, "file": f"compressed/{file_name(m)}",
+            "cr_file": m.huffman.cr_file, "avg_bits_layer": m.layer.avg_bits,
+            "cr_paper_layer": m.layer.cr_paper, "cr_file_layer": m.layer.cr_file,
+            "file": f"compressed/{file_name(m)}",
         })
     return rows
 
@@ -71,7 +73,7 @@ def write_outputs(result: "CompressResult", out_root: str | Path, name: str | No
                    for x, f in zip(result.archive_x, result.archive_f)]
         _write_csv(stage / "archive.csv", archive)
         for m in result.merged:
-            m.huffman.save(stage / "compressed" / file_name(m))
+            m.coded(result.config.coding).save(stage / "compressed" / file_name(m))
         front_plot(result, stage / "front.png")
         info = run_info(result.config.as_dict(), result.config.seed)
         info.update(requested_evaluations=result.requested, unique_evaluations=result.unique,

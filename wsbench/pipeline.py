@@ -42,6 +42,7 @@ class CompressConfig:
     fidelity_seed: int = 0
     screen_dtype: str = "float32"  # "bfloat16": bf16 autocast while searching
     population_eval: str = "auto"  # "loop" (CPU default) or "batched" (one vmapped forward; CUDA)
+    coding: str = "huffman"        # of the saved files: the paper's, or "huffman-layer" (per tensor)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,10 +60,15 @@ class Scored:
     test: float
     fixed: CompressedModel
     huffman: CompressedModel
+    layer: CompressedModel  # per-tensor Huffman tables over the same indices (lossless variant)
 
     @property
     def d(self) -> int:
         return self.quantization.d
+
+    def coded(self, coding: str) -> CompressedModel:
+        """The model coded as ``coding`` ("fixed", "huffman" or "huffman-layer")."""
+        return {"fixed": self.fixed, "huffman": self.huffman, "huffman-layer": self.layer}[coding]
 
 
 @dataclass
@@ -84,13 +90,14 @@ class CompressResult:
 
 
 def score_solution(h: FitnessHarness, quantizer: str, label: str, x, q: Quantization) -> Scored:
-    """Score ``q`` on validation and test and build its fixed-width and Huffman-coded models."""
+    """Score ``q`` on validation and test and build its fixed-width and Huffman-coded models
+    (one shared table as the paper, and per-tensor tables)."""
     val = h.score_quantization(q, "val")
     test = h.score_current("test")
     models = {c: CompressedModel.from_view(h.view, q, quantizer, c, k=h.space.k_of(x))
-              for c in ("fixed", "huffman")}
+              for c in ("fixed", "huffman", "huffman-layer")}
     return Scored(label, tuple(map(float, x)), h.space.k_of(np.asarray(x)), q, val, test,
-                  models["fixed"], models["huffman"])
+                  models["fixed"], models["huffman"], models["huffman-layer"])
 
 
 def _scored(h: FitnessHarness, cfg: CompressConfig, label: str, x, q: Quantization) -> Scored:

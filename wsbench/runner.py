@@ -356,7 +356,9 @@ def _solution(s, before=None) -> dict[str, Any]:
     out = {"x": list(s.x), "k": s.k, "d": s.d, "val": s.val, "test": s.test,
            "bits_fixed": s.fixed.avg_bits, "bits_huffman": s.huffman.avg_bits,
            "cr_paper": s.huffman.cr_paper, "cr_file": s.huffman.cr_file,
-           "cr_paper_fixed": s.fixed.cr_paper, "file_bytes": s.huffman.file_size}
+           "cr_paper_fixed": s.fixed.cr_paper, "file_bytes": s.huffman.file_size,
+           "bits_layer": s.layer.avg_bits, "cr_paper_layer": s.layer.cr_paper,
+           "cr_file_layer": s.layer.cr_file}
     if before is not None:
         out["d_before"] = before.d
     return out

@@ -40,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--population-eval", default="auto", choices=("auto", "loop", "batched"),
                    help="score a population one by one or in one vmapped forward "
                         "(default auto: batched on CUDA, loop on CPU)")
+    p.add_argument("--coding", default="huffman", choices=("huffman", "huffman-layer"),
+                   help="coding of the saved files: one Huffman table (paper, default) or one per "
+                        "tensor over the same global codebook (lossless, smaller; the table "
+                        "prints both)")
     p.add_argument("--set", action="append", metavar="KIND.KEY=VALUE", dest="options",
                    help="plugin option, e.g. optimizer.pop_size=50 (repeatable)")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results)")
@@ -70,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         space=args.space, seed=args.seed, budget=args.budget, max_requested=args.max_requested,
         metric=args.metric, max_drop=args.max_drop, include=args.include, device=args.device,
         fidelity=args.fidelity, screen_dtype=args.screen_dtype, population_eval=args.population_eval,
-        task_options=opts.get("task", {}), optimizer_options=opts.get("optimizer", {}),
-        quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
+        coding=args.coding, task_options=opts.get("task", {}),
+        optimizer_options=opts.get("optimizer", {}), quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
         space_options=space_opts)
     result = run_compress(cfg, progress=not args.no_progress)
     out = write_outputs(result, args.out)

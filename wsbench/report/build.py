@@ -10,7 +10,7 @@ import numpy as np
 
 from wsbench import stats
 from wsbench.indicators import drop_label
-from wsbench.report.paired import merge_table
+from wsbench.report.paired import coding_table, merge_table
 from wsbench.report.paper_table import paper_table
 from wsbench.report.data import Results, TrialResult, exact_hv
 from wsbench.report.model import Cell, Document, Figure, Section, Table
@@ -42,6 +42,10 @@ def compression_metrics(res: Results) -> list[Metric]:
                 Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
     out += [Metric(f"cr_paper@test{drop_label(d)}", f"CR @test-{drop_label(d)}pt", True, ".2f")
             for d in res.exp.drops]
+    for d in res.exp.drops:  # records written before the per-tensor coding lack it
+        key = f"cr_file_layer@test{drop_label(d)}"
+        if any(key in t.indicators for t in res.trials):
+            out.append(Metric(key, f"CR file per-tensor @test-{drop_label(d)}pt", True, ".2f"))
     return out
 
 
@@ -252,9 +256,7 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         table1 = paper_table(res, task)
         if table1 is not None:
             tables.insert(0, table1)
-        pairs = merge_table(res, task)
-        if pairs is not None:
-            tables.append(pairs)
+        tables += [t for t in (merge_table(res, task), coding_table(res, task)) if t is not None]
         note = fastest_note(res, task)
         sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
                                 figures.get(task, [])))

@@ -1,4 +1,5 @@
-"""Paired comparison of merge strategies that ran on the same searches.
+"""Paired comparisons on the same solutions: merge strategies that ran on the same searches,
+and the per-tensor Huffman coding against the paper's one shared table.
 
 Trials that differ only in their merge share the search (same seed, same harness, same chosen
 front members), so each front member is merged once by each strategy. Pairing the members
@@ -94,3 +95,47 @@ def merge_table(res: Results, task: str) -> Table | None:
                  f"test {metric} on the full test split. p: two-sided Wilcoxon signed-rank over "
                  f"members, ties dropped (bold: p < 0.05). Dominates: at least as good in both "
                  f"test {metric} and whole-file CR, better in one.", columns, rows)
+
+
+CODING_METRICS = (("cr_paper", "cr_paper_layer", "CR paper"), ("cr_file", "cr_file_layer", "CR file"))
+
+
+def coding_table(res: Results, task: str) -> Table | None:
+    """Per-tensor Huffman tables against one shared table, on every merged solution of ``task``.
+
+    The coding is lossless, so both codings of a solution have the same validation and test
+    metric: any CR gain is a gain at the same test metric. None for records without it.
+    """
+    groups: dict[str, dict[tuple, dict]] = {}
+    for t in res.by_task(task):
+        if t.record.get("status") != "ok":
+            continue
+        sols = t.record["merged"]
+        if sols and all("cr_file_layer" in s for s in sols):
+            # seeds that reach the same solution count it once: the pairs must be independent
+            group = groups.setdefault(t.trial.merge.label, {})
+            for s in sols:
+                group.setdefault((s["k"], s["d"], s["bits_huffman"], s["test"]), s)
+    rows = []
+    for label, unique in groups.items():
+        sols = list(unique.values())
+        row = [Cell(label), Cell(str(len(sols)))]
+        for a, b, _ in CODING_METRICS:
+            xa = np.array([s[a] for s in sols])
+            xb = np.array([s[b] for s in sols])
+            row += _delta_cell(xa, xb, ".2f")
+            row.append(Cell(f"{100 * np.median(xb / xa - 1):+.1f}%"))
+        rows.append(row)
+    if not rows:
+        return None
+    columns = ["merge", "distinct solutions"]
+    for _, _, title in CODING_METRICS:
+        columns += [f"{title}: median per-tensor - shared", f"{title}: better/tie/worse",
+                    f"{title}: p", f"{title}: median change"]
+    return Table(f"coding-pairs-{task}",
+                 f"{task}: per-tensor Huffman tables (beyond the paper) against the paper's one "
+                 f"shared table, on the same merged solutions. The coding is lossless, so the "
+                 f"test {res.exp.metric} of each pair is identical. The whole-file CR counts the "
+                 f"per-tensor tables. A solution that several seeds reached counts once. p: two-sided "
+                 f"Wilcoxon signed-rank, ties dropped "
+                 f"(bold: p < 0.05).", columns, rows)

@@ -19,13 +19,19 @@ def _range(values: list[float], fmt: str) -> str:
     return lo if lo == hi else f"{lo}-{hi}"
 
 
-def _row(label: str, sols: list[dict], bits: str) -> list[Cell]:
-    huffman = bits == "bits_huffman"
+# record keys (bits, CR paper, CR file) of each coding; fixed-width files are not written
+CODING_KEYS = {"fixed": ("bits_fixed", "cr_paper_fixed", None),
+               "huffman": ("bits_huffman", "cr_paper", "cr_file"),
+               "layer": ("bits_layer", "cr_paper_layer", "cr_file_layer")}
+
+
+def _row(label: str, sols: list[dict], coding: str) -> list[Cell]:
+    bits, cr_paper, cr_file = CODING_KEYS[coding]
     return [Cell(label), Cell(_range([s["val"] for s in sols], ".4f")),
             Cell(_range([s["test"] for s in sols], ".4f")), Cell(_range([s["k"] for s in sols], "d")),
             Cell(_range([s["d"] for s in sols], "d")), Cell(_range([s[bits] for s in sols], ".2f")),
-            Cell(_range([s["cr_paper" if huffman else "cr_paper_fixed"] for s in sols], ".2f")),
-            Cell(_range([s["cr_file"] for s in sols], ".2f") if huffman else "-")]
+            Cell(_range([s[cr_paper] for s in sols], ".2f")),
+            Cell(_range([s[cr_file] for s in sols], ".2f") if cr_file else "-")]
 
 
 def paper_table(res: "Results", task: str) -> Table | None:
@@ -39,18 +45,21 @@ def paper_table(res: "Results", task: str) -> Table | None:
     rows = [[Cell("baseline"), Cell(f"{base['val']:.4f}"), Cell(f"{base['test']:.4f}"), Cell("-"),
              Cell(str(first.get("n_shared", "-"))), Cell("32"), Cell("1.00"), Cell("1.00")]]
     if first.get("ub"):
-        rows.append(_row("UB (K=1024)", [first["ub"]], "bits_fixed"))
+        rows.append(_row("UB (K=1024)", [first["ub"]], "fixed"))
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
     for c in configs:
         recs = [t.record for t in trials if t.config == c]
         front = [s for r in recs for s in r["front"]]
         merged = [s for r in recs for s in r["merged"]]
         tag = f" [{c}]" if len(configs) > 1 else ""
-        rows += [_row(f"MO-UB{tag}", front, "bits_fixed"), _row(f"+ merge{tag}", merged, "bits_fixed"),
-                 _row(f"+ Huffman{tag}", merged, "bits_huffman")]
+        rows += [_row(f"MO-UB{tag}", front, "fixed"), _row(f"+ merge{tag}", merged, "fixed"),
+                 _row(f"+ Huffman{tag}", merged, "huffman")]
+        if merged and all("bits_layer" in s for s in merged):  # older records lack it
+            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, "layer"))
     metric = res.exp.metric
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
                  f"front members of all {len(res.exp.seeds)} seeds; val/test: {metric} re-scored on "
                  f"the full splits; avg bits per shared weight (fixed width ceil(log2 d), or mean "
-                 f"Huffman code length); CR paper = 32 / avg bits; CR file = original state-dict "
+                 f"Huffman code length, one shared table as the paper or one per tensor, beyond the "
+                 f"paper); CR paper = 32 / avg bits; CR file = original state-dict "
                  f"bytes / compressed file bytes.", COLUMNS, rows)
