@@ -134,7 +134,8 @@ def coding_table(res: Results, task: str) -> Table | None:
                     f"{title}: p", f"{title}: median change"]
     return Table(f"coding-pairs-{task}",
                  f"{task}: per-tensor Huffman tables (beyond the paper) against the paper's one "
-                 f"shared table, on the same merged solutions. The coding is lossless, so the "
+                 f"shared table, on the same final solutions (after the trial's merge; merge none: "
+                 f"the front members as found). The coding is lossless, so the "
                  f"test {res.exp.metric} of each pair is identical. The whole-file CR counts the "
                  f"per-tensor tables. A solution that several seeds reached counts once. p: two-sided "
                  f"Wilcoxon signed-rank, ties dropped "
