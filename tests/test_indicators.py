@@ -83,6 +83,14 @@ def test_best_at_drop_picks_highest_cr_within_the_drop():
     assert best_at_drop(sols, 0.99, 0.005) is None
 
 
+def test_best_at_drop_ranks_by_the_chosen_coding():
+    # per-tensor coding can reorder solutions: rank by its own CRs, not the shared table's
+    sols = [{"test": 0.97, "cr_paper": 9.0, "cr_file": 7.0, "cr_paper_layer": 9.1, "cr_file_layer": 7.1},
+            {"test": 0.97, "cr_paper": 8.9, "cr_file": 6.9, "cr_paper_layer": 9.5, "cr_file_layer": 7.4}]
+    assert best_at_drop(sols, 0.97, 0.0, split="test")["cr_paper"] == 9.0
+    assert best_at_drop(sols, 0.97, 0.0, split="test", coding="_layer")["cr_paper"] == 8.9
+
+
 def _record(F, cached=None, merged=()):
     F = [list(map(float, f)) for f in F]
     cached = cached or [False] * len(F)

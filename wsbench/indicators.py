@@ -179,6 +179,7 @@ def trial_indicators(record: dict, reference: Reference, exact: dict | None,
         row[f"d@{tag}"] = best["d"] if best else float("nan")
         at_test = best_at_drop(record["merged"], record["baseline"]["test"], drop, split="test")
         row[f"cr_paper@test{tag}"] = at_test["cr_paper"] if at_test else float("nan")
+        row[f"cr_file@test{tag}"] = at_test["cr_file"] if at_test else float("nan")
         if record["merged"] and all("cr_file_layer" in s for s in record["merged"]):
             lay = best_at_drop(record["merged"], record["baseline"]["test"], drop, "test", "_layer")
             row[f"cr_file_layer@test{tag}"] = lay["cr_file_layer"] if lay else float("nan")

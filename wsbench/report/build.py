@@ -40,8 +40,10 @@ def compression_metrics(res: Results) -> list[Metric]:
         out += [Metric(f"cr_paper@{t}", f"CR @{t}pt", True, ".2f"),
                 Metric(f"cr_file@{t}", f"CR file @{t}pt", True, ".2f"),
                 Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
-    out += [Metric(f"cr_paper@test{drop_label(d)}", f"CR @test-{drop_label(d)}pt", True, ".2f")
-            for d in res.exp.drops]
+    for d in res.exp.drops:
+        t = drop_label(d)
+        out += [Metric(f"cr_paper@test{t}", f"CR @test-{t}pt", True, ".2f"),
+                Metric(f"cr_file@test{t}", f"CR file @test-{t}pt", True, ".2f")]
     for d in res.exp.drops:  # records written before the per-tensor coding lack it
         key = f"cr_file_layer@test{drop_label(d)}"
         if any(key in t.indicators for t in res.trials):
