@@ -80,29 +80,93 @@ def test_file_round_trip_loads_into_the_model(tmp_path):
     fresh.load_state_dict(state)
 
 
-def _rewrite_header(path, edit):
+def _rewrite(path, edit_header=None, edit_tensors=None, rehash=True):
+    """Edit a saved file's header or tensors; ``rehash`` recomputes the checksum, as a crafted
+    or unluckily consistent file would have it, so the decoder's own checks are reached."""
     from safetensors.torch import load, save
+
+    from wsbench.fileformat import _checksum
 
     raw = path.read_bytes()
     n = int.from_bytes(raw[:8], "little")
     meta = json.loads(raw[8:8 + n])["__metadata__"]
     header = json.loads(meta["header"])
-    edit(header)
-    path.write_bytes(save(load(raw), metadata={**meta, "header": json.dumps(header)}))
+    tensors = load(raw)
+    if edit_header:
+        edit_header(header)
+    if edit_tensors:
+        edit_tensors(tensors)
+    if rehash:
+        header["sha256"] = _checksum(tensors, sorted(tensors), header)
+    path.write_bytes(save(tensors, metadata={**meta, "header": json.dumps(header)}))
+
+
+def _set_row(row, col, value):
+    def edit(header):
+        header["layers"][row][col] = value
+    return edit
+
+
+def _saved(tmp_path):
+    path = wsbench.compress_model(_two_scale_model(), 64, coding="huffman-layer").save(tmp_path / "m.wsb")
+    header = json.loads(json.loads(path.read_bytes()[8:8 + int.from_bytes(path.read_bytes()[:8], "little")])
+                        ["__metadata__"]["header"])
+    assert header["layers"][0][1] > 0 and header["layers"][1][1] > 0  # both have their own table
+    return path
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda h: h["layers"][0].__setitem__(1, h["layers"][0][1] + 3), "tables do not match"),
-    (lambda h: h["layers"].pop(), "does not match the shared tensors"),
+    (_set_row(0, 1, 3), "tables do not match"),
+    (_set_row(1, 1, -5), "do not match the codebook"),
+    (_set_row(1, 0, -3), "do not match the codebook"),
+    (_set_row(1, 0, 2**80), "do not match the codebook"),
+    (_set_row(1, 0, 1.5), "rows are malformed"),
+    (_set_row(1, 0, float("inf")), "rows are malformed"),
+    (_set_row(0, 2, 10**9), "do not add up"),
+    (lambda h: h["layers"].pop(), "do not add up"),
+    (lambda h: h.__setitem__("layers", "x"), "rows are malformed"),
     (lambda h: h.__setitem__("coding", "arithmetic"), "unknown coding"),
-    (lambda h: [row.__setitem__(0, -3) for row in h["layers"]], "do not match the codebook"),
-    (lambda h: h["layers"][0].__setitem__(2, 10**9), "shorter than its header"),
+    (lambda h: h.__setitem__("n_bits", float("inf")), "inconsistent compressed file"),
+    (lambda h: h.__setitem__("d", 10**30), "inconsistent compressed file"),
 ])
 def test_inconsistent_per_tensor_header_is_one_format_error(tmp_path, edit, message):
-    path = wsbench.compress_model(_two_scale_model(), 64, coding="huffman-layer").save(tmp_path / "m.wsb")
-    _rewrite_header(path, edit)
+    path = _saved(tmp_path)
+    _rewrite(path, edit_header=edit)
     with pytest.raises(FormatError, match=message):
         wsbench.load_state_dict(path)
+
+
+def test_wrong_table_dtype_is_one_format_error(tmp_path):
+    path = _saved(tmp_path)
+    _rewrite(path, edit_tensors=lambda t: t.__setitem__("layers.lengths", t["layers.lengths"].to(torch.int16)))
+    with pytest.raises(FormatError, match="wrong dtypes"):
+        wsbench.load_state_dict(path)
+
+
+def test_the_checksum_covers_the_header_from_version_2_on(tmp_path):
+    # shifting a tensor's first symbol by one would decode a different model without error
+    path = _saved(tmp_path)
+    _rewrite(path, edit_header=lambda h: h["layers"][1].__setitem__(0, h["layers"][1][0] + 1), rehash=False)
+    with pytest.raises(FormatError, match="checksum mismatch"):
+        wsbench.load_state_dict(path)
+
+
+def test_codes_too_long_for_the_decoder_fall_back_to_the_shared_table(monkeypatch):
+    # Fibonacci-like counts give a Huffman code one bit longer per symbol
+    fib = [1, 1]
+    while len(fib) < 12:
+        fib.append(fib[-1] + fib[-2])
+    skewed = np.repeat(np.arange(12), fib)
+    flat = np.repeat(np.arange(12), 50)
+    idx = np.concatenate([flat, skewed])
+    sizes = [flat.size, skewed.size]
+    assert layer_coding.code_lengths(np.bincount(skewed)).max() == 11
+    monkeypatch.setattr(layer_coding, "MAX_CODE_LENGTH", 10)
+    code = layer_coding.encode(idx, sizes, 12)  # the shared table stays within 10 bits
+    assert code.tables[1][1].size == 0
+    assert np.array_equal(layer_coding.decode(code, sizes), idx)
+    with pytest.raises(ValueError, match="longer than 10 bits"):
+        layer_coding.encode(skewed, [skewed.size], 12)
 
 
 def test_unknown_coding_is_refused_when_compressing():

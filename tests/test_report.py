@@ -155,9 +155,9 @@ def test_per_tensor_coding_is_compared_on_the_same_solutions(report):
     assert "per-tensor Huffman tables (beyond the paper) against the paper's one shared table" in md
     assert "+ per-tensor Huffman" in md  # the Table-I row
     rows = list(csv.DictReader(open(report / "indicators.csv")))
-    assert all("cr_file_layer@test0.5" in r for r in rows)
+    values = [float(r["cr_file_layer@test0.5"]) for r in rows]
+    assert any(np.isfinite(values)) and all(v > 1 for v in values if np.isfinite(v))
     for path in (report / "trials").glob("*.json"):
         for s in json.loads(path.read_text())["merged"]:
-            # same indices, so never more index bits; the file also carries the tables
+            # same indices, so never more index bits than the shared table
             assert s["bits_layer"] <= s["bits_huffman"] + 1e-12
-            assert s["cr_paper_layer"] == pytest.approx(32 / s["bits_layer"])

@@ -118,12 +118,8 @@ class CompressedModel:
         }
         header_extra = {}
         if isinstance(table, layer_coding.LayerCode):
-            tensors["huffman.lengths"] = torch.from_numpy(table.shared_lengths.copy())
-            own = [t for _, t in table.tables if t.size]
-            tensors["layers.lengths"] = torch.from_numpy(
-                np.concatenate(own) if own else np.zeros(0, dtype=np.uint8))
-            header_extra["layers"] = [[lo, int(t.size), bits]
-                                      for (lo, t), bits in zip(table.tables, table.n_bits)]
+            arrays, header_extra["layers"] = layer_coding.to_file(table)
+            tensors.update({k: torch.from_numpy(v) for k, v in arrays.items()})
         elif table is not None:
             tensors["huffman.count"] = torch.from_numpy(table.count.astype(np.int64))
             tensors["huffman.symbol"] = torch.from_numpy(table.symbol.astype(np.int64))
@@ -136,8 +132,7 @@ class CompressedModel:
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
             "rest": list(self.rest), "extra": self.extra, **header_extra,
         }
-        version = 2 if self.coding == "huffman-layer" else 1
-        return fileformat.write_bytes(header, tensors, version=version)
+        return fileformat.write_bytes(header, tensors, version=fileformat.version_for(self.coding))
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (never a half-written file under the final name)."""
@@ -161,18 +156,6 @@ def _assemble(shared: list, flat: "torch.Tensor", rest: dict[str, "torch.Tensor"
         offset += n
     out.update(rest)
     return out
-
-
-def _layer_code(header: dict, tensors: dict, data: bytes) -> layer_coding.LayerCode:
-    own = tensors["layers.lengths"].numpy()
-    tables, start = [], 0
-    for lo, n_lengths, _ in header["layers"]:
-        tables.append((int(lo), own[start:start + int(n_lengths)]))
-        start += int(n_lengths)
-    if start != own.size:
-        raise ValueError("per-tensor tables do not match their lengths")
-    return layer_coding.LayerCode(tensors["huffman.lengths"].numpy(), tables,
-                                  [int(b) for _, _, b in header["layers"]], data)
 
 
 def compress_model(model: "torch.nn.Module", k: int, quantizer: str = "uniform",
@@ -199,8 +182,10 @@ def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
                                          tensors["huffman.symbol"].numpy())
             idx = huffman.decode(data, int(header["n_bits"]), n, table)
         elif header["coding"] == "huffman-layer":
-            idx = layer_coding.decode(_layer_code(header, tensors, data),
-                                      [int(np.prod(s)) for _, s, _ in header["shared"]])
+            arrays = {k: tensors[k].numpy() for k in ("huffman.lengths", "layers.lengths")}
+            code = layer_coding.from_file(arrays, header["layers"], data, int(header["n_bits"]),
+                                          int(header["d"]))
+            idx = layer_coding.decode(code, [int(np.prod(s)) for _, s, _ in header["shared"]])
         elif header["coding"] == "fixed":
             idx = fileformat.unpack_fixed(data, n, fileformat.fixed_width(int(header["d"])))
         else:
@@ -211,5 +196,5 @@ def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
         flat = codebook[torch.from_numpy(idx)]
         rest = {name: tensors[f"rest.{name}"] for name in header["rest"]}
         return _assemble(header["shared"], flat, rest)
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, OverflowError) as exc:
         raise FormatError(f"{path}: inconsistent compressed file ({exc})") from None

@@ -11,7 +11,8 @@ Layout (all tensors little-endian, as safetensors stores them):
 * ``huffman.count`` / ``huffman.symbol`` int64, the canonical code table (coding ``huffman``);
 * ``huffman.lengths`` uint8[d], the shared table's code lengths, and ``layers.lengths`` uint8,
   the concatenated per-tensor tables (coding ``huffman-layer``; the header's ``layers`` lists
-  ``[first symbol, table length (0: the shared table), bits]`` per shared tensor);
+  ``[first symbol, table length (0: the shared table), bits]`` per shared tensor, and from
+  version 2 on the checksum covers the header as well as the tensors);
 * ``bitstream`` uint8, the indices of all shared weights (Huffman codes or fixed-width, MSB first);
 * ``rest.<name>``: every other state-dict entry (biases, norms, buffers) unchanged.
 
@@ -70,7 +71,9 @@ def unpack_fixed(data: bytes, n_values: int, bits: int) -> np.ndarray:
     return out
 
 
-def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str]) -> str:
+def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str], header: dict | None = None) -> str:
+    """sha256 over every tensor's name and bytes; from version 2 on, over the header too
+    (without its own ``sha256``), because the per-tensor coding's decoder depends on it."""
     import torch
 
     h = hashlib.sha256()
@@ -79,7 +82,14 @@ def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str]) -> str:
         h.update(key.encode())
         if t.numel():
             h.update(t.view(torch.uint8).numpy().tobytes())
+    if header is not None:
+        h.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
     return h.hexdigest()
+
+
+def version_for(coding: str) -> int:
+    """The oldest format version that can hold ``coding`` (older readers keep reading the rest)."""
+    return 2 if coding == "huffman-layer" else 1
 
 
 def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = 1) -> bytes:
@@ -92,7 +102,7 @@ def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int =
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     header = dict(header)
-    header["sha256"] = _checksum(tensors, sorted(tensors))
+    header["sha256"] = _checksum(tensors, sorted(tensors), header if version >= 2 else None)
     return save(tensors, metadata={"format": FORMAT, "version": str(version),
                                    "header": json.dumps(header)})
 
@@ -124,6 +134,9 @@ def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
         header = json.loads(meta["header"])
     except (KeyError, ValueError):
         raise FormatError(f"{path}: header is missing or malformed") from None
-    if _checksum(tensors, sorted(tensors)) != header.get("sha256"):
+    if not isinstance(header, dict):
+        raise FormatError(f"{path}: header is missing or malformed")
+    covered = header if meta["version"] != "1" else None
+    if _checksum(tensors, sorted(tensors), covered) != header.get("sha256"):
         raise FormatError(f"{path}: checksum mismatch, the file is corrupted")
     return header, tensors

@@ -7,7 +7,9 @@ with its own canonical Huffman table therefore needs fewer bits than one table f
 its own table only when the bits it saves pay for the table; otherwise it uses the shared one.
 
 Tables are stored as one uint8 code length per symbol (0: no code) over the range of symbols
-the tensor uses, and rebuilt canonically (sorted by length, then symbol) on both sides.
+the tensor uses, and rebuilt canonically (sorted by length, then symbol) on both sides. What
+the decoder needs per tensor (first symbol, table length, bits) is in the file's header, which
+format version 2's checksum covers: an edited header cannot decode into a different model.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 
 from wsbench import huffman
 
-TABLE_HEADER_BITS = 64  # a tensor's table start and length in the file header, roughly
+TABLE_META_BITS = 64  # what an own table adds to the tensor's entry in the header, roughly
+MAX_CODE_LENGTH = 31  # the longest code bitarray's canonical decoder accepts
 
 
 def table_from_lengths(lengths: np.ndarray, offset: int = 0) -> huffman.HuffmanTable:
@@ -37,8 +40,9 @@ def code_lengths(frequencies: np.ndarray) -> np.ndarray:
     """Huffman code length of every symbol (0 where the frequency is 0), as uint8."""
     freq = np.asarray(frequencies)
     lengths = huffman.build_table(freq).lengths(len(freq))
-    if lengths.max(initial=0) > 255:
-        raise ValueError("a Huffman code is longer than 255 bits")
+    if lengths.max(initial=0) > MAX_CODE_LENGTH:
+        raise ValueError(f"a Huffman code is longer than {MAX_CODE_LENGTH} bits "
+                         f"(extremely skewed index counts)")
     return lengths.astype(np.uint8)
 
 
@@ -79,9 +83,12 @@ def encode(indices: np.ndarray, sizes: list[int], d: int) -> LayerCode:
         if part.size:
             lo, hi = int(part.min()), int(part.max())
             freq = np.bincount(part - lo, minlength=hi - lo + 1)
-            lengths = code_lengths(freq)
-            own_bits = int((freq * lengths).sum()) + 8 * lengths.size + TABLE_HEADER_BITS
-            if own_bits < int((freq * shared[lo:hi + 1]).sum()):
+            try:
+                lengths = code_lengths(freq)
+            except ValueError:  # too long for the decoder: the shared table serves
+                lengths = None
+            if lengths is not None and (int((freq * lengths).sum()) + 8 * lengths.size
+                                        + TABLE_META_BITS < int((freq * shared[lo:hi + 1]).sum())):
                 own, table = (lo, lengths), table_from_lengths(lengths, lo)
         data, bits = huffman.encode(part, table) if part.size else (b"", 0)
         seg = bitarray(endian="big")
@@ -113,3 +120,36 @@ def decode(code: LayerCode, sizes: list[int]) -> np.ndarray:
         start += bits
         offset += size
     return out
+
+
+def to_file(code: LayerCode) -> tuple[dict[str, np.ndarray], list[list[int]]]:
+    """What a file stores: the shared and own tables as arrays, and per tensor the header row
+    ``[first symbol, table length (0: the shared table), bits]``."""
+    own = [t for _, t in code.tables if t.size]
+    arrays = {"huffman.lengths": code.shared_lengths.astype(np.uint8),
+              "layers.lengths": np.concatenate(own).astype(np.uint8) if own else np.zeros(0, np.uint8)}
+    return arrays, [[int(lo), int(t.size), int(bits)] for (lo, t), bits in zip(code.tables, code.n_bits)]
+
+
+def from_file(arrays: dict[str, np.ndarray], rows: list, data: bytes, n_bits: int, d: int) -> LayerCode:
+    """The inverse of :func:`to_file`, checking every field (ValueError when inconsistent)."""
+    shared = np.asarray(arrays["huffman.lengths"])
+    own = np.asarray(arrays["layers.lengths"])
+    if shared.dtype != np.uint8 or own.dtype != np.uint8:
+        raise ValueError("per-tensor tables have the wrong dtypes")
+    if not isinstance(rows, list) or not all(
+            isinstance(r, list) and len(r) == 3 and all(type(v) is int for v in r) for r in rows):
+        raise ValueError("the header's per-tensor rows are malformed")
+    if shared.size != d:
+        raise ValueError("per-tensor tables do not match the codebook")
+    tables, start = [], 0
+    for lo, n, bits in rows:
+        if n < 0 or bits < 0 or (n and not 0 <= lo <= d - n):
+            raise ValueError("per-tensor tables do not match the codebook")
+        tables.append((lo, own[start:start + n]))
+        start += n
+    if start != own.size:
+        raise ValueError("per-tensor tables do not match their lengths")
+    if sum(r[2] for r in rows) != n_bits:
+        raise ValueError("per-tensor bit counts do not add up to the header's")
+    return LayerCode(shared, tables, [r[2] for r in rows], data)

@@ -104,6 +104,7 @@ def _scored(h: FitnessHarness, cfg: CompressConfig, label: str, x, q: Quantizati
     return score_solution(h, cfg.quantizer, label, x, q)
 
 
+FILE_CODINGS = ("huffman", "huffman-layer")  # what `wsbench compress` may save files with
 SCREEN_MARGIN = 0.02  # screened front members re-scored: those within max_drop + this of baseline
 
 
@@ -189,6 +190,8 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
 
     if cfg.budget < 1:
         raise ConfigError(f"budget must be at least 1, got {cfg.budget}")
+    if cfg.coding not in FILE_CODINGS:
+        raise ConfigError(f"unknown coding {cfg.coding!r}; use one of {', '.join(FILE_CODINGS)}")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     optimizer = plugins.create("optimizer", cfg.optimizer, **cfg.optimizer_options)

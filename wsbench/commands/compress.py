@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--population-eval", default="auto", choices=("auto", "loop", "batched"),
                    help="score a population one by one or in one vmapped forward "
                         "(default auto: batched on CUDA, loop on CPU)")
-    p.add_argument("--coding", default="huffman", choices=("huffman", "huffman-layer"),
+    p.add_argument("--coding", default="huffman", choices=("huffman", "huffman-layer"),  # FILE_CODINGS
                    help="coding of the saved files: one Huffman table (paper, default) or one per "
                         "tensor over the same global codebook (lossless, smaller; the table "
                         "prints both)")
