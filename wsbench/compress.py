@@ -52,16 +52,12 @@ class CompressedModel:
     def _indices(self) -> np.ndarray:
         return self.quantization.indices.detach().cpu().numpy().astype(np.int64, copy=False)
 
-    @property
-    def sizes(self) -> list[int]:
-        """Number of weights of each shared tensor, in pooling order."""
-        return [int(np.prod(s)) for _, s, _ in self.shared]
 
     @cached_property
     def _encoded(self) -> tuple[Any, bytes, int]:
         idx = self._indices
         if self.coding == "huffman-layer":
-            code = layer_coding.encode(idx, self.sizes, self.quantization.d)
+            code = layer_coding.encode(idx, _sizes(self.shared), self.quantization.d)
             return code, code.data, code.total_bits
         if self.coding == "huffman":
             table = huffman.build_table(np.bincount(idx, minlength=self.quantization.d))
@@ -145,13 +141,17 @@ class CompressedModel:
         return _assemble(self.shared, self.quantization.dequantize().detach().cpu(), self.rest)
 
 
+def _sizes(shared: list) -> list[int]:
+    """Number of weights of each shared tensor (``[name, shape, dtype]`` rows), in pooling order."""
+    return [int(np.prod(shape)) for _, shape, _ in shared]
+
+
 def _assemble(shared: list, flat: "torch.Tensor", rest: dict[str, "torch.Tensor"]) -> dict:
     import torch
 
     out: dict[str, torch.Tensor] = {}
     offset = 0
-    for name, shape, dtype in shared:
-        n = int(np.prod(shape))
+    for (name, shape, dtype), n in zip(shared, _sizes(shared)):
         out[name] = flat[offset:offset + n].reshape(tuple(shape)).to(getattr(torch, dtype)).clone()
         offset += n
     out.update(rest)
@@ -185,7 +185,7 @@ def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
             arrays = {k: tensors[k].numpy() for k in ("huffman.lengths", "layers.lengths")}
             code = layer_coding.from_file(arrays, header["layers"], data, int(header["n_bits"]),
                                           int(header["d"]))
-            idx = layer_coding.decode(code, [int(np.prod(s)) for _, s, _ in header["shared"]])
+            idx = layer_coding.decode(code, _sizes(header["shared"]))
         elif header["coding"] == "fixed":
             idx = fileformat.unpack_fixed(data, n, fileformat.fixed_width(int(header["d"])))
         else:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 FORMAT = "wsbench-compressed"
 VERSION = 2     # the newest version written; files of coding ``huffman-layer`` need it
-READS = ("1", "2")
+READS = tuple(str(v) for v in range(1, VERSION + 1))
 SUFFIX = ".wsb"
 
 
@@ -89,7 +89,7 @@ def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str], header: dict
 
 def version_for(coding: str) -> int:
     """The oldest format version that can hold ``coding`` (older readers keep reading the rest)."""
-    return 2 if coding == "huffman-layer" else 1
+    return VERSION if coding == "huffman-layer" else 1
 
 
 def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = 1) -> bytes:

@@ -54,8 +54,8 @@ def build_table(frequencies: np.ndarray) -> HuffmanTable:
     return HuffmanTable(np.asarray(count, dtype=np.int64), np.asarray(symbol, dtype=np.int64))
 
 
-def encode(indices: np.ndarray, table: HuffmanTable) -> tuple[bytes, int]:
-    """Encode ``indices`` (ints) to a big-endian bitstream; returns (bytes, number of bits).
+def encode_bits(indices: np.ndarray, table: HuffmanTable, stream=None):
+    """Append the codes of ``indices`` (ints) to ``stream`` (a new big-endian bitarray if None).
 
     The indices go to bitarray's C encoder a chunk at a time, so the Python ints it needs
     never exist for more than ``_CHUNK`` indices at once.
@@ -68,28 +68,39 @@ def encode(indices: np.ndarray, table: HuffmanTable) -> tuple[bytes, int]:
     values, lengths = table.codes(n_symbols)
     codedict = {int(s): int2ba(int(values[s]), length=int(lengths[s]), endian="big")
                 for s in np.flatnonzero(lengths)}
-    stream = bitarray(endian="big")
+    stream = bitarray(endian="big") if stream is None else stream
     try:
         for start in range(0, indices.size, _CHUNK):
             stream.encode(codedict, indices[start:start + _CHUNK].tolist())
     except ValueError as exc:
         raise ValueError(f"an index has no Huffman code: {exc}") from exc
+    return stream
+
+
+def encode(indices: np.ndarray, table: HuffmanTable) -> tuple[bytes, int]:
+    """Encode ``indices`` (ints) to a big-endian bitstream; returns (bytes, number of bits)."""
+    stream = encode_bits(indices, table)
     return stream.tobytes(), len(stream)
+
+
+def decode_bits(stream, n_values: int, table: HuffmanTable) -> np.ndarray:
+    """Decode exactly ``n_values`` symbols from a bitarray holding only their codes."""
+    from bitarray.util import canonical_decode
+
+    return np.fromiter(canonical_decode(stream, table.count.tolist(), table.symbol.tolist()),
+                       dtype=np.int64, count=n_values)
 
 
 def decode(data: bytes, n_bits: int, n_values: int, table: HuffmanTable) -> np.ndarray:
     """Decode exactly ``n_values`` symbols from a bitstream made by :func:`encode`."""
     from bitarray import bitarray
-    from bitarray.util import canonical_decode
 
     stream = bitarray(endian="big")
     stream.frombytes(bytes(data))
     if n_bits > len(stream):
         raise ValueError("bitstream is shorter than its header says")
     del stream[n_bits:]
-    out = np.fromiter(canonical_decode(stream, table.count.tolist(), table.symbol.tolist()),
-                      dtype=np.int64, count=n_values)
-    return out
+    return decode_bits(stream, n_values, table)
 
 
 def mean_code_length(frequencies: np.ndarray, table: HuffmanTable) -> float:

@@ -118,6 +118,13 @@ def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> i
     return int(hit[0]) + 1 if len(hit) else None
 
 
+# record keys (bits, CR paper, CR file) of each coding in a runner solution record (see
+# wsbench.runner); fixed-width files are not written, so that coding has no file CR
+CODING_KEYS = {"fixed": ("bits_fixed", "cr_paper_fixed", None),
+               "huffman": ("bits_huffman", "cr_paper", "cr_file"),
+               "huffman-layer": ("bits_layer", "cr_paper_layer", "cr_file_layer")}
+
+
 def best_at_drop(solutions: Iterable[dict], baseline_val: float, drop: float,
                  split: str = "val", coding: str = "") -> dict | None:
     """The solution of highest paper CR whose ``split`` metric dropped by at most ``drop``.

@@ -90,12 +90,11 @@ def encode(indices: np.ndarray, sizes: list[int], d: int) -> LayerCode:
             if lengths is not None and (int((freq * lengths).sum()) + 8 * lengths.size
                                         + TABLE_META_BITS < int((freq * shared[lo:hi + 1]).sum())):
                 own, table = (lo, lengths), table_from_lengths(lengths, lo)
-        data, bits = huffman.encode(part, table) if part.size else (b"", 0)
-        seg = bitarray(endian="big")
-        seg.frombytes(data)
-        stream += seg[:bits]
+        before = len(stream)
+        if part.size:
+            huffman.encode_bits(part, table, stream)
         tables.append(own)
-        n_bits.append(bits)
+        n_bits.append(len(stream) - before)
     return LayerCode(shared, tables, n_bits, stream.tobytes())
 
 
@@ -115,8 +114,7 @@ def decode(code: LayerCode, sizes: list[int]) -> np.ndarray:
     for size, bits, (lo, lengths) in zip(sizes, code.n_bits, code.tables):
         if size:
             table = table_from_lengths(lengths, lo) if lengths.size else shared_table
-            out[offset:offset + size] = huffman.decode(stream[start:start + bits].tobytes(), bits,
-                                                       size, table)
+            out[offset:offset + size] = huffman.decode_bits(stream[start:start + bits], size, table)
         start += bits
         offset += size
     return out

@@ -15,6 +15,7 @@ from itertools import combinations
 import numpy as np
 
 from wsbench import stats
+from wsbench.indicators import CODING_KEYS
 from wsbench.report.data import Results, TrialResult
 from wsbench.report.model import Cell, Table
 
@@ -97,7 +98,10 @@ def merge_table(res: Results, task: str) -> Table | None:
                  f"test {metric} and whole-file CR, better in one.", columns, rows)
 
 
-CODING_METRICS = (("cr_paper", "cr_paper_layer", "CR paper"), ("cr_file", "cr_file_layer", "CR file"))
+# (shared-table key, per-tensor key, title) for each CR
+CODING_METRICS = tuple((a, b, title) for a, b, title in
+                       zip(CODING_KEYS["huffman"][1:], CODING_KEYS["huffman-layer"][1:],
+                           ("CR paper", "CR file")))
 
 
 def coding_table(res: Results, task: str) -> Table | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from wsbench.indicators import CODING_KEYS
 from wsbench.report.model import Cell, Table
 
 if TYPE_CHECKING:
@@ -17,12 +18,6 @@ def _range(values: list[float], fmt: str) -> str:
         return "-"
     lo, hi = format(min(values), fmt), format(max(values), fmt)
     return lo if lo == hi else f"{lo}-{hi}"
-
-
-# record keys (bits, CR paper, CR file) of each coding; fixed-width files are not written
-CODING_KEYS = {"fixed": ("bits_fixed", "cr_paper_fixed", None),
-               "huffman": ("bits_huffman", "cr_paper", "cr_file"),
-               "layer": ("bits_layer", "cr_paper_layer", "cr_file_layer")}
 
 
 def _row(label: str, sols: list[dict], coding: str) -> list[Cell]:
@@ -55,7 +50,7 @@ def paper_table(res: "Results", task: str) -> Table | None:
         rows += [_row(f"MO-UB{tag}", front, "fixed"), _row(f"+ merge{tag}", merged, "fixed"),
                  _row(f"+ Huffman{tag}", merged, "huffman")]
         if merged and all("bits_layer" in s for s in merged):  # older records lack it
-            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, "layer"))
+            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, "huffman-layer"))
     metric = res.exp.metric
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
                  f"front members of all {len(res.exp.seeds)} seeds; val/test: {metric} re-scored on "
