@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import io
 from pathlib import Path
 
@@ -98,3 +99,35 @@ def test_shipped_model_on_real_cifar10_subset():
     # 64 uniform bins keep most of the accuracy; 4 bins do not
     assert h.score_quantization(h.quantizer.quantize(h.view.original, 64), "test") > base - 0.05
     assert h.score_quantization(h.quantizer.quantize(h.view.original, 4), "test") < base - 0.2
+
+
+def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, capsys):
+    import wsbench.training as training
+    from wsbench.cli import main
+
+    data, out = _fake_cifar(tmp_path / "cifar", per_class=12), tmp_path / "ckpt"
+    argv = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "32",
+            "--threads", "1", "--no-progress"]
+    real_write = training._write_state
+
+    def killed_in_epoch_two(path, *a, **k):
+        if path.exists():
+            raise KeyboardInterrupt
+        real_write(path, *a, **k)
+
+    monkeypatch.setattr(training, "_write_state", killed_in_epoch_two)
+    assert main(argv) != 0
+    monkeypatch.setattr(training, "_write_state", real_write)
+    state = out / "cifar10-resnet20.unfinished-state.pt"
+    assert state.exists() and not (out / "cifar10-resnet20.pt").exists()
+
+    capsys.readouterr()
+    assert main(argv) == 2  # never overwritten by accident
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--resume" in err and str(state) in err
+
+    assert main([*argv, "--resume"]) == 0
+    facts = json.loads((out / "cifar10-resnet20.json").read_text())
+    assert [r["epoch"] for r in facts["history"]] == [1, 2] and not state.exists()
+    assert "resumed after epoch 1" in (out / "cifar10-resnet20.log").read_text()
+    assert main([*argv, "--resume"]) == 0  # nothing to resume: a fresh run

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from wsbench.errors import ConfigError
+from wsbench.errors import ConfigError, ModelError
 from wsbench.models import build_model, cifar_resnet18, resnet20
 from wsbench.training import evaluate_accuracy, train
 
@@ -145,3 +145,49 @@ def test_update_bn_statistics_do_not_depend_on_the_order_of_the_images():
     # the zero-padded crops add variance (black borders on bright images), never remove much
     assert float(ratio.min()) > 0.7, ratio
     assert not m.training and first.momentum == 0.1
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    import wsbench.training as training
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (160, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, 160).astype(np.int64)
+    kw = dict(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4, seed=3, progress=False,
+              bf16=False, swa_epochs=2, swa_lr=0.05)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    whole = resnet20()
+    train(whole, x, y, **kw)
+
+    state, log = tmp_path / "run.state.pt", tmp_path / "run.log"
+    real_write, writes = training._write_state, []
+
+    def killed_after_three_epochs(*a, **k):  # mid-SWA: the state holds one averaged epoch
+        if len(writes) == 3:
+            raise KeyboardInterrupt
+        writes.append(1)
+        real_write(*a, **k)
+
+    monkeypatch.setattr(training, "_write_state", killed_after_three_epochs)
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train(resnet20(), x, y, state_path=state, log_path=log, **kw)
+    monkeypatch.setattr(training, "_write_state", real_write)
+    assert state.exists() and log.read_text().count("epoch ") == 4  # the 4th died unsaved
+
+    torch.manual_seed(99)  # a different init: everything must come from the state
+    resumed = resnet20()
+    h = train(resumed, x, y, state_path=state, log_path=log, **kw)
+    assert [r["epoch"] for r in h["history"]] == [1, 2, 3, 4]
+    assert "resumed after epoch 3" in log.read_text()
+    for (k, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+    with pytest.raises(ConfigError, match="other settings or data"):
+        train(resnet20(), x, y, state_path=state, **{**kw, "lr": 0.05})
+    with pytest.raises(ConfigError, match="other settings or data"):
+        train(resnet20(), x[::-1].copy(), y[::-1].copy(), state_path=state, **kw)
+    state.write_bytes(state.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="cannot read the training state .*delete it"):
+        train(resnet20(), x, y, state_path=state, **kw)

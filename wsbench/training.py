@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsbench.cache import atomic_write_bytes
+from wsbench.cache import atomic_write_bytes, content_key
 from wsbench.data.cifar import load_cifar, paper_split, to_float
-from wsbench.errors import ModelError
+from wsbench.errors import ConfigError, ModelError
 
 
 def bf16_supported() -> bool:
@@ -126,6 +126,8 @@ def train(
     adaptive_threads: bool = False,
     swa_epochs: int = 0,
     swa_lr: float = 0.05,
+    state_path: str | Path | None = None,
+    run_facts: dict | None = None,
 ) -> dict:
     """SGD-Nesterov training with warm-up + linear decay; deterministic for a seed on one machine.
 
@@ -137,6 +139,12 @@ def train(
     cycle, then BN statistics recomputed for the average, which ends up in ``model``. It aims at
     a flatter minimum for a fraction of a second schedule's cost; on the shipped ResNet-20, 9
     cycles gave no measurable gain (RESULTS.md section 1).
+
+    state_path makes the run resumable: after every epoch the weights, optimizer, random
+    generators, history and SWA average are written there atomically, and a later call with the
+    same arguments, data and ``run_facts`` continues after the last finished epoch with the same
+    result as an uninterrupted run (a 2-core VM loses hours of training to one killed process).
+    A state made by other arguments is refused. The caller deletes it once the model is saved.
     """
     from tqdm import tqdm
 
@@ -159,10 +167,27 @@ def train(
     n_averaged = 0
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     history: list[dict] = []
-    step, t_start = 0, time.time()
+    step, t_start, first_epoch = 0, time.time(), 1
+    key = _run_key(x, y, run_facts, epochs=epochs, batch_size=batch_size, lr=lr,
+                   weight_decay=weight_decay, seed=seed, bf16=use_bf16, warmup_epochs=warmup_epochs,
+                   label_smoothing=label_smoothing, momentum=momentum, swa_epochs=swa_epochs,
+                   swa_lr=swa_lr) if state_path else None
+    if state_path and Path(state_path).exists():
+        saved = _read_state(Path(state_path), key)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        gen.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        history, averaged = list(saved["history"]), dict(saved["averaged"])
+        n_averaged, step = int(saved["n_averaged"]), int(saved["step"])
+        first_epoch = len(history) + 1
+        t_start -= float(saved["seconds"])
+        if log and first_epoch <= epochs + swa_epochs:
+            log.write(f"resumed after epoch {first_epoch - 1} from {state_path}\n")
+            log.flush()
     governor = _ThreadGovernor(torch.get_num_threads()) if adaptive_threads else None
     try:
-        for epoch in range(1, epochs + swa_epochs + 1):
+        for epoch in range(first_epoch, epochs + swa_epochs + 1):
             in_swa = epoch > epochs
             model.train()
             t0, loss_sum, correct, seen = time.time(), 0.0, 0, 0
@@ -224,6 +249,9 @@ def train(
                 log.flush()
             if progress:
                 tqdm.write(line)
+            if state_path:
+                _write_state(Path(state_path), key, model, opt, gen, history, averaged,
+                             n_averaged, step, time.time() - t_start)
         if n_averaged:
             _load_average(model, averaged)
             update_bn(model, x, bf16=use_bf16, seed=seed)
@@ -234,6 +262,41 @@ def train(
         if log:
             log.close()
     return {"history": history, "bf16": use_bf16, "seconds": time.time() - t_start}
+
+
+def _run_key(x: torch.Tensor, y: torch.Tensor, run_facts: dict | None, **args: object) -> str:
+    """What a resumed run must share with the run that saved the state: arguments and data."""
+    data = hashlib.sha256(x.numpy().tobytes())
+    data.update(y.numpy().tobytes())
+    return content_key(args=args, data=data.hexdigest(), facts=run_facts)
+
+
+def _write_state(path: Path, key: str | None, model: nn.Module, opt, gen: torch.Generator,
+                 history: list[dict], averaged: dict, n_averaged: int, step: int,
+                 seconds: float) -> None:
+    buf = io.BytesIO()
+    torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "history": history, "averaged": averaged, "n_averaged": n_averaged,
+                "step": step, "seconds": seconds}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _read_state(path: Path, key: str | None) -> dict:
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        missing = {"key", "model", "optimizer", "generator", "torch_rng", "history", "averaged",
+                   "n_averaged", "step", "seconds"} - set(saved)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise ModelError(f"cannot read the training state {path} ({type(exc).__name__}); "
+                         f"delete it to start over") from None
+    if missing:
+        raise ModelError(f"the training state {path} lacks {', '.join(sorted(missing))}; "
+                         f"delete it to start over")
+    if saved["key"] != key:
+        raise ConfigError(f"the training state {path} was saved by a run with other settings or "
+                          f"data; rerun with those, or delete it to start over")
+    return saved
 
 
 def _load_average(model: nn.Module, averaged: dict[str, torch.Tensor]) -> None:
@@ -303,8 +366,13 @@ def train_cifar_model(
     init: str | Path | None = None,
     swa_epochs: int = 0,
     swa_lr: float = 0.05,
+    resume: bool = False,
 ) -> dict:
     """Train ``arch`` on the paper-split training images; write <name>.pt/.sha256/.log/.json.
+
+    While it trains, <name>.unfinished-state.pt holds the last finished epoch; ``resume``
+    continues from it (the same settings are required), otherwise its presence is an error so
+    that hours of training are never overwritten by accident.
 
     Validation (10% of the training set per class, paper_split seed 0) and test are never
     trained on; both are evaluated in fp32 at the end. <name> is ``{dataset}-{arch}``.
@@ -332,6 +400,11 @@ def train_cifar_model(
                 pass
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    state_path = out / f"{name}.unfinished-state.pt"
+    resuming = state_path.exists()
+    if resuming and not resume:
+        raise ConfigError(f"{state_path} holds an unfinished training run; pass --resume to "
+                          f"continue it, or delete it to start over")
     t0 = time.time()
     ds = load_cifar(data, dataset)
     num_classes = len(ds["classes"])
@@ -355,8 +428,8 @@ def train_cifar_model(
                "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                "platform": platform.platform(), "python": platform.python_version()}
     log_path = out / f"{name}.log"
-    with open(log_path, "w", encoding="utf-8") as fh:
-        fh.write(f"{dataset} {arch} training\n")
+    with open(log_path, "a" if resuming else "w", encoding="utf-8") as fh:
+        fh.write(f"{dataset} {arch} training{' (resuming)' if resuming else ''}\n")
         fh.write(f"data: {data or 'default location'} (train {len(tr_idx)}, val {len(val_idx)}, "
                  f"test {len(ds['test_y'])})\n")
         fh.write(f"recipe: {json.dumps(recipe)}\nmachine: {json.dumps(machine)}\n")
@@ -372,7 +445,10 @@ def train_cifar_model(
                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
                    log_path=log_path, progress=progress, bf16=use_bf16,
                    eval_data=(ds["train_x"][val_idx], ds["train_y"][val_idx]),
-                   adaptive_threads=adaptive_threads, swa_epochs=swa_epochs, swa_lr=swa_lr)
+                   adaptive_threads=adaptive_threads, swa_epochs=swa_epochs, swa_lr=swa_lr,
+                   state_path=state_path,
+                   run_facts={"arch": arch, "dataset": dataset, "split": recipe["split"],
+                              "init": init_facts and init_facts["sha256"]})
     model = model.float().to(memory_format=torch.contiguous_format)
     val_acc = evaluate_accuracy(model, ds["train_x"][val_idx], ds["train_y"][val_idx])
     test_acc = evaluate_accuracy(model, ds["test_x"], ds["test_y"])
@@ -392,4 +468,5 @@ def train_cifar_model(
         fh.write(f"total wall time {wall:.1f} s (training {result['seconds']:.1f} s)\n")
         fh.write(f"final fp32 val_acc {val_acc:.4f}  test_acc {test_acc:.4f}\nsha256 {digest}\n")
     atomic_write_bytes(out / f"{name}.json", json.dumps(facts, indent=2).encode())
+    state_path.unlink(missing_ok=True)
     return facts

@@ -33,6 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "cycles of the rate from --swa-lr to --swa-lr/100, cycle ends averaged "
                         "(default: 0, none)")
     p.add_argument("--swa-lr", type=float, default=0.05, help="SWA cycle start rate (default: 0.05)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished run saved in --out after its last finished "
+                        "epoch (same settings required; same result as an uninterrupted run); "
+                        "without one, start afresh")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                               data=args.data, progress=not args.no_progress, threads=args.threads,
                               adaptive_threads=args.threads is None, init=args.init,
-                              swa_epochs=args.swa_epochs, swa_lr=args.swa_lr)
+                              swa_epochs=args.swa_epochs, swa_lr=args.swa_lr,
+                              resume=args.resume)
     print(f"{task.name}: val accuracy {facts['val_acc_fp32']:.4f}, test accuracy "
           f"{facts['test_acc_fp32']:.4f}, {facts['wall_seconds']:.0f} s; wrote {out}/{task.name}.pt")
     return 0
