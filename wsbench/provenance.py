@@ -37,10 +37,22 @@ def git_commit(path: str | Path | None = None) -> dict[str, object]:
     return {"commit": commit, "dirty": dirty if commit else None}
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name where Linux reports it (platform.processor() often says x86_64)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, object]:
     info: dict[str, object] = {
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "hostname": platform.node(),
+        "cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "hostname": platform.node(),
     }
     try:
         import torch

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--swa-epochs must be at least 0 and --swa-lr positive")
     if args.epochs < 0 or (args.epochs == 0 and not (args.init and args.swa_epochs)):
         raise ConfigError("--epochs must be at least 1 (0 only with --init and --swa-epochs)")
-    from wsbench.training import train_cifar_model
+    from wsbench.train_cifar import train_cifar_model
 
     out = args.out or cache_dir("checkpoints")
     facts = train_cifar_model(out, dataset=task.dataset, arch=task.arch, epochs=args.epochs,

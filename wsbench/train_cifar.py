@@ -1,0 +1,145 @@
+"""``wsbench train``'s job: a CIFAR model trained on the paper split, written with its facts.
+
+The training loop itself is ``wsbench.training.train``; this module adds the data, the split,
+the files (.pt/.sha256/.log/.json and the resumable state) and the record of how they were made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from wsbench import provenance
+from wsbench.cache import atomic_write_bytes
+from wsbench.data.cifar import load_cifar, paper_split
+from wsbench.errors import ConfigError, ModelError
+from wsbench.training import bf16_supported, evaluate_accuracy, train
+
+
+def train_cifar_model(
+    out_dir: str | Path,
+    dataset: str = "cifar10",
+    arch: str = "resnet20",
+    epochs: int = 60,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    bf16: bool | None = None,
+    data: str | Path | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    adaptive_threads: bool = True,
+    init: str | Path | None = None,
+    swa_epochs: int = 0,
+    swa_lr: float = 0.05,
+    resume: bool = False,
+) -> dict:
+    """Train ``arch`` on the paper-split training images; write <name>.pt/.sha256/.log/.json.
+
+    While it trains, <name>.unfinished-state.pt holds the last finished epoch; ``resume``
+    continues from it (the same settings are required), otherwise its presence is an error so
+    that hours of training are never overwritten by accident.
+
+    Validation (10% of the training set per class, paper_split seed 0) and test are never
+    trained on; both are evaluated in fp32 at the end. <name> is ``{dataset}-{arch}``.
+    ``init`` starts from a checkpoint's weights (its sha256 goes into the log and .json), so a
+    model can be refined, e.g. by ``swa_epochs`` of weight averaging, without retraining.
+    """
+    from wsbench.models.resnet_cifar import build_model
+
+    name = f"{dataset}-{arch}"
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    init_state, init_facts = None, None
+    if init is not None:
+        from wsbench.models.checkpoint import read_checkpoint
+
+        init_state = read_checkpoint(Path(init))
+        init_facts = {"path": str(init),
+                      "sha256": hashlib.sha256(Path(init).read_bytes()).hexdigest()}
+        prior = Path(init).with_suffix(".json")
+        if prior.exists():  # the recipe that made the starting point, so the chain is complete
+            try:
+                old = json.loads(prior.read_text())
+                init_facts.update(recipe=old.get("recipe"), test_acc_fp32=old.get("test_acc_fp32"),
+                                  val_acc_fp32=old.get("val_acc_fp32"))
+            except (ValueError, OSError):
+                pass
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / f"{name}.unfinished-state.pt"
+    resuming = state_path.exists()
+    if resuming and not resume:
+        raise ConfigError(f"{state_path} holds an unfinished training run; pass --resume to "
+                          f"continue it, or delete it to start over")
+    t0 = time.time()
+    ds = load_cifar(data, dataset)
+    num_classes = len(ds["classes"])
+    tr_idx, val_idx = paper_split(ds["train_y"], frac=0.1, seed=0)
+    use_bf16 = bf16_supported() if bf16 is None else bool(bf16)
+    recipe = {"arch": arch, "optimizer": "SGD nesterov momentum 0.9",
+              "epochs": epochs, "batch_size": batch_size, "peak_lr": lr,
+              "schedule": "linear warm-up 2 epochs from lr/10, then linear decay to 0 (per step)",
+              "weight_decay": weight_decay, "weight_decay_on": "conv/linear weights only",
+              "label_smoothing": 0.1, "augmentation": "random crop pad 4 + horizontal flip",
+              "bf16_autocast": use_bf16, "seed": seed, "adaptive_threads": adaptive_threads,
+              "swa_epochs": swa_epochs, "swa_lr": swa_lr if swa_epochs else None,
+              "swa": "one-epoch cycles, lr linear swa_lr -> swa_lr/100; cycle-end weights averaged; "
+                     "BN recomputed on shuffled, augmented training images"
+                     if swa_epochs else None,
+              "init": init_facts,
+              "split": f"paper_split(frac=0.1, seed=0): train {len(tr_idx)}, val {len(val_idx)}; "
+                       f"test {len(ds['test_y'])}"}
+    machine = {**provenance.machine(), "torch": torch.__version__,
+               "python": platform.python_version()}
+    log_path = out / f"{name}.log"
+    with open(log_path, "a" if resuming else "w", encoding="utf-8") as fh:
+        fh.write(f"{dataset} {arch} training{' (resuming)' if resuming else ''}\n")
+        fh.write(f"data: {data or 'default location'} (train {len(tr_idx)}, val {len(val_idx)}, "
+                 f"test {len(ds['test_y'])})\n")
+        fh.write(f"recipe: {json.dumps(recipe)}\nmachine: {json.dumps(machine)}\n")
+    torch.manual_seed(seed)
+    model = build_model(arch, num_classes)
+    if init_state is not None:
+        try:
+            model.load_state_dict(init_state)
+        except RuntimeError as exc:
+            raise ModelError(f"checkpoint {init} does not fit {arch} with {num_classes} classes: "
+                             f"{str(exc).splitlines()[0]}") from None
+    result = train(model, ds["train_x"][tr_idx], ds["train_y"][tr_idx], epochs=epochs,
+                   batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                   log_path=log_path, progress=progress, bf16=use_bf16,
+                   eval_data=(ds["train_x"][val_idx], ds["train_y"][val_idx]),
+                   adaptive_threads=adaptive_threads, swa_epochs=swa_epochs, swa_lr=swa_lr,
+                   state_path=state_path,
+                   run_facts={"arch": arch, "dataset": dataset, "split": recipe["split"],
+                              "init": init_facts and init_facts["sha256"]})
+    model = model.float().to(memory_format=torch.contiguous_format)
+    val_acc = evaluate_accuracy(model, ds["train_x"][val_idx], ds["train_y"][val_idx])
+    test_acc = evaluate_accuracy(model, ds["test_x"], ds["test_y"])
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    blob = buf.getvalue()
+    digest = hashlib.sha256(blob).hexdigest()
+    atomic_write_bytes(out / f"{name}.pt", blob)
+    atomic_write_bytes(out / f"{name}.sha256", f"{digest}  {name}.pt\n".encode())
+    wall = time.time() - t0
+    facts = {"dataset": dataset, "recipe": recipe, "machine": machine,
+             "versions": provenance.versions(), "git": provenance.git_commit(),
+             "train_seconds": result["seconds"], "wall_seconds": wall,
+             "val_acc_fp32": val_acc, "test_acc_fp32": test_acc, "sha256": digest,
+             "params": sum(p.numel() for p in model.parameters()), "history": result["history"]}
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(f"total wall time {wall:.1f} s (training {result['seconds']:.1f} s)\n")
+        fh.write(f"final fp32 val_acc {val_acc:.4f}  test_acc {test_acc:.4f}\nsha256 {digest}\n")
+    atomic_write_bytes(out / f"{name}.json", json.dumps(facts, indent=2).encode())
+    state_path.unlink(missing_ok=True)
+    return facts
