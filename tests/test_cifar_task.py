@@ -101,9 +101,11 @@ def test_shipped_model_on_real_cifar10_subset():
     assert h.score_quantization(h.quantizer.quantize(h.view.original, 4), "test") < base - 0.2
 
 
-def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, capsys):
+def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, capsys, request):
     import wsbench.training as training
     from wsbench.cli import main
+
+    request.addfinalizer(lambda n=torch.get_num_threads(): torch.set_num_threads(n))  # --threads 1
 
     data, out = _fake_cifar(tmp_path / "cifar", per_class=12), tmp_path / "ckpt"
     argv = ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "32",
@@ -111,7 +113,7 @@ def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, ca
     real_write = training._write_state
 
     def killed_in_epoch_two(path, *a, **k):
-        if path.exists():
+        if path.exists():  # the save of epoch 2
             raise KeyboardInterrupt
         real_write(path, *a, **k)
 
@@ -129,5 +131,11 @@ def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, ca
     assert main([*argv, "--resume"]) == 0
     facts = json.loads((out / "cifar10-resnet20.json").read_text())
     assert [r["epoch"] for r in facts["history"]] == [1, 2] and not state.exists()
+    assert [p["first_epoch"] for p in facts["segments"]] == [1, 2]
+    assert "hostname" not in facts["machine"] and facts["git"] and facts["versions"]["torch"]
     assert "resumed after epoch 1" in (out / "cifar10-resnet20.log").read_text()
-    assert main([*argv, "--resume"]) == 0  # nothing to resume: a fresh run
+    interrupted = (out / "cifar10-resnet20.sha256").read_text().split()[0]
+
+    other = tmp_path / "uninterrupted"
+    assert main([*argv[:4], str(other), *argv[5:], "--resume"]) == 0  # nothing to resume: fresh
+    assert (other / "cifar10-resnet20.sha256").read_text().split()[0] == interrupted

@@ -147,15 +147,26 @@ def test_update_bn_statistics_do_not_depend_on_the_order_of_the_images():
     assert not m.training and first.momentum == 0.1
 
 
-def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# killed during the save of epoch 2 (the lr schedule then depends on the restored step) and
+# during the second SWA epoch (the state then holds one averaged epoch)
+@pytest.mark.parametrize("swa_epochs,killed_at_write", [(0, 2), (2, 4)])
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, one_thread,
+                                                                swa_epochs, killed_at_write):
     import wsbench.training as training
 
     rng = np.random.default_rng(2)
     x = rng.integers(0, 256, (160, 32, 32, 3), dtype=np.uint8)
     y = rng.integers(0, 10, 160).astype(np.int64)
     kw = dict(epochs=2, batch_size=64, lr=0.1, weight_decay=5e-4, seed=3, progress=False,
-              bf16=False, swa_epochs=2, swa_lr=0.05)
-    torch.set_num_threads(1)
+              bf16=False, swa_epochs=swa_epochs, swa_lr=0.05)
     torch.manual_seed(0)
     whole = resnet20()
     train(whole, x, y, **kw)
@@ -163,24 +174,28 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkey
     state, log = tmp_path / "run.state.pt", tmp_path / "run.log"
     real_write, writes = training._write_state, []
 
-    def killed_after_three_epochs(*a, **k):  # mid-SWA: the state holds one averaged epoch
-        if len(writes) == 3:
-            raise KeyboardInterrupt
+    def killed(*a, **k):
         writes.append(1)
+        if len(writes) == killed_at_write:
+            raise KeyboardInterrupt
         real_write(*a, **k)
 
-    monkeypatch.setattr(training, "_write_state", killed_after_three_epochs)
+    monkeypatch.setattr(training, "_write_state", killed)
     torch.manual_seed(0)
     with pytest.raises(KeyboardInterrupt):
-        train(resnet20(), x, y, state_path=state, log_path=log, **kw)
+        train(resnet20(), x, y, state_path=state, log_path=log, segment={"machine": "a"}, **kw)
     monkeypatch.setattr(training, "_write_state", real_write)
-    assert state.exists() and log.read_text().count("epoch ") == 4  # the 4th died unsaved
+    saved_epochs = killed_at_write - 1
+    assert state.exists() and log.read_text().count("epoch ") == saved_epochs  # logged = saved
 
     torch.manual_seed(99)  # a different init: everything must come from the state
     resumed = resnet20()
-    h = train(resumed, x, y, state_path=state, log_path=log, **kw)
-    assert [r["epoch"] for r in h["history"]] == [1, 2, 3, 4]
-    assert "resumed after epoch 3" in log.read_text()
+    h = train(resumed, x, y, state_path=state, log_path=log, segment={"machine": "b"}, **kw)
+    assert [r["epoch"] for r in h["history"]] == list(range(1, 3 + swa_epochs))
+    assert [(p["machine"], p["first_epoch"], p["last_epoch"]) for p in h["segments"]] == \
+        [("a", 1, saved_epochs), ("b", saved_epochs + 1, 2 + swa_epochs)]
+    assert f"resumed after epoch {saved_epochs}" in log.read_text()
+    assert "differ from the previous part" in log.read_text()  # machine "a" -> "b"
     for (k, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
 

@@ -6,6 +6,7 @@ the files (.pt/.sha256/.log/.json and the resumable state) and the record of how
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -97,8 +98,11 @@ def train_cifar_model(
               "init": init_facts,
               "split": f"paper_split(frac=0.1, seed=0): train {len(tr_idx)}, val {len(val_idx)}; "
                        f"test {len(ds['test_y'])}"}
-    machine = {**provenance.machine(), "torch": torch.__version__,
-               "python": platform.python_version()}
+    machine = {k: v for k, v in provenance.machine().items() if k != "hostname"}  # committed
+    machine.update(torch=str(torch.__version__), python=platform.python_version())
+    segment = {"machine": machine, "versions": provenance.versions(),
+               "git": provenance.git_commit(),  # the code that runs, before outputs dirty it
+               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     log_path = out / f"{name}.log"
     with open(log_path, "a" if resuming else "w", encoding="utf-8") as fh:
         fh.write(f"{dataset} {arch} training{' (resuming)' if resuming else ''}\n")
@@ -120,7 +124,7 @@ def train_cifar_model(
                    adaptive_threads=adaptive_threads, swa_epochs=swa_epochs, swa_lr=swa_lr,
                    state_path=state_path,
                    run_facts={"arch": arch, "dataset": dataset, "split": recipe["split"],
-                              "init": init_facts and init_facts["sha256"]})
+                              "init": init_facts and init_facts["sha256"]}, segment=segment)
     model = model.float().to(memory_format=torch.contiguous_format)
     val_acc = evaluate_accuracy(model, ds["train_x"][val_idx], ds["train_y"][val_idx])
     test_acc = evaluate_accuracy(model, ds["test_x"], ds["test_y"])
@@ -132,13 +136,18 @@ def train_cifar_model(
     atomic_write_bytes(out / f"{name}.pt", blob)
     atomic_write_bytes(out / f"{name}.sha256", f"{digest}  {name}.pt\n".encode())
     wall = time.time() - t0
+    parts = result["segments"]
     facts = {"dataset": dataset, "recipe": recipe, "machine": machine,
-             "versions": provenance.versions(), "git": provenance.git_commit(),
+             "versions": segment["versions"], "git": segment["git"],
              "train_seconds": result["seconds"], "wall_seconds": wall,
+             "wall_seconds_is": "this process only" if len(parts) > 1 else "the whole run",
+             "segments": parts,
              "val_acc_fp32": val_acc, "test_acc_fp32": test_acc, "sha256": digest,
              "params": sum(p.numel() for p in model.parameters()), "history": result["history"]}
     with open(log_path, "a", encoding="utf-8") as fh:
-        fh.write(f"total wall time {wall:.1f} s (training {result['seconds']:.1f} s)\n")
+        fh.write(f"total wall time {wall:.1f} s{' in this process' if len(parts) > 1 else ''} "
+                 f"(training {result['seconds']:.1f} s"
+                 f"{f' over {len(parts)} processes' if len(parts) > 1 else ''})\n")
         fh.write(f"final fp32 val_acc {val_acc:.4f}  test_acc {test_acc:.4f}\nsha256 {digest}\n")
     atomic_write_bytes(out / f"{name}.json", json.dumps(facts, indent=2).encode())
     state_path.unlink(missing_ok=True)

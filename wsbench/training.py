@@ -125,6 +125,7 @@ def train(
     swa_lr: float = 0.05,
     state_path: str | Path | None = None,
     run_facts: dict | None = None,
+    segment: dict | None = None,
 ) -> dict:
     """SGD-Nesterov training with warm-up + linear decay; deterministic for a seed on one machine.
 
@@ -142,6 +143,8 @@ def train(
     same arguments, data and ``run_facts`` continues after the last finished epoch with the same
     result as an uninterrupted run (a 2-core VM loses hours of training to one killed process).
     A state made by other arguments is refused. The caller deletes it once the model is saved.
+    ``segment`` describes this process (machine, versions); the result's "segments" lists one
+    per process that trained, so a resumed run records where each part of it ran.
     """
     from tqdm import tqdm
 
@@ -169,8 +172,10 @@ def train(
                    weight_decay=weight_decay, seed=seed, bf16=use_bf16, warmup_epochs=warmup_epochs,
                    label_smoothing=label_smoothing, momentum=momentum, swa_epochs=swa_epochs,
                    swa_lr=swa_lr) if state_path else None
+    segments: list[dict] = []
     if state_path and Path(state_path).exists():
         saved = _read_state(Path(state_path), key)
+        segments = list(saved.get("segments", []))  # states from before segments were kept
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         gen.set_state(saved["generator"])
@@ -179,9 +184,18 @@ def train(
         n_averaged, step = int(saved["n_averaged"]), int(saved["step"])
         first_epoch = len(history) + 1
         t_start -= float(saved["seconds"])
-        if log and first_epoch <= epochs + swa_epochs:
-            log.write(f"resumed after epoch {first_epoch - 1} from {state_path}\n")
-            log.flush()
+    this = {**(segment or {}), "threads": torch.get_num_threads(), "first_epoch": first_epoch,
+            "train_seconds": 0.0}
+    if log and first_epoch > 1 and first_epoch <= epochs + swa_epochs:
+        changed = bool(segments) and _where(segments[-1]) != _where(this)
+        log.write(f"resumed after epoch {first_epoch - 1} from {state_path} on "
+                  f"{this['threads']} threads"
+                  + ("; machine, versions or threads differ from the previous part, so the "
+                     "weights may differ slightly from an uninterrupted run" if changed else "")
+                  + "\n")
+        log.flush()
+    segments.append(this)
+    t_segment = time.time()
     governor = _ThreadGovernor(torch.get_num_threads()) if adaptive_threads else None
     try:
         for epoch in range(first_epoch, epochs + swa_epochs + 1):
@@ -235,6 +249,10 @@ def train(
                     update_bn(probe, x[perm[:10_000]], bf16=use_bf16, seed=seed + epoch)
                     rec["swa_eval_acc"] = evaluate_accuracy(probe, *eval_data, bf16=use_bf16)
             history.append(rec)
+            this["train_seconds"], this["last_epoch"] = time.time() - t_segment, epoch
+            if state_path:  # before the log line: a logged epoch is a saved one
+                _write_state(Path(state_path), key, model, opt, gen, history, averaged,
+                             n_averaged, step, time.time() - t_start, segments)
             line = (f"epoch {epoch:3d}  loss {rec['loss']:.4f}  train_acc {rec['train_acc']:.4f}  "
                     f"lr {rec['lr']:.5f}  sec {rec['seconds']:.1f}  1-thread-steps {one_thread_steps}")
             if "eval_acc" in rec:
@@ -246,9 +264,6 @@ def train(
                 log.flush()
             if progress:
                 tqdm.write(line)
-            if state_path:
-                _write_state(Path(state_path), key, model, opt, gen, history, averaged,
-                             n_averaged, step, time.time() - t_start)
         if n_averaged:
             _load_average(model, averaged)
             update_bn(model, x, bf16=use_bf16, seed=seed)
@@ -258,7 +273,14 @@ def train(
     finally:
         if log:
             log.close()
-    return {"history": history, "bf16": use_bf16, "seconds": time.time() - t_start}
+    return {"history": history, "bf16": use_bf16, "seconds": time.time() - t_start,
+            "segments": segments}
+
+
+def _where(segment: dict) -> dict:
+    """What a resumed part must share with the previous one to give bit-identical weights."""
+    return {k: v for k, v in segment.items()
+            if k not in ("first_epoch", "last_epoch", "train_seconds", "started", "git")}
 
 
 def _run_key(x: torch.Tensor, y: torch.Tensor, run_facts: dict | None, **args: object) -> str:
@@ -270,12 +292,12 @@ def _run_key(x: torch.Tensor, y: torch.Tensor, run_facts: dict | None, **args: o
 
 def _write_state(path: Path, key: str | None, model: nn.Module, opt, gen: torch.Generator,
                  history: list[dict], averaged: dict, n_averaged: int, step: int,
-                 seconds: float) -> None:
+                 seconds: float, segments: list[dict]) -> None:
     buf = io.BytesIO()
     torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
                 "history": history, "averaged": averaged, "n_averaged": n_averaged,
-                "step": step, "seconds": seconds}, buf)
+                "step": step, "seconds": seconds, "segments": segments}, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train a CIFAR task's model (writes .pt, .sha256, .log, .json)",
-        description="Train the model of a CIFAR task on the paper's training split (the 10%% "
+        description="Train the model of a CIFAR task on the paper's training split (the 10% "
                     "validation split and the test set are never trained on), with a progress "
                     "bar and a per-epoch log. Tasks then load the checkpoint from --out.")
     p.add_argument("--task", default="cifar10-resnet20", help="a CIFAR task (default: cifar10-resnet20)")
@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--swa-lr", type=float, default=0.05, help="SWA cycle start rate (default: 0.05)")
     p.add_argument("--resume", action="store_true",
                    help="continue the unfinished run saved in --out after its last finished "
-                        "epoch (same settings required; same result as an uninterrupted run); "
-                        "without one, start afresh")
+                        "epoch (same settings required; with a fixed --threads on the same machine, "
+                        "the same weights as an uninterrupted run); without one, start afresh")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
