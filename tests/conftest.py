@@ -38,3 +38,15 @@ def digits_harness(digits_cnn):
 
     return FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"),
                           plugins.create("space", "k", k_min=2, k_max=64), device="cpu")
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: on a small shared CPU machine more only contend (same results),
+    and bit-identical runs need a fixed count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

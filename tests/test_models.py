@@ -147,14 +147,6 @@ def test_update_bn_statistics_do_not_depend_on_the_order_of_the_images():
     assert not m.training and first.momentum == 0.1
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # killed during the save of epoch 2 (the lr schedule then depends on the restored step) and
 # during the second SWA epoch (the state then holds one averaged epoch)
 @pytest.mark.parametrize("swa_epochs,killed_at_write", [(0, 2), (2, 4)])

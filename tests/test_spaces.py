@@ -117,15 +117,6 @@ def test_layerwise_k_refuses_a_decision_of_the_wrong_length(view, uniform):
         space.quantize(view, uniform, np.array([8.0, 8.0]))
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: on a small shared CPU machine more only contend (same results)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.usefixtures("one_thread")
 @pytest.mark.parametrize("space,optimizer,merge", [("layerwise-k", "cmaes", "none"),
                                                    ("k-clip", "cb-nsga2", "neighbor")])
