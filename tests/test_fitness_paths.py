@@ -177,6 +177,29 @@ def test_weights_written_in_place_and_restored(digits_cnn):
         h.write_weights(torch.zeros(3))
 
 
+def test_full_split_scores_are_remembered_by_content(digits_cnn, monkeypatch):
+    from wsbench.quantization import Quantization
+
+    h = make(digits_cnn)
+    calls = []
+    real_predict = h.predict
+    monkeypatch.setattr(h, "predict", lambda *a, **k: calls.append(a) or real_predict(*a, **k))
+    q = h.quantization(KS[2])
+    first = h.score_quantization(q, "val")
+    same = Quantization(q.codebook.clone(), q.indices.clone(), q.k)  # equal content, new tensors
+    h.score_quantization(h.quantization(KS[0]), "val")
+    assert h.score_quantization(same, "val") == first and len(calls) == 2  # not predicted again
+    # served from memory, yet the model holds its weights, as callers scoring further expect
+    assert torch.equal(torch.cat([p.detach().flatten() for p in h.view.params]), q.dequantize())
+    assert h.score_current("val") == first
+    h.score_quantization(same, "test")  # another split is another score
+    other = Quantization(q.codebook.clone(), q.indices.clone(), q.k)
+    other.codebook[0] += 1.0  # one value changed: new content
+    h.score_quantization(other, "val")
+    assert len(calls) == 5
+    h.view.restore()
+
+
 def test_write_back_survives_reallocated_parameters(digits_cnn):
     h = make(digits_cnn)
     expected = h.evaluate(KS[:4])

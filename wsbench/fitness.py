@@ -149,6 +149,7 @@ class FitnessHarness(CachedProblem):
         self._flat = _flat_parameters(self.view.params)
         self._ptrs = [p.data_ptr() for p in self.view.params]
         self._stack: "torch.Tensor | None" = None
+        self._scores: dict[tuple[str, str], float] = {}
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
 
     @property
@@ -219,8 +220,17 @@ class FitnessHarness(CachedProblem):
         return self.score_current(split)
 
     def score_quantization(self, q: "Quantization", split: str = "val") -> float:
+        """The full-split fp32 metric of ``q``, whose weights are left in the model.
+
+        Remembered by content: the runner re-scores the same front members in every trial that
+        shares a search (one per merge strategy) and in every seed that finds them again, and
+        on CIFAR that re-scoring took most of an unmerged trial.
+        """
         self.write_quantization(q)
-        return self.score_current(split)
+        key = (q.digest(), split)
+        if key not in self._scores:
+            self._scores[key] = self.score_current(split)
+        return self._scores[key]
 
     def score_baseline(self, split: str = "val") -> float:
         self.view.restore()

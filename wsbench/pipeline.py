@@ -93,7 +93,7 @@ def score_solution(h: FitnessHarness, quantizer: str, label: str, x, q: Quantiza
     """Score ``q`` on validation and test and build its fixed-width and Huffman-coded models
     (one shared table as the paper, and per-tensor tables)."""
     val = h.score_quantization(q, "val")
-    test = h.score_current("test")
+    test = h.score_quantization(q, "test")
     models = {c: CompressedModel.from_view(h.view, q, quantizer, c, k=h.space.k_of(x))
               for c in ("fixed", "huffman", "huffman-layer")}
     return Scored(label, tuple(map(float, x)), h.space.k_of(np.asarray(x)), q, val, test,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -23,6 +24,12 @@ class Quantization:
 
     def dequantize(self) -> "torch.Tensor":
         return self.codebook[self.indices]
+
+    def digest(self) -> str:
+        """sha256 of the content (values and indices): equal digests decode to equal weights."""
+        h = hashlib.sha256(self.codebook.detach().cpu().numpy().tobytes())
+        h.update(self.indices.detach().cpu().numpy().tobytes())
+        return h.hexdigest()
 
 
 @runtime_checkable

@@ -96,6 +96,8 @@ def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int)
     q = h.quantization(np.array([256.0]))
     t_quant = best_of(lambda: h.quantization(np.array([256.0])), 5)
     t_write = best_of(lambda: h.write_quantization(q), 5)
+    t_first, _ = timed(lambda: h.score_quantization(q, "val"))
+    t_again = best_of(lambda: h.score_quantization(q, "val"), 5)  # remembered by content
     h.view.restore()
     n_val = len(h.splits["val"][0])
     report.add(S1, f"{label}: plain inference pass", p * 1e3, "ms",
@@ -105,6 +107,10 @@ def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int)
     report.add(S1, f"{label}: plain passes/s | unique evals/s", f"{1 / p:,.1f} | {1 / e:,.1f}")
     report.add(S1, f"{label}: of which quantize | write back",
                f"{t_quant * 1e3:.3f} | {t_write * 1e3:.3f}", "ms", "K=256, fastest of 5")
+    report.add(S1, f"{label}: full-split score of a solution, first | seen before",
+               f"{t_first * 1e3:.1f} | {t_again * 1e3:.3f}", "ms",
+               f"{t_first / t_again:,.0f}x: re-scores of equal content are remembered "
+               f"(digest + write back), as the runner's trials sharing a search re-score")
     report.add(S1, f"{label}: harness work outside the forward, per evaluation", rest * 1e3,
                "ms", f"{rest / p:.1%} of a plain pass (clock hooked around the model's forward)")
     estimate = 1 + rest / p
