@@ -135,8 +135,9 @@ def train(
     swa_epochs > 0 appends stochastic weight averaging (Izmailov et al. 2018): that many one-epoch
     cycles of the rate from swa_lr down to swa_lr/100, averaging the weights at the end of each
     cycle, then BN statistics recomputed for the average, which ends up in ``model``. It aims at
-    a flatter minimum for a fraction of a second schedule's cost; on the shipped ResNet-20, 9
-    cycles gave no measurable gain (RESULTS.md section 1).
+    a flatter minimum for a fraction of a second schedule's cost: on the 120-epoch ResNet-20,
+    10 cycles gained 0.96 points of validation accuracy (on the 60-epoch one, 9 gained nothing;
+    RESULTS.md section 1).
 
     state_path makes the run resumable: after every epoch the weights, optimizer, random
     generators, history and SWA average are written there atomically, and a later call with the
