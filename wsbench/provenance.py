@@ -65,9 +65,14 @@ def machine() -> dict[str, object]:
     return info
 
 
+def utc_now() -> str:
+    """The current UTC time to the second, as every record of when something ran writes it."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def run_info(config: dict, seed: int) -> dict[str, object]:
     return {
         "config": config, "seed": seed, "versions": versions(), "git": git_commit(),
         "machine": machine(), "command": sys.argv,
-        "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": utc_now(),
     }

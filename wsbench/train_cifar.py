@@ -6,7 +6,6 @@ the files (.pt/.sha256/.log/.json and the resumable state) and the record of how
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import io
 import json
@@ -102,7 +101,7 @@ def train_cifar_model(
     machine.update(torch=str(torch.__version__), python=platform.python_version())
     segment = {"machine": machine, "versions": provenance.versions(),
                "git": provenance.git_commit(),  # the code that runs, before outputs dirty it
-               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+               "started": provenance.utc_now()}
     log_path = out / f"{name}.log"
     with open(log_path, "a" if resuming else "w", encoding="utf-8") as fh:
         fh.write(f"{dataset} {arch} training{' (resuming)' if resuming else ''}\n")
