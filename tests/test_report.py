@@ -161,3 +161,32 @@ def test_per_tensor_coding_is_compared_on_the_same_solutions(report):
         for s in json.loads(path.read_text())["merged"]:
             # same indices, so never more index bits than the shared table
             assert s["bits_layer"] <= s["bits_huffman"] + 1e-12
+
+
+def test_trials_of_other_configurations_in_the_folder_are_named_not_dropped_silently(tmp_path, capsys):
+    """A narrower experiment run into a shared folder keeps the other trials; run and report say so."""
+    from wsbench.cli import main
+    from wsbench.report.data import load_results
+
+    base = {"name": "share", "tasks": ["digits-mlp"], "spaces": [{"name": "k", "k_max": 24}],
+            "optimizers": ["exhaustive"], "seeds": [0], "budget": 10, "max_requested": 200,
+            "max_drop": 0.05, "threads": 1, "device": "cpu", "exact": {"enabled": False}}
+    both = run_experiment(parse_experiment({**base, "merges": ["none", "neighbor"]}, source="a.toml"),
+                          tmp_path, progress=False, log=lambda m: None)
+    assert both.ran == 2 and both.other_trials == []
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text('name = "share"\ntasks = ["digits-mlp"]\nspaces = [{ name = "k", k_max = 24 }]\n'
+                      'optimizers = ["exhaustive"]\nmerges = ["neighbor"]\nseeds = [0]\nbudget = 10\n'
+                      'max_requested = 200\nmax_drop = 0.05\nthreads = 1\ndevice = "cpu"\n'
+                      '[exact]\nenabled = false\n')
+    assert main(["run", str(narrow), "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1 already done, 0 run" in out
+    assert "note: 1 finished trial(s)" in out and "not in" in out
+    res = load_results(tmp_path)
+    assert [t.trial.merge.label for t in res.trials] == ["neighbor"]
+    (other,) = res.others
+    assert "__none__" in other and (tmp_path / "trials" / f"{other}.json").exists()
+    assert main(["report", str(tmp_path), "--no-figures", "--format", "markdown"]) == 0
+    md = (tmp_path / "report.md").read_text()
+    assert "left out, not in this experiment" in md and other in md

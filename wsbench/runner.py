@@ -46,6 +46,9 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     evaluations: int = 0  # unique search evaluations done by this run (exact fronts included)
     seconds: float = 0.0
+    # finished trials in the folder that this experiment does not list: kept, but a report of
+    # the folder (which follows the experiment run last) leaves them out
+    other_trials: list[str] = field(default_factory=list)
 
 
 def write_json(path: Path, data: Any, compact: bool = False) -> None:
@@ -80,6 +83,12 @@ def finished_records(out: Path) -> dict[str, dict]:
     return records
 
 
+def other_trial_ids(records: dict[str, dict], trials: Iterable[Trial]) -> list[str]:
+    """Ids of the records (by key) that none of ``trials`` makes: another config's, same folder."""
+    listed = {t.key for t in trials}
+    return sorted(r.get("id", k) for k, r in records.items() if k not in listed)
+
+
 def finished_keys(out: Path) -> set[str]:
     """Keys of the trials under ``out/trials`` that finished (status ok)."""
     return set(finished_records(out))
@@ -106,7 +115,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     finished = finished_records(out)
     done = set(finished)
     todo = [t for t in trials if t.key not in done]
-    summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo))
+    summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
+                         other_trials=other_trial_ids(finished, trials))
     say = log or (tqdm.write if progress else print)
     start = time.perf_counter()
     groups: dict[tuple, list[Trial]] = {}

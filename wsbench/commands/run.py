@@ -46,5 +46,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  skipped {tid}: {reason}")
     for tid, reason in summary.failed:
         print(f"  failed {tid}: {reason}")
+    if summary.other_trials:
+        print(f"note: {len(summary.other_trials)} finished trial(s) in {out} are not in {args.config}; "
+              f"they are kept, but `wsbench report` follows the file run last and leaves them out "
+              f"(list their configurations in the file to report them together)")
     print(f"results: {out}  (next: wsbench report {out})")
     return 1 if summary.failed else 0

@@ -38,6 +38,7 @@ class Results:
     configs: list[str] = field(default_factory=list)   # in experiment order
     tasks: list[str] = field(default_factory=list)
     varying: list[str] = field(default_factory=list)   # factors that make up a config label
+    others: list[str] = field(default_factory=list)    # trial ids in the folder outside this config
 
     def by_task(self, task: str) -> list[TrialResult]:
         return [t for t in self.trials if t.task == task]
@@ -60,9 +61,10 @@ def config_label(trial: Trial, varying: list[str]) -> str:
 def load_results(path: str | Path) -> Results:
     """Read ``experiment.json``, ``reference.json``, exact fronts and the trials of this config.
 
-    Trial files of other configurations that share the folder are ignored.
+    Trial files of other configurations that share the folder are left out, and named in
+    ``Results.others`` so that the report says so.
     """
-    from wsbench.runner import exact_path, read_json
+    from wsbench.runner import exact_path, other_trial_ids, read_json
 
     path = Path(path)
     meta = read_json(path / "experiment.json")
@@ -82,7 +84,7 @@ def load_results(path: str | Path) -> Results:
     trials = exp.trials()
     varying = [f for f in FACTORS if len(getattr(exp, _plural(f))) > 1]
     res = Results(path, exp, reference, {}, [], varying=varying,
-                  tasks=[t.label for t in exp.tasks])
+                  tasks=[t.label for t in exp.tasks], others=other_trial_ids(records, trials))
     exact_cache: dict[Path, dict | None] = {}
     for t in trials:
         rec = records.get(t.key)
