@@ -1,15 +1,27 @@
-"""The default tasks: scikit-learn's 8x8 digits with a small CNN or MLP, trained in seconds.
+"""The default tasks: scikit-learn's 8x8 digits with a small CNN or MLP.
 
-The trained weights are cached under the user cache, keyed by a hash of everything that
-determines them (data, split, architecture, recipe, seed), so a second run loads them.
+The default model of each task (seed 0, 30 epochs) is shipped in ``plugins/checkpoints/`` with a
+sha256, so every machine scores the same weights: training is deterministic on one machine
+but not across CPUs (other kernels, other rounding). ``wsbench train --task digits-cnn``
+reproduces the shipped file; other seeds or epoch counts are trained on first use, always in
+one thread with deterministic algorithms (2 threads gave weights 4e-4 apart), and cached under
+a key that names everything that determines them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
+import json
+from pathlib import Path
+
 from wsbench.hookspecs import hookimpl
 from wsbench.task import TaskData
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: one thread, deterministic algorithms; the defaults shipped
+DEFAULT_SEED, DEFAULT_EPOCHS = 0, 30
+PACKAGED = Path(__file__).resolve().parent / "checkpoints"
 
 
 def build_digits_model(arch: str):
@@ -44,54 +56,119 @@ def digits_splits(seed: int):
     return t(train), t(val), t(test)
 
 
-class DigitsTask:
-    """Digits classification with a model trained here on first use."""
+@contextlib.contextmanager
+def deterministic_cpu():
+    """One torch thread and deterministic algorithms inside; the caller's settings restored."""
+    import torch
 
-    def __init__(self, arch: str = "cnn", seed: int = 0, epochs: int = 30) -> None:
+    threads, strict = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(strict)
+        torch.set_num_threads(threads)
+
+
+def state_bytes(model) -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getvalue()
+
+
+class DigitsTask:
+    """Digits classification; the default model is shipped, others are trained on first use."""
+
+    def __init__(self, arch: str = "cnn", seed: int = DEFAULT_SEED, epochs: int = DEFAULT_EPOCHS) -> None:
+        from wsbench.errors import ConfigError
+
+        if int(epochs) < 1:
+            raise ConfigError(f"task option epochs must be at least 1, got {epochs}")
         self.arch = arch
         self.seed = int(seed)
         self.epochs = int(epochs)
         self.name = f"digits-{arch}"
         self.description = f"sklearn digits, small {arch.upper()}"
 
-    def _train(self, model, train) -> None:
+    @property
+    def shipped(self) -> Path | None:
+        """The packaged checkpoint of this configuration, if it is the default one."""
+        if (self.seed, self.epochs) == (DEFAULT_SEED, DEFAULT_EPOCHS):
+            return PACKAGED / f"{self.name}.pt"
+        return None
+
+    def fit(self):
+        """A freshly trained model (seeded init and batches, one thread, deterministic)."""
         import torch
 
-        gen = torch.Generator().manual_seed(self.seed)
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        x, y = train
-        model.train()
-        for _ in range(self.epochs):
-            perm = torch.randperm(len(y), generator=gen)
-            for i in range(0, len(y), 64):
-                b = perm[i:i + 64]
-                opt.zero_grad()
-                torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
-                opt.step()
-        model.eval()
+        train, _, _ = digits_splits(self.seed)
+        with deterministic_cpu():
+            torch.manual_seed(self.seed)
+            model = build_digits_model(self.arch)
+            gen = torch.Generator().manual_seed(self.seed)
+            opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+            x, y = train
+            model.train()
+            for _ in range(self.epochs):
+                perm = torch.randperm(len(y), generator=gen)
+                for i in range(0, len(y), 64):
+                    b = perm[i:i + 64]
+                    opt.zero_grad()
+                    torch.nn.functional.cross_entropy(model(x[b]), y[b]).backward()
+                    opt.step()
+        return model.eval()
 
-    def load(self, *, progress: bool = True) -> TaskData:
+    def train(self, out: Path, *, progress: bool = True) -> dict:
+        """Train and write ``<name>.pt``, ``.sha256`` and ``.json`` into ``out``; the facts."""
+        from wsbench.cache import atomic_write_bytes
+        from wsbench.provenance import run_info
+
+        model = self.fit()
+        blob = state_bytes(model)
+        sha = hashlib.sha256(blob).hexdigest()
+        _, val, test = digits_splits(self.seed)
+        with deterministic_cpu():
+            acc = {f"{n}_acc": float((model(x).argmax(1) == y).float().mean())
+                   for n, (x, y) in (("val", val), ("test", test))}
+        made = run_info({"task": self.name, "seed": self.seed, "epochs": self.epochs}, self.seed)
+        made["machine"].pop("hostname", None)  # committed with the shipped weights
+        facts = {"task": self.name, "seed": self.seed, "epochs": self.epochs,
+                 "recipe": RECIPE_VERSION, "threads": 1, "sha256": sha, **acc, "provenance": made}
+        out = Path(out)
+        atomic_write_bytes(out / f"{self.name}.pt", blob)
+        atomic_write_bytes(out / f"{self.name}.sha256", f"{sha}  {self.name}.pt\n".encode())
+        atomic_write_bytes(out / f"{self.name}.json", (json.dumps(facts, indent=1) + "\n").encode())
+        facts["path"] = str(out / f"{self.name}.pt")
+        return facts
+
+    def _cached_or_trained(self):
         import torch
 
         from wsbench.cache import atomic_write_bytes, cache_dir, content_key
 
-        train, val, test = digits_splits(self.seed)
         key = content_key(task=self.name, seed=self.seed, epochs=self.epochs,
                           recipe=RECIPE_VERSION, torch=torch.__version__.split("+")[0])
         path = cache_dir("models") / f"{self.name}-{key}.pt"
-        torch.manual_seed(self.seed)
         model = build_digits_model(self.arch)
         try:
             model.load_state_dict(torch.load(path, weights_only=True))
         except Exception:  # absent or corrupted cache entry: train again (deterministic)
-            torch.manual_seed(self.seed)
-            model = build_digits_model(self.arch)
-            self._train(model, train)
-            import io
+            model = self.fit()
+            atomic_write_bytes(path, state_bytes(model))
+        return model
 
-            buf = io.BytesIO()
-            torch.save(model.state_dict(), buf)
-            atomic_write_bytes(path, buf.getvalue())
+    def load(self, *, progress: bool = True) -> TaskData:
+        from wsbench.models.checkpoint import read_checkpoint
+
+        _, val, test = digits_splits(self.seed)
+        if self.shipped is not None:
+            model = build_digits_model(self.arch)
+            model.load_state_dict(read_checkpoint(self.shipped))
+        else:
+            model = self._cached_or_trained()
         model.eval()
         return TaskData(model, val[0], val[1], test[0], test[1], num_classes=10)
 
@@ -99,6 +176,6 @@ class DigitsTask:
 @hookimpl
 def wsbench_register_tasks(register) -> None:
     register("digits-cnn", lambda **kw: DigitsTask("cnn", **kw),
-             "sklearn digits (8x8), 38k-parameter CNN trained here in seconds (default task).")
+             "sklearn digits (8x8), 38k-parameter CNN, weights shipped (default task).")
     register("digits-mlp", lambda **kw: DigitsTask("mlp", **kw),
-             "sklearn digits (8x8), 17k-parameter MLP trained here in seconds.")
+             "sklearn digits (8x8), 17k-parameter MLP, weights shipped.")

@@ -80,10 +80,19 @@ def _centroid_nsga2_class() -> type:
     return CentroidNSGA2
 
 
+NC_RATIO = 0.1  # NC/NP of the published rule (NP 100, NC 10)
+
+
+def default_clusters(pop_size: int) -> int:
+    """The published NC for a population: a tenth of it, rounded, at least one."""
+    return max(1, int(round(NC_RATIO * pop_size)))
+
+
 class CentreBasedNSGA2(NSGA2):
     """NSGA-II with centre-based initialisation and the rank-block centroid step.
 
-    ``n_clusters`` (NC) centroids per generation, default 10 (or pop_size when smaller);
+    ``n_clusters`` (NC) centroids per generation, by default the published ratio NC/NP = 0.1
+    (10 of 100; 2 of 20), at least 1;
     ``init`` is "centre" (default), "linear" or "random"; other options are NSGA-II's.
     """
 
@@ -91,7 +100,7 @@ class CentreBasedNSGA2(NSGA2):
                  **options: Any) -> None:
         super().__init__(pop_size=pop_size, init=init, **options)
         if n_clusters is None:
-            n_clusters = min(10, self.pop_size)
+            n_clusters = default_clusters(self.pop_size)
         if not 1 <= int(n_clusters) <= self.pop_size:
             raise ConfigError(f"n_clusters must be in [1, pop_size={self.pop_size}], got {n_clusters}")
         self.n_clusters = int(n_clusters)
@@ -112,6 +121,7 @@ class CentreInitNSGA2(NSGA2):
 def wsbench_register_optimizers(register) -> None:
     register("cb-nsga2", CentreBasedNSGA2,
              "Centre-based NSGA-II: centre-based initialisation plus, every generation, the "
-             "centroids of 10 rank blocks replacing the 10 worst (n_clusters, init).")
+             "centroids of rank blocks (a tenth of the population, as published) replacing "
+             "as many of the worst (n_clusters, init).")
     register("cb-init-nsga2", CentreInitNSGA2,
              "NSGA-II with centre-based initialisation only (ablation of cb-nsga2).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -31,7 +32,7 @@ def run_cli(capsys, *argv):
     (["compress", "--budget", "0"], "budget must be at least 1"),
     (["plugins", "--kind", "nope"], "unknown plugin kind 'nope'"),
     (["train", "--threads", "0"], "--threads must be at least 1"),
-    (["train", "--task", "digits-cnn"], "cannot be trained with `wsbench train`"),
+    (["train", "--task", "digits-cnn", "--epochs", "-1"], "--epochs must be at least 0"),
     (["train", "--epochs", "0"], "--epochs must be at least 1 (0 only with --init and --swa-epochs)"),
     (["train", "--swa-epochs", "-1"], "--swa-epochs must be at least 0"),
     (["train", "--init", "/nonexistent/x.pt", "--epochs", "0", "--swa-epochs", "1"],
@@ -67,6 +68,9 @@ def test_compress_end_to_end(capsys, tmp_path, digits_cnn, coding):
     assert info["seed"] == 0 and info["config"]["budget"] == 30
     assert info["unique_evaluations"] <= 30 and info["requested_evaluations"] >= info["unique_evaluations"]
     assert info["versions"]["torch"] and "machine" in info and "git" in info
+    from wsbench.weights import WeightView
+
+    assert info["model"] == WeightView.of(digits_cnn.model).fingerprint()  # which weights ran
     front = list(csv.DictReader(open(run / "front.csv")))
     assert front and (run / "front.png").stat().st_size > 0 and (run / "table.md").exists()
     cr_key = "cr_file_layer" if coding == "huffman-layer" else "cr_file"
@@ -90,3 +94,18 @@ def test_help_is_fast_to_import():
             "print(sorted(m for m in ('torch', 'matplotlib', 'pandas', 'pymoo') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_train_reproduces_a_digits_model_and_compares_it_with_the_shipped_one(capsys, tmp_path):
+    """`wsbench train --task digits-mlp` is deterministic and says whether it equals the shipped file
+    (it does on the machine that trained it; another CPU may round differently)."""
+    shas = []
+    for out in (tmp_path / "a", tmp_path / "b"):
+        code, stdout, err = run_cli(capsys, "train", "--task", "digits-mlp", "--out", str(out))
+        assert code == 0, err
+        assert "identical to the shipped checkpoint" in stdout or "differs from the shipped" in stdout
+        blob = (out / "digits-mlp.pt").read_bytes()
+        sha = (out / "digits-mlp.sha256").read_text().split()[0]
+        assert hashlib.sha256(blob).hexdigest() == sha
+        shas.append(sha)
+    assert shas[0] == shas[1]

@@ -10,7 +10,7 @@ from wsbench import plugins
 from wsbench.errors import ConfigError, PluginError
 from wsbench.optimizer import drive
 from wsbench.problem import CachedProblem
-from wsbench_plugins.optimizers_single import UnitEncoding, chebyshev_weights, d_max
+from wsbench_plugins.optimizers_single import UnitEncoding, box_chebyshev, d_max, gap_boxes, next_box
 
 
 class Problem(CachedProblem):
@@ -92,27 +92,90 @@ def test_cb_nsga2_asks_rank_block_centroids_that_replace_the_worst():
         plugins.create("optimizer", "cb-nsga2", pop_size=10, n_clusters=11)
 
 
-def test_chebyshev_weights_and_fixed_normalisation():
-    w = chebyshev_weights(5)
-    np.testing.assert_allclose(w.sum(axis=1), 1.0)
-    np.testing.assert_allclose(w[:, 0], [0.9, 0.7, 0.5, 0.3, 0.1])
+@pytest.mark.parametrize("pop_size,expected", [(100, 10), (20, 2), (16, 2), (5, 1), (2, 1)])
+def test_cb_nsga2_default_clusters_follow_the_published_ratio(pop_size, expected):
+    """NC/NP = 10/100 as published: at population 20 two centroids, not half the population."""
+    assert plugins.create("optimizer", "cb-nsga2", pop_size=pop_size).n_clusters == expected
+
+
+def test_box_chebyshev_on_the_fixed_normalisation():
     p = Problem(smooth)
     assert d_max(p) == 1024
     opt = plugins.create("optimizer", "cmaes")
     opt.setup(p, 0, 100)
+    assert opt.runs[0]["box"] == ((0.0, 0.0), (1.0, 1.0))  # nothing known: the whole unit box
     F = np.array([[0.1, 512.0], [0.5, 2.0]])
     first = opt.scalarise(F)
-    drive(opt, p, budget=60, seed=0)  # what was seen since must not change the scale
-    opt.runs[-1]["weight"] = opt.weights[0]
-    np.testing.assert_allclose(opt.scalarise(F), first)
     z2 = np.log2(F[:, 1]) / 10  # log2(d) / log2(1024): the indicators' default scale
-    np.testing.assert_allclose(first, np.maximum(0.9 * F[:, 0], 0.1 * z2) + 1e-3 * (F[:, 0] + z2))
+    np.testing.assert_allclose(first, np.maximum(F[:, 0], z2) + 1e-3 * (F[:, 0] + z2))
+    box = ((0.1, 0.2), (0.5, 0.9))
+    R = (np.column_stack([F[:, 0], z2]) - [0.1, 0.2]) / [0.4, 0.7]
+    np.testing.assert_allclose(box_chebyshev(np.column_stack([F[:, 0], z2]), box, 0.01),
+                               R.max(axis=1) + 0.01 * R.sum(axis=1))
+    drive(opt, p, budget=60, seed=0)  # what was seen since must not change the scale
+    opt.runs[-1]["box"] = ((0.0, 0.0), (1.0, 1.0))
+    np.testing.assert_allclose(opt.scalarise(F), first)
     linear = plugins.create("optimizer", "pso", d_scale="linear")
     linear.setup(p, 0, 100)
-    np.testing.assert_allclose(linear.scalarise(F), np.maximum(0.9 * F[:, 0], 0.1 * F[:, 1] / 1024)
+    np.testing.assert_allclose(linear.scalarise(F), np.maximum(F[:, 0], F[:, 1] / 1024)
                                + 1e-3 * (F[:, 0] + F[:, 1] / 1024))
     with pytest.raises(ConfigError, match="d_scale"):
         plugins.create("optimizer", "cmaes", d_scale="sqrt")
+
+
+# An L-shaped front like the digits CNN's (d, 1 - F1): a steep leg at small d and an accurate
+# leg (d = 14-73) whose points differ in f1 by less than 0.01. Fixed Chebyshev weights
+# w1 = 0.9 ... 0.1 had their optima at d = 11, 9, 8, 7, 2 on it: none on the accurate leg.
+L_FRONT = [(2, 0.98), (3, 0.84), (6, 0.68), (7, 0.43), (8, 0.25), (9, 0.12), (10, 0.048),
+           (11, 0.022), (14, 0.014), (23, 0.0112), (27, 0.0111), (73, 0.0084)]
+
+
+def l_front_objectives():
+    """Every K in [2, 1024] with d = K: the front above, everything else dominated by it."""
+    best = dict(L_FRONT)
+    F = [(best[k] if k in best else min(v for d, v in L_FRONT if d <= k) + 0.001, float(k))
+         for k in range(2, 1025)]
+    return np.array(F)
+
+
+def test_box_scalarisations_cover_the_whole_l_shaped_front():
+    """Solving each chosen scalarisation exactly finds every front point, the accurate leg too."""
+    from wsbench.indicators import Reference
+
+    F = l_front_objectives()
+    Z = Reference().normalise(F)
+    found, tried, targeted = np.zeros((0, 2)), set(), []
+    for _ in range(3 * len(L_FRONT)):
+        box = next_box(found, tried)
+        tried.add(box)
+        best = int(np.argmin(box_chebyshev(Z, box, 1e-3)))
+        targeted.append(int(F[best, 1]))
+        found = np.vstack([found, Z[best]])
+    assert {d for d, _ in L_FRONT} <= set(targeted)
+    # the old fixed weights' optima, for contrast: the accurate leg was never aimed at
+    old = [int(F[np.argmin(np.max([w, 1 - w] * Z, axis=1) + 1e-3 * Z.sum(axis=1)), 1])
+           for w in (0.9, 0.7, 0.5, 0.3, 0.1)]
+    assert max(old) < 14
+
+
+def test_gap_boxes_lie_between_neighbours_largest_first():
+    boxes = gap_boxes(np.array([[0.5, 0.2], [0.1, 0.6], [0.7, 0.9]]))  # the last is dominated
+    assert boxes[0] == ((0.5, 0.0), (1.0, 0.2)) or boxes[0] == ((0.1, 0.2), (0.5, 0.6))
+    assert set(boxes) == {((0.5, 0.0), (1.0, 0.2)), ((0.1, 0.2), (0.5, 0.6)), ((0.0, 0.6), (0.1, 1.0))}
+    areas = [(u[0] - c[0]) * (u[1] - c[1]) for c, u in boxes]
+    assert areas == sorted(areas, reverse=True)
+
+
+@pytest.mark.parametrize("name", ["cmaes", "pso"])
+def test_scalarised_optimizers_reach_the_accurate_leg(name):
+    """On the L-shaped front, the single-objective searches find its accurate end (d >= 14)."""
+    F = l_front_objectives()
+    p = Problem(lambda x: tuple(F[int(x[0]) - 2]))
+    drive(plugins.create("optimizer", name), p, budget=150, seed=0, max_requested=4000)
+    K = p.archive_arrays()[0][:, 0]
+    front_k = {d for d, _ in L_FRONT}
+    assert {k for k in K if k in front_k and k >= 14}, "no point of the accurate leg found"
+    assert len(front_k & set(K.astype(int))) >= len(front_k) - 3
 
 
 def test_unit_encoding_puts_k_on_a_log_scale():
@@ -128,7 +191,7 @@ def test_scalarised_optimizers_spend_the_budget_on_a_1d_k(name):
     opt = plugins.create("optimizer", name, n_weights=4)
     drive(opt, p, budget=200, seed=1)
     assert p.unique == 200
-    assert [tuple(r["weight"]) for r in opt.runs[:4]] == [tuple(w) for w in chebyshev_weights(4)]
+    assert len({r["box"] for r in opt.runs[:4]}) == 4  # four different gaps searched
     assert all(r["used"] >= 1 for r in opt.runs[:4])
     K = p.archive_arrays()[0][:, 0]
     assert K.min() < 40 and K.max() > 200  # the scalarisations reach both ends

@@ -79,7 +79,8 @@ def write_outputs(result: "CompressResult", out_root: str | Path, name: str | No
         info.update(requested_evaluations=result.requested, unique_evaluations=result.unique,
                     merge_evaluations=result.merge_evaluations, seconds=result.seconds,
                     baseline={"val": result.baseline_val, "test": result.baseline_test},
-                    n_shared_weights=result.n_shared, original_bytes=result.original_bytes)
+                    n_shared_weights=result.n_shared, original_bytes=result.original_bytes,
+                    model=result.model)
         (stage / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
         if final.exists():
             raise FileExistsError(f"{final} already exists")

@@ -87,6 +87,7 @@ class CompressResult:
     unique: int
     merge_evaluations: int
     seconds: dict[str, float]
+    model: str = ""           # fingerprint of the trained weights (WeightView.fingerprint)
 
 
 def score_solution(h: FitnessHarness, quantizer: str, label: str, x, q: Quantization) -> Scored:
@@ -222,4 +223,5 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
     AX, AF = h.archive_arrays()
     seconds["total"] = time.perf_counter() - t0
     return CompressResult(cfg, base_val, base_test, h.view.numel, ub.huffman.original_bytes, ub,
-                          front, merged, AX, AF, h.requested, h.unique, merge_evals, seconds)
+                          front, merged, AX, AF, h.requested, h.unique, merge_evals, seconds,
+                          model=h.view.fingerprint())

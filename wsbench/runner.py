@@ -16,7 +16,6 @@ says ``"status": "ok"`` is found by its key (hash of its full config) and not ru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -95,8 +94,11 @@ def finished_keys(out: Path) -> set[str]:
 
 
 def exact_key(exp: Experiment, trial: Trial) -> str:
+    """Everything the exact front's objectives depend on, screening included: a screened search
+    is measured against the front of the same screened objectives, never an fp32 one."""
     return content_key(format=RECORD_FORMAT, task=trial.task.identity(), space=trial.space.identity(),
-                       quantizer=trial.quantizer.identity(), metric=exp.metric, include=exp.include)
+                       quantizer=trial.quantizer.identity(), metric=exp.metric, include=exp.include,
+                       **trial.screening())
 
 
 def exact_path(out: Path, exp: Experiment, trial: Trial) -> Path:
@@ -174,9 +176,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
 
 
 def model_fingerprint(h) -> str:
-    """sha256 of the pooled trained weights: a trial key names the task, not its checkpoint."""
-    weights = h.view.original.detach().cpu().numpy()
-    return hashlib.sha256(weights.tobytes()).hexdigest()[:16]
+    """The weights' fingerprint: a trial key names the task, not its checkpoint."""
+    return h.view.fingerprint()
 
 
 def _check_same_model(out: Path, finished: Iterable[dict], trial: Trial, model: str) -> None:
@@ -314,7 +315,8 @@ def _exact(exp: Experiment, trial: Trial, h, out: Path, progress: bool, say) -> 
     path = exact_path(out, exp, trial)
     head = {"format": RECORD_FORMAT, "key": exact_key(exp, trial), "task": trial.task.as_dict(),
             "space": trial.space.as_dict(), "quantizer": trial.quantizer.as_dict(),
-            "metric": exp.metric, "include": exp.include}
+            "metric": exp.metric, "include": exp.include, "screening": trial.screening(),
+            "model": model_fingerprint(h)}
     exhaustive = plugins.create("optimizer", "exhaustive", max_points=exp.exact_max_points)
     fresh(h)
     reason = exhaustive.check(h)
@@ -324,7 +326,7 @@ def _exact(exp: Experiment, trial: Trial, h, out: Path, progress: bool, say) -> 
         return 0
     size = int(space_size(h))
     exact_trial = Trial(trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge,
-                        0, size, None, exp.metric, exp.include, 0.0)
+                        0, size, None, exp.metric, exp.include, 0.0, trial.fidelity, trial.screen_dtype)
     seconds = _search(h, exhaustive, exact_trial, size, progress,
                       f"exact front {trial.task.label}/{trial.space.label}/{trial.quantizer.label}")
     X, F = h.archive_arrays()

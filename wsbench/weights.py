@@ -90,6 +90,12 @@ class WeightView:
                 p.copy_(flat[offset:offset + n].view_as(p))
                 offset += n
 
+    def fingerprint(self) -> str:
+        """sha256 (16 hex) of the pooled trained weights: a task's name does not pin its weights."""
+        import hashlib
+
+        return hashlib.sha256(self.original.detach().cpu().numpy().tobytes()).hexdigest()[:16]
+
     def restore(self) -> None:
         """Put the trained weights back."""
         self.write(self.original)

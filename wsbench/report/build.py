@@ -12,7 +12,7 @@ from wsbench import stats
 from wsbench.indicators import drop_label
 from wsbench.report.paired import coding_table, merge_table
 from wsbench.report.paper_table import paper_table
-from wsbench.report.data import Results, TrialResult, exact_hv
+from wsbench.report.data import Results, TrialResult, exact_hv, screened, screened_sentence
 from wsbench.report.model import Cell, Document, Figure, Section, Table
 
 
@@ -25,11 +25,13 @@ class Metric:
 
 
 def search_metrics(res: Results) -> list[Metric]:
-    out = [Metric("hv", "HV", True, ".4f")]
+    tag = f" [{screened(res)}]" if screened(res) else ""
+    out = [Metric("hv", f"HV{tag}", True, ".4f")]
     if any(res.exact_for(t) and res.exact_for(t)[0].get("status") == "ok" for t in res.tasks):
-        out += [Metric("hv_ratio", "HV / exact", True, ".4f"), Metric("igd_plus", "IGD+", False, ".4f"),
-                Metric("evals_to_99", "evals to 99% exact HV", False, ".0f"),
-                Metric("evals_to_100", "evals to exact HV", False, ".0f")]
+        out += [Metric("hv_ratio", f"HV / exact{tag}", True, ".4f"),
+                Metric("igd_plus", f"IGD+{tag}", False, ".4f"),
+                Metric("evals_to_99", f"evals to 99% exact HV{tag}", False, ".0f"),
+                Metric("evals_to_100", f"evals to exact HV{tag}", False, ".0f")]
     return out + [Metric("seconds_search", "search time [s]", False, ".2f")]
 
 
@@ -42,12 +44,12 @@ def compression_metrics(res: Results) -> list[Metric]:
                 Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
     for d in res.exp.drops:
         t = drop_label(d)
-        out += [Metric(f"cr_paper@test{t}", f"CR @test-{t}pt", True, ".2f"),
-                Metric(f"cr_file@test{t}", f"CR file @test-{t}pt", True, ".2f")]
+        out += [Metric(f"cr_paper@test{t}", f"oracle CR @test-{t}pt", True, ".2f"),
+                Metric(f"cr_file@test{t}", f"oracle CR file @test-{t}pt", True, ".2f")]
     for d in res.exp.drops:  # records written before the per-tensor coding lack it
         key = f"cr_file_layer@test{drop_label(d)}"
         if any(key in t.indicators for t in res.trials):
-            out.append(Metric(key, f"CR file per-tensor @test-{drop_label(d)}pt", True, ".2f"))
+            out.append(Metric(key, f"oracle CR file per-tensor @test-{drop_label(d)}pt", True, ".2f"))
     return out
 
 
@@ -132,7 +134,8 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     tables.append(Table(f"search-{task}", f"{task}: search quality over {n_seeds} seeds, median (IQR). "
                         f"Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, p < 0.05). "
                         f"HV of the archive's non-dominated set with the fixed reference of this task; "
-                        f"evaluations are unique ones; rank: mean rank of HV per seed (1 = best).",
+                        f"evaluations are unique ones; rank: mean rank of HV per seed (1 = best)."
+                        + screened_sentence(res),
                         header, rows))
     if friedman_p is not None:
         notes.append(f"Friedman test over seeds on HV ({len(ranks)} configurations): p = {friedman_p:.3g}.")
@@ -143,8 +146,9 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     tables.append(Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman bits) and "
                         f"whole-file CR after merging, among solutions whose validation {res.exp.metric} "
                         f"is at most 0.5 or 1 point below the baseline, with their test {res.exp.metric}; "
-                        f"CR @test-x: the same among solutions whose test {res.exp.metric} is at most "
-                        f"x points below the baseline's (comparison at equal test metric); "
+                        f"oracle CR @test-x: the same among solutions chosen by their test "
+                        f"{res.exp.metric} (at most x points below the baseline's): it selects on "
+                        f"test, so it is a bound for comparison, never a claim; "
                         f"median (IQR) over seeds, bold and dagger as above.",
                         ["configuration"] + [m.title for m in cm], crow))
     # pairwise tests on HV
@@ -180,7 +184,8 @@ def fastest_note(res: Results, task: str) -> str | None:
                 f"most often: **{c}** ({reached}/{n} seeds, mean {key[2]:.0f} unique evaluations "
                 f"when it did).")
     return (f"Fewest unique evaluations to reach the exact front's hypervolume on {task}: "
-            f"**{c}** (median {s.median:.0f}, IQR {s.iqr:.0f}; reached in {reached}/{n} seeds).")
+            f"**{c}** (median {s.median:.0f}, IQR {s.iqr:.0f}; reached in {reached}/{n} seeds)."
+            + (f" ({screened(res)}: on the screened objectives.)" if screened(res) else ""))
 
 
 def tasks_table(res: Results) -> Table:
@@ -225,7 +230,7 @@ def method_paragraphs(res: Results, run: dict | None) -> list[str]:
         f"Summed trial time {total:.1f} s"
         + (f"; `wsbench run` wall time {sum(r.get('seconds', 0) for r in runs):.1f} s over "
            f"{len(runs)} run(s)" if runs else "")
-        + f" on {machine.get('processor', '?')} "
+        + f" on {machine.get('cpu_model') or machine.get('processor', '?')} "
         f"({machine.get('cpu_count', '?')} CPUs, torch threads {machine.get('torch_threads', '?')}); "
         f"git {str(git.get('commit'))[:10]}{' (dirty)' if git.get('dirty') else ''}.",
     ]

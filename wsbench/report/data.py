@@ -53,6 +53,24 @@ class Results:
         return list(seen.values())
 
 
+def screened(res: Results) -> str:
+    """How the search's objectives differ from full-split fp32 ones ("" when they do not).
+
+    The archive holds what the optimizers saw, so HV, IGD+ and evaluations-to-target of a
+    screened experiment are on screened objectives; every table and figure says so.
+    """
+    e = res.exp
+    parts = ([f"{e.fidelity:.0%} of validation"] if e.fidelity < 1 else []) + (
+        [e.screen_dtype] if e.screen_dtype != "float32" else [])
+    return f"screened: {', '.join(parts)}" if parts else ""
+
+
+def screened_sentence(res: Results) -> str:
+    tag = screened(res)
+    return (f" Search indicators ({tag}) are on the screened objectives the optimizers saw, not "
+            f"on full-split fp32 values; reported solutions are re-scored in fp32." if tag else "")
+
+
 def config_label(trial: Trial, varying: list[str]) -> str:
     parts = [getattr(trial, f).label for f in varying] or [trial.optimizer.label]
     return " / ".join(parts)
@@ -111,7 +129,28 @@ def load_results(path: str | Path) -> Results:
         ok_exact = exact if exact is not None and exact.get("status") == "ok" else None
         ind = trial_indicators(rec, ref, ok_exact, exp.drops, curve=curve)
         res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))
+    check_one_model(res)
     return res
+
+
+def check_one_model(res: Results) -> None:
+    """Refuse to pool trials (or an exact front) of one task scored on different trained weights.
+
+    A task's name does not pin its weights (a new checkpoint, another machine's training), and
+    statistics over trials of two models compare nothing.
+    """
+    for task in res.tasks:
+        seen: dict[str, str] = {}
+        records = [(t.trial.id, t.record) for t in res.trials if t.task == task]
+        records += [(f"exact front {e['key']}", e) for e in res.exact_for(task)]
+        for name, rec in records:
+            if rec.get("model"):
+                seen.setdefault(rec["model"], name)
+        if len(seen) > 1:
+            (m1, a), (m2, b) = list(seen.items())[:2]
+            raise ConfigError(f"{res.path}: task {task} was scored on different trained weights "
+                              f"(model {m1} in {a}, {m2} in {b}); report them from separate "
+                              f"folders")
 
 
 def _plural(factor: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.report.data import Results, TrialResult, best_cr_curve, curves_on_grid, exact_hv
+from wsbench.report.data import (Results, TrialResult, best_cr_curve, curves_on_grid, exact_hv,
+                                  screened, screened_sentence)
 from wsbench.report.model import Figure
 
 
@@ -67,12 +68,13 @@ def hv_curves(res: Results, task: str, stem: Path) -> Figure:
             ax.axhline(exact_hv(e, res.reference[task]), color="k", ls="--", lw=1, label="exact front")
     ax.set_xscale("log")
     ax.set_xlabel("unique evaluations")
-    ax.set_ylabel("hypervolume (normalised)")
+    ax.set_ylabel("hypervolume (normalised)" + (f", {screened(res)}" if screened(res) else ""))
     ax.set_title(f"{task}: anytime hypervolume (median, IQR band)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return Figure(_save(fig, stem), f"{task}: hypervolume of each trial's archive against unique "
-                  f"evaluations; line = median over seeds, band = interquartile range.")
+                  f"evaluations; line = median over seeds, band = interquartile range."
+                  + screened_sentence(res))
 
 
 def attainment(fronts: list[np.ndarray], grid: np.ndarray) -> np.ndarray:
@@ -113,7 +115,7 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
                 ax.set_ylim(base - 0.03, base + 0.012)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("d (shared values)")
-        ax.set_ylabel(f"validation {res.exp.metric}")
+        ax.set_ylabel(f"validation {res.exp.metric}" + (f" ({screened(res)})" if screened(res) else ""))
         ax.grid(alpha=0.3)
     axes[0].set_title(f"{task}: median attainment surfaces")
     fig.text(0.5, 0.005, "thicker lines are drawn first: identical surfaces overlap", ha="center",
@@ -199,7 +201,8 @@ def reach(res: Results, task: str, stem: Path) -> Figure | None:
     ax.set_ylim(0.5, len(labels) + 0.7)
     ax.set_xlabel("unique evaluations")
     ax.invert_yaxis()  # the experiment's order, top down
-    ax.set_title(f"{task}: evaluations to reach the exact HV")
+    ax.set_title(f"{task}: evaluations to reach the exact HV"
+                 + (f" ({screened(res)})" if screened(res) else ""))
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     return Figure(_save(fig, stem), f"{task}: unique evaluations each trial needed to reach 99% "

@@ -1,0 +1,184 @@
+"""Regenerate every experiment table that RESULTS.md quotes, from the experiment files.
+
+    python benchmarks/results.py                 # run what is unfinished, rewrite RESULTS.md
+    python benchmarks/results.py --only digits   # the digits sections only (minutes on 2 cores)
+    python benchmarks/results.py --no-run        # tables from the results folders as they are
+    python benchmarks/results.py --check         # exit 1 if RESULTS.md differs from the results
+
+Each table of RESULTS.md that comes from an experiment sits between
+``<!-- wsbench:table NAME -->`` and ``<!-- /wsbench:table -->``. This script runs the
+experiment behind it (``wsbench run``: finished trials are kept), builds the report's table,
+drops the columns that depend on the machine (timings) and writes it into the block with the
+command, the weights fingerprint and the machine the trials ran on. ``--check`` compares only
+the tables, not that provenance line, so a rerun on another machine can be checked against
+the committed file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DROP = ("search time [s]",)  # columns that measure the machine, not the method
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str            # the RESULTS.md block
+    experiment: str      # file under benchmarks/
+    table: str           # report Table label, {task} filled in
+    group: str           # what --only selects besides the name: "digits" or "cifar"
+    keep: tuple[str, ...] = field(default=())  # columns kept (all but DROP when empty)
+
+
+BLOCKS = (
+    Block("quick-search", "quick.toml", "search-{task}", "digits"),
+    Block("quick-compression", "quick.toml", "compression-{task}", "digits",
+          ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt", "CR @1pt",
+           "CR file @1pt", "test f1 @1pt")),
+    Block("ablation-search", "ablation-digits.toml", "search-{task}", "digits"),
+    Block("ablation-compression", "ablation-digits.toml", "compression-{task}", "digits",
+          ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt")),
+    Block("beyond-merge-pairs", "beyond-digits.toml", "merge-pairs-{task}", "digits"),
+    Block("beyond-coding-pairs", "beyond-digits.toml", "coding-pairs-{task}", "digits"),
+    Block("cifar-table1", "paper-cifar10-cpu.toml", "table1-{task}", "cifar"),
+    Block("cifar-merge-pairs", "paper-cifar10-cpu.toml", "merge-pairs-{task}", "cifar"),
+    Block("cifar-coding-pairs", "paper-cifar10-cpu.toml", "coding-pairs-{task}", "cifar"),
+)
+BEGIN = "<!-- wsbench:table {name} -->"
+END = "<!-- /wsbench:table -->"
+PATTERN = re.compile(r"<!-- wsbench:table (?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /wsbench:table -->",
+                     re.S)
+
+
+def selected(only: list[str] | None) -> list[Block]:
+    if not only:
+        return list(BLOCKS)
+    return [b for b in BLOCKS if b.name in only or b.group in only
+            or b.experiment.removesuffix(".toml") in only]
+
+
+def run_experiments(blocks: list[Block], progress: bool) -> None:
+    from wsbench.experiment import load_experiment
+    from wsbench.runner import run_experiment
+
+    for name in dict.fromkeys(b.experiment for b in blocks):
+        exp = load_experiment(ROOT / "benchmarks" / name)
+        summary = run_experiment(exp, ROOT / "results" / exp.name, progress=progress)
+        print(f"{name}: {summary.ran} trial(s) run, {summary.already_done} already done, "
+              f"{len(summary.failed)} failed", file=sys.stderr)
+        if summary.failed:
+            raise SystemExit(f"results.py: {name} has failed trials: {summary.failed[0]}")
+
+
+def render(block: Block, loaded: dict) -> str:
+    """The block's table as markdown (no provenance), from the loaded results of its folder."""
+    from wsbench.report.build import build_document
+    from wsbench.report.markdown import table_md
+
+    res = loaded[block.experiment]
+    doc = build_document(res, res.path, {}, None)
+    labels = [block.table.format(task=t) for t in res.tasks]
+    tables = [t for s in doc.sections for t in s.tables if t.label in labels]
+    if not tables:
+        raise SystemExit(f"results.py: no table {block.table} in results/{res.exp.name}")
+    return "\n\n".join(table_md(_columns(t, block)) for t in tables)
+
+
+def _columns(table, block: Block):
+    from dataclasses import replace
+
+    keep = [i for i, c in enumerate(table.columns)
+            if (c in block.keep if block.keep else c not in DROP)]
+    if block.keep and len(keep) != len(block.keep):
+        missing = set(block.keep) - {table.columns[i] for i in keep}
+        raise SystemExit(f"results.py: table {table.label} has no column(s) {sorted(missing)}")
+    align = "".join(table.align[i] for i in keep) if table.align else ""
+    return replace(table, columns=[table.columns[i] for i in keep],
+                   rows=[[r[i] for i in keep] for r in table.rows], align=align)
+
+
+def provenance(block: Block, loaded: dict) -> str:
+    res = loaded[block.experiment]
+    models = sorted({f"{t.task} {t.record.get('model', '?')}" for t in res.trials})
+    runs = sorted((res.path / "runs").glob("*.json"))
+    from wsbench.runner import read_json
+
+    machine = (read_json(runs[-1]) or {}).get("machine", {}) if runs else {}
+    return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "
+            f"(experiment `benchmarks/{block.experiment}`, results `results/{res.exp.name}`). "
+            f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')}, "
+            f"{machine.get('cpu_count', '?')} CPUs, torch threads {machine.get('torch_threads', '?')}."
+            f"</sub>")
+
+
+def rewrite(text: str, tables: dict[str, str], lines: dict[str, str]) -> tuple[str, list[str]]:
+    """RESULTS.md with each named block replaced; and the names of blocks whose table changed."""
+    changed = []
+
+    def sub(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in tables:
+            return m.group(0)
+        if table_of(m.group("body")) != tables[name]:
+            changed.append(name)
+        return f"{BEGIN.format(name=name)}\n{tables[name]}\n\n{lines[name]}\n{END}"
+
+    return PATTERN.sub(sub, text), changed
+
+
+def table_of(body: str) -> str:
+    """A block's table text without its provenance line."""
+    return "\n".join(line for line in body.strip().splitlines()
+                     if not line.startswith("<sub>")).strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="+", metavar="NAME",
+                    help="blocks, experiments or groups (digits, cifar) to regenerate")
+    ap.add_argument("--no-run", action="store_true", help="do not run experiments first")
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 if a table of RESULTS.md differs")
+    ap.add_argument("--results-md", type=Path, default=ROOT / "RESULTS.md")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    blocks = selected(args.only)
+    if not blocks:
+        ap.error(f"nothing selected by --only {' '.join(args.only)}")
+    if not args.no_run and not args.check:
+        run_experiments(blocks, progress=not args.no_progress)
+    from wsbench.experiment import load_experiment
+    from wsbench.report.data import load_results
+
+    loaded = {}
+    for name in dict.fromkeys(b.experiment for b in blocks):
+        loaded[name] = load_results(ROOT / "results" / load_experiment(ROOT / "benchmarks" / name).name)
+    tables = {b.name: render(b, loaded) for b in blocks}
+    lines = {b.name: provenance(b, loaded) for b in blocks}
+    text = args.results_md.read_text()
+    missing = [b.name for b in blocks if BEGIN.format(name=b.name) not in text]
+    new, changed = rewrite(text, tables, lines)
+    if args.check:
+        for name in changed:
+            print(f"differs: {name}")
+        for name in missing:
+            print(f"no block in {args.results_md.name}: {name}")
+        print(f"{len(blocks) - len(changed) - len(missing)} of {len(blocks)} tables reproduce")
+        return 1 if changed or missing else 0
+    from wsbench.cache import atomic_write_bytes
+
+    atomic_write_bytes(args.results_md, new.encode())
+    for name in missing:
+        print(f"no block in {args.results_md.name} for {name}; its table:\n{tables[name]}\n")
+    print(f"wrote {len(tables) - len(missing)} table(s) into {args.results_md}"
+          + (f"; changed: {', '.join(changed)}" if changed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
