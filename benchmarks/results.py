@@ -46,8 +46,8 @@ BLOCKS = (
     Block("beyond-merge-pairs", "beyond-digits.toml", "merge-pairs-{task}", "digits"),
     Block("beyond-coding-pairs", "beyond-digits.toml", "coding-pairs-{task}", "digits"),
     Block("cifar-table1", "paper-cifar10-cpu.toml", "table1-{task}", "cifar"),
-    Block("cifar-merge-pairs", "paper-cifar10-cpu.toml", "merge-pairs-{task}", "cifar"),
     Block("cifar-coding-pairs", "paper-cifar10-cpu.toml", "coding-pairs-{task}", "cifar"),
+    Block("cifar-fp32-table1", "paper-cifar10-cpu-fp32.toml", "table1-{task}", "cifar-fp32"),
 )
 BEGIN = "<!-- wsbench:table {name} -->"
 END = "<!-- /wsbench:table -->"
@@ -111,7 +111,8 @@ def provenance(block: Block, loaded: dict) -> str:
     machine = (read_json(runs[-1]) or {}).get("machine", {}) if runs else {}
     return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "
             f"(experiment `benchmarks/{block.experiment}`, results `results/{res.exp.name}`). "
-            f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')}, "
+            f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')} "
+            f"({' '.join(machine.get('cpu_flags', [])) or 'flags not recorded'}), "
             f"{machine.get('cpu_count', '?')} CPUs, torch threads {machine.get('torch_threads', '?')}."
             f"</sub>")
 

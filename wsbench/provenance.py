@@ -49,10 +49,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+NUMERIC_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU features that decide which kernels (and so which rounding) torch uses: bf16
+    autocast is native with AMX or AVX512-BF16 and emulated (about 40x slower) without."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [f for f in NUMERIC_FLAGS if f in have]
+    except OSError:
+        pass
+    return []
+
+
 def machine() -> dict[str, object]:
     info: dict[str, object] = {
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_model": cpu_model(), "cpu_count": os.cpu_count(), "hostname": platform.node(),
+        "cpu_model": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
+        "hostname": platform.node(),
     }
     try:
         import torch

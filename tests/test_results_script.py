@@ -1,0 +1,52 @@
+"""benchmarks/results.py: RESULTS.md's tables are rewritten from results, and checked against them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from wsbench.experiment import parse_experiment
+from wsbench.runner import run_experiment
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "results.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("results_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blocks_are_rewritten_from_results_and_checked_without_provenance(tmp_path):
+    from wsbench.report.data import load_results
+
+    rs = _script()
+    exp = parse_experiment({"name": "tiny", "tasks": ["digits-mlp"], "spaces": [{"name": "k", "k_max": 12}],
+                            "optimizers": ["random", "exhaustive"], "merges": ["none"], "seeds": [0, 1],
+                            "budget": 6, "max_requested": 100, "threads": 1, "device": "cpu"},
+                           source="tiny.toml")
+    run_experiment(exp, tmp_path, progress=False, log=lambda m: None)
+    loaded = {"tiny.toml": load_results(tmp_path)}
+    block = rs.Block("t-search", "tiny.toml", "search-{task}", "digits")
+    table = rs.render(block, loaded)
+    assert "| configuration | HV |" in table and "search time" not in table  # timings dropped
+    assert table.count("\n| random |") == 1 and table.count("\n| exhaustive |") == 1
+    text = "intro\n<!-- wsbench:table t-search -->\nold table\n<!-- /wsbench:table -->\nafter\n"
+    new, changed = rs.rewrite(text, {"t-search": table}, {"t-search": "<sub>machine A</sub>"})
+    assert changed == ["t-search"]
+    assert new.startswith("intro\n") and new.endswith("after\n") and table in new
+    # the same table from another machine: only the provenance line differs, and it is not compared
+    again, changed = rs.rewrite(new, {"t-search": table}, {"t-search": "<sub>machine B</sub>"})
+    assert changed == [] and "machine B" in again and "machine A" not in again
+    other = table.replace("| random |", "| random2 |")
+    assert rs.rewrite(again, {"t-search": other}, {"t-search": ""})[1] == ["t-search"]
+
+
+def test_every_block_names_an_experiment_file_that_exists():
+    rs = _script()
+    for block in rs.BLOCKS:
+        assert (SCRIPT.parent / block.experiment).exists(), block
+    assert {b.name for b in rs.selected(["digits"])} < {b.name for b in rs.BLOCKS}
