@@ -4,6 +4,7 @@ promise that a mutated file is refused with FormatError or decodes to the very s
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -18,8 +19,9 @@ from wsbench import huffman, layer_coding, plugins
 from wsbench.errors import FormatError
 from wsb_files import build, parts
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-READER = settings(max_examples=150, deadline=None,
+SCALE = float(os.environ.get("WSBENCH_HYPOTHESIS_SCALE", "1"))  # e.g. 20 for a long local hunt
+FAST = settings(max_examples=int(60 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+READER = settings(max_examples=int(150 * SCALE), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 weights = arrays(np.float32, st.integers(1, 600),
@@ -134,7 +136,35 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6)
 FIELDS = ["coding", "n_weights", "n_bits", "k", "d", "quantizer", "include", "shared", "rest",
-          "extra", "layers", "sha256", "shared.0", "shared.0.1", "shared.0.2", "layers.0", "rest.0"]
+          "extra", "layers", "sha256", "shared.0", "shared.0.0", "shared.0.1", "shared.0.2", "shared.1",
+          "layers.0", "layers.0.0", "layers.1.2", "rest.0"]
+
+
+def _get(header: dict, field: str):
+    target = header
+    for step in field.split("."):
+        if isinstance(target, dict):
+            target = target.get(step)
+        elif isinstance(target, list) and int(step) < len(target):
+            target = target[int(step)]
+        else:
+            return None
+    return target
+
+
+def plausible(header: dict, field: str) -> st.SearchStrategy:
+    """Values an editor would try: near the old integer, the list reordered, another name."""
+    old = _get(header, field)
+    names = [row[0] for row in header["shared"]] + header["rest"] + ["codebook"]
+    if isinstance(old, bool) or old is None:
+        return json_values
+    if isinstance(old, int):
+        return st.integers(old - 3, old + 3)
+    if isinstance(old, list) and old:
+        return st.permutations(old)
+    if isinstance(old, str):
+        return st.sampled_from([*names, "huffman", "huffman-layer", "fixed", old.upper()])
+    return json_values
 
 
 def _edit(header: dict, field: str, value) -> None:
@@ -153,16 +183,37 @@ def _edit(header: dict, field: str, value) -> None:
 
 
 @READER
-@given(field=st.sampled_from(FIELDS), value=json_values, rehash=st.booleans())
+@given(field=st.sampled_from(FIELDS), data=st.data(), rehash=st.booleans())
 def test_edited_header_fields_are_refused_or_decode_to_the_same_weights(tmp_path, valid_file, field,
-                                                                       value, rehash):
+                                                                       data, rehash):
     raw, expected = valid_file
     meta, header, tensors = parts(raw)
-    _edit(header, field, value)
+    _edit(header, field, data.draw(st.one_of(json_values, plausible(header, field))))
     state = _load_or_refuse(tmp_path, build(meta, header, tensors, rehash=rehash))
     if not rehash:  # the checksum covers the header: any real change is refused
         assert state is None or _same(state, expected)
     # rehashed (a deliberately crafted file): FormatError or a load, never another exception
+
+
+SAME_SIZE = {1: [torch.uint8, torch.int8, torch.bool], 2: [torch.float16, torch.bfloat16, torch.int16],
+             4: [torch.float32, torch.int32], 8: [torch.int64, torch.float64]}
+
+
+@READER
+@given(data=st.data())
+def test_retyped_or_reshaped_tensors_are_refused_or_decode_to_the_same_weights(tmp_path, valid_file, data):
+    """Same bytes, another declared dtype or shape: only a checksum over both can tell."""
+    raw, expected = valid_file
+    meta, header, tensors = parts(raw)
+    key = data.draw(st.sampled_from(sorted(tensors)))
+    t = tensors[key]
+    if data.draw(st.booleans()):
+        dtype = data.draw(st.sampled_from(SAME_SIZE[t.element_size()]))
+        tensors[key] = t.view(dtype) if t.dtype != torch.bool and dtype != torch.bool else t.to(dtype)
+    else:
+        tensors[key] = t.reshape(data.draw(st.sampled_from([(-1,), (1, -1), (-1, 1)])))
+    state = _load_or_refuse(tmp_path, build(meta, header, tensors, rehash=False))
+    assert state is None or _same(state, expected)
 
 
 @READER
@@ -173,12 +224,12 @@ def test_arbitrary_bytes_are_refused(tmp_path, raw):
 
 @pytest.mark.parametrize("source", ["v1-huffman.wsb", "v1-fixed.wsb", "v2-huffman-layer.wsb"])
 @READER
-@given(field=st.sampled_from(FIELDS), value=json_values)
-def test_edited_old_version_headers_never_raise_another_error(tmp_path, source, field, value):
+@given(field=st.sampled_from(FIELDS), data=st.data())
+def test_edited_old_version_headers_never_raise_another_error(tmp_path, source, field, data):
     from pathlib import Path
 
     meta, header, tensors = parts((Path(__file__).parent / "data" / source).read_bytes())
-    _edit(header, field, value)
+    _edit(header, field, data.draw(st.one_of(json_values, plausible(header, field))))
     _load_or_refuse(tmp_path, build(meta, header, tensors, rehash=False))
     _load_or_refuse(tmp_path, build(meta, header, tensors, rehash=True))
 
