@@ -128,7 +128,7 @@ class CompressedModel:
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
             "rest": list(self.rest), "extra": self.extra, **header_extra,
         }
-        return fileformat.write_bytes(header, tensors, version=fileformat.version_for(self.coding))
+        return fileformat.write_bytes(header, tensors)  # the newest version, for every coding
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (never a half-written file under the final name)."""

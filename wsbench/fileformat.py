@@ -79,26 +79,24 @@ def unpack_fixed(data: bytes, n_values: int, bits: int) -> np.ndarray:
 
 def checksum(tensors: dict[str, "torch.Tensor"], header: dict | None, version: int) -> str:
     """sha256 over every tensor (name and bytes; from version 3 on also dtype and shape) in name
-    order, then, from version 2 on, over the header without its own ``sha256``."""
+    order, then, from version 2 on, over the header without its own ``sha256``.
+
+    Version 3 hashes each tensor's name, dtype and shape as one JSON array: self-delimiting and,
+    with the byte count they imply, it leaves no two files with the same hashed stream."""
     import torch
 
     h = hashlib.sha256()
     for key in sorted(tensors):
         t = tensors[key].contiguous().view(-1)
-        h.update(key.encode())
         if version >= 3:
-            h.update(json.dumps([str(tensors[key].dtype), list(tensors[key].shape)]).encode())
+            h.update(json.dumps([key, str(tensors[key].dtype), list(tensors[key].shape)]).encode())
+        else:
+            h.update(key.encode())
         if t.numel():
             h.update(t.view(torch.uint8).numpy().tobytes())
     if version >= 2 and header is not None:
         h.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
     return h.hexdigest()
-
-
-def version_for(coding: str) -> int:
-    """The format version written for ``coding``: the newest for all, since only its checksum
-    covers what the decoder reads (older releases refuse the file rather than misread it)."""
-    return VERSION
 
 
 def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = VERSION) -> bytes:
