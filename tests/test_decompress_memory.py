@@ -53,8 +53,9 @@ def crafted_files(folder: Path) -> dict[str, Path]:
 def test_decompress_peak_memory_on_small_crafted_files(tmp_path):
     files = crafted_files(tmp_path)
     assert all(p.stat().st_size < 10_000 for p in files.values())
-    proc = subprocess.run([sys.executable, "-m", "wsbench_perf.decompress_memory", str(DATA / "v1-huffman.wsb"),
-                           *map(str, files.values())], capture_output=True, text=True, timeout=300)
+    argv = [sys.executable, "-m", "wsbench_perf.decompress_memory", str(DATA / "v1-huffman.wsb"),
+            *map(str, files.values())]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()][1:]
     by_name = dict(zip(files, rows))

@@ -32,10 +32,6 @@ _INTS = {"n_weights": 0, "n_bits": 0, "k": 1, "d": 1}  # field: smallest value
 _STRS = ("coding", "quantizer", "include")
 
 
-def fail(message: str) -> FormatError:
-    return FormatError(message)
-
-
 def is_int(value: Any) -> bool:
     """A JSON integer (``True``, ``1.0`` and ``"1"`` are not)."""
     return type(value) is int
@@ -51,11 +47,12 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
     _fields(header)
     sizes = _shared(header["shared"])
     if sum(sizes) != header["n_weights"]:
-        raise fail(f"the shared tensors hold {sum(sizes)} weights, the header says n_weights "
-                   f"{header['n_weights']}")
+        raise FormatError(f"the shared tensors hold {sum(sizes)} weights, the header says "
+                          f"n_weights {header['n_weights']}")
     _tensor_set(header, tensors)
     if tensors["codebook"].numel() != header["d"]:
-        raise fail(f"d {header['d']} does not match the codebook's {tensors['codebook'].numel()} values")
+        raise FormatError(f"d {header['d']} does not match the codebook's "
+                          f"{tensors['codebook'].numel()} values")
     _bitstream(header, tensors["bitstream"].numel())
     coding = header["coding"]
     if coding == "huffman":
@@ -63,28 +60,28 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
     elif coding == "huffman-layer":
         _layers(header, sizes, tensors["huffman.lengths"].numpy(), tensors["layers.lengths"].numpy())
     elif fixed_width(header["d"]) > 32 or header["n_bits"] != header["n_weights"] * fixed_width(header["d"]):
-        raise fail(f"n_bits {header['n_bits']} is not n_weights x {fixed_width(header['d'])} bits")
+        raise FormatError(f"n_bits {header['n_bits']} is not n_weights x {fixed_width(header['d'])} bits")
     return sizes
 
 
 def _fields(header: Any) -> None:
     if not isinstance(header, dict):
-        raise fail("header is missing or malformed")
+        raise FormatError("header is missing or malformed")
     for key in (*_INTS, *_STRS, "shared", "rest", "sha256"):
         if key not in header:
-            raise fail(f"header lacks {key!r}")
+            raise FormatError(f"header lacks {key!r}")
     for key, low in _INTS.items():
         if not is_int(header[key]) or header[key] < low:
-            raise fail(f"header field {key!r} must be an integer >= {low}, got {header[key]!r}")
+            raise FormatError(f"header field {key!r} must be an integer >= {low}, got {header[key]!r}")
     for key in (*_STRS, "sha256"):
         if not isinstance(header[key], str):
-            raise fail(f"header field {key!r} must be a string")
+            raise FormatError(f"header field {key!r} must be a string")
     if header["coding"] not in CODINGS:
-        raise fail(f"unknown coding {header['coding']!r}")
+        raise FormatError(f"unknown coding {header['coding']!r}")
     if not isinstance(header.get("extra", {}), dict):
-        raise fail("header field 'extra' must be an object")
+        raise FormatError("header field 'extra' must be an object")
     if not isinstance(header["rest"], list) or not all(isinstance(n, str) for n in header["rest"]):
-        raise fail("header field 'rest' must be a list of names")
+        raise FormatError("header field 'rest' must be a list of names")
 
 
 def _shared(shared: Any) -> list[int]:
@@ -92,18 +89,18 @@ def _shared(shared: Any) -> list[int]:
     import torch
 
     if not isinstance(shared, list):
-        raise fail("header field 'shared' must be a list")
+        raise FormatError("header field 'shared' must be a list")
     sizes = []
     for row in shared:
         if not (isinstance(row, list) and len(row) == 3 and isinstance(row[0], str)
                 and isinstance(row[1], list) and isinstance(row[2], str)):
-            raise fail("header field 'shared' must hold [name, shape, dtype] rows")
+            raise FormatError("header field 'shared' must hold [name, shape, dtype] rows")
         name, shape, dtype = row
         if len(shape) > MAX_DIMS or not all(is_int(n) and 0 <= n < MAX_DIM for n in shape):
-            raise fail(f"shared tensor {name!r} has a malformed shape")
+            raise FormatError(f"shared tensor {name!r} has a malformed shape")
         kind = getattr(torch, dtype, None) if dtype.isidentifier() else None
         if not isinstance(kind, torch.dtype) or not kind.is_floating_point:
-            raise fail(f"shared tensor {name!r} has dtype {dtype!r}, not a floating dtype")
+            raise FormatError(f"shared tensor {name!r} has dtype {dtype!r}, not a floating dtype")
         sizes.append(math.prod(shape))
     return sizes
 
@@ -112,21 +109,21 @@ def _tensor_set(header: dict, tensors: dict[str, "torch.Tensor"]) -> None:
     """Names unique, every ``rest`` name stored and nothing stored that the header lacks."""
     names = [row[0] for row in header["shared"]] + header["rest"]
     if len(set(names)) != len(names):
-        raise fail("a tensor name appears twice in the header")
+        raise FormatError("a tensor name appears twice in the header")
     expected = {"codebook", "bitstream", *TABLES[header["coding"]]} | {f"rest.{n}" for n in header["rest"]}
     if set(tensors) != expected:
         extra, missing = sorted(set(tensors) - expected), sorted(expected - set(tensors))
-        raise fail(f"stored tensors do not match the header (missing {missing}, unexpected {extra})")
+        raise FormatError(f"stored tensors do not match the header (missing {missing}, unexpected {extra})")
     for key, dtype in TABLE_DTYPES.items():
         t = tensors.get(key)
         if t is not None and (str(t.dtype) != f"torch.{dtype}" or t.dim() != 1):
-            raise fail(f"tensor {key!r} has the wrong dtypes or shape (want a 1-D {dtype})")
+            raise FormatError(f"tensor {key!r} has the wrong dtypes or shape (want a 1-D {dtype})")
 
 
 def _bitstream(header: dict, n_bytes: int) -> None:
     n_bits = header["n_bits"]
     if n_bytes != (n_bits + 7) // 8 and not (n_bits == 0 and n_bytes == 1):
-        raise fail(f"the bitstream holds {n_bytes} bytes, the header says {n_bits} bits")
+        raise FormatError(f"the bitstream holds {n_bytes} bytes, the header says {n_bits} bits")
 
 
 def _huffman(header: dict, count: np.ndarray, symbol: np.ndarray) -> None:
@@ -134,16 +131,16 @@ def _huffman(header: dict, count: np.ndarray, symbol: np.ndarray) -> None:
     n, n_bits, d = header["n_weights"], header["n_bits"], header["d"]
     counts = [int(c) for c in count[:MAX_CODE_LENGTH + 2]]
     if not 2 <= len(counts) <= MAX_CODE_LENGTH + 1 or counts[0] != 0 or min(counts) < 0:
-        raise fail("Huffman table is malformed (code lengths 1..31 only)")
+        raise FormatError("Huffman table is malformed (code lengths 1..31 only)")
     if sum(counts) != symbol.size or not symbol.size:
-        raise fail("Huffman table's counts do not add up to its symbols")
+        raise FormatError("Huffman table's counts do not add up to its symbols")
     longest = len(counts) - 1
     if sum(c << (longest - length) for length, c in enumerate(counts)) > 1 << longest:
-        raise fail("Huffman table is not a prefix code (Kraft sum over 1)")
+        raise FormatError("Huffman table is not a prefix code (Kraft sum over 1)")
     if symbol.min() < 0 or symbol.max() >= d or np.unique(symbol).size != symbol.size:
-        raise fail("Huffman table's symbols are out of the codebook or repeated")
+        raise FormatError("Huffman table's symbols are out of the codebook or repeated")
     if not n <= n_bits <= n * longest:
-        raise fail(f"n_bits {n_bits} cannot hold {n} codes of 1..{longest} bits")
+        raise FormatError(f"n_bits {n_bits} cannot hold {n} codes of 1..{longest} bits")
 
 
 def kraft_ok(lengths: np.ndarray) -> bool:
@@ -159,20 +156,20 @@ def _layers(header: dict, sizes: list[int], shared: np.ndarray, own: np.ndarray)
     rows, d = header.get("layers"), header["d"]
     if not isinstance(rows, list) or not all(
             isinstance(r, list) and len(r) == 3 and all(is_int(v) for v in r) for r in rows):
-        raise fail("the header's per-tensor rows are malformed")
+        raise FormatError("the header's per-tensor rows are malformed")
     if len(rows) != len(sizes) or sum(r[2] for r in rows) != header["n_bits"]:
-        raise fail("per-tensor bit counts do not add up to the header's")
+        raise FormatError("per-tensor bit counts do not add up to the header's")
     if shared.size != d or not kraft_ok(shared):
-        raise fail("per-tensor tables do not match the codebook")
+        raise FormatError("per-tensor tables do not match the codebook")
     start = 0
     for (lo, n, bits), size in zip(rows, sizes):
         if n < 0 or (n and not 0 <= lo <= d - n):
-            raise fail("per-tensor tables do not match the codebook")
+            raise FormatError("per-tensor tables do not match the codebook")
         table = own[start:start + n] if n else shared
         start += n
         if table.size < n or not kraft_ok(table) or (size and not table.any()):
-            raise fail("per-tensor tables do not match their lengths")
+            raise FormatError("per-tensor tables do not match their lengths")
         if not size <= bits <= size * MAX_CODE_LENGTH:
-            raise fail(f"a tensor of {size} weights cannot take {bits} bits")
+            raise FormatError(f"a tensor of {size} weights cannot take {bits} bits")
     if start != own.size:
-        raise fail("per-tensor tables do not match their lengths")
+        raise FormatError("per-tensor tables do not match their lengths")
