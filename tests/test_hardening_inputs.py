@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import struct
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +173,38 @@ def test_incomplete_experiment_json_is_one_line(tmp_path, capsys, meta):
     (tmp_path / "experiment.json").write_text(json.dumps(meta))
     err = one_error_line(capsys, "report", str(tmp_path), "--no-figures")
     assert "experiment.json is incomplete or malformed" in err
+
+
+def _image_folder(root: Path, bad: bytes) -> Path:
+    from PIL import Image
+
+    for split in ("train", "test"):
+        (root / split / "cat").mkdir(parents=True)
+        Image.new("RGB", (32, 32)).save(root / split / "cat" / "good.png")
+    (root / "train" / "cat" / "bad.png").write_bytes(bad)
+    return root
+
+
+@pytest.mark.parametrize("bad", [b"garbage", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0" + b"\x00" * 20])
+def test_corrupt_image_is_one_config_error(tmp_path, bad):
+    root = _image_folder(tmp_path / "imgs", bad)
+    with pytest.raises(ConfigError, match="bad.png: not a readable image"):
+        load_cifar(root)
+    with tarfile.open(tmp_path / "imgs.tar", "w") as tf:
+        tf.add(root, arcname="imgs")
+    with pytest.raises(ConfigError, match="bad.png: not a readable image"):
+        load_cifar(tmp_path / "imgs.tar")
+    from wsbench.data.imagenet import decode_images
+
+    with pytest.raises(ConfigError, match="not a readable image"):
+        decode_images([root / "train" / "cat" / "bad.png"])
+
+
+def test_decompression_bomb_image_is_one_config_error(tmp_path, monkeypatch):
+    from PIL import Image
+
+    root = _image_folder(tmp_path / "imgs", b"")
+    Image.new("RGB", (64, 64)).save(root / "train" / "cat" / "bad.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 64 x 64 is then over twice the limit
+    with pytest.raises(ConfigError, match="DecompressionBombError"):
+        load_cifar(root)

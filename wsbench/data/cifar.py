@@ -15,6 +15,7 @@ import numpy as np
 
 from wsbench.cache import atomic_write_bytes, cache_dir, content_key
 from wsbench.data.imagenet import imagenet_split, load_imagenet_folder  # noqa: F401 (re-export)
+from wsbench.data.imagenet import unreadable_image
 from wsbench.data.safe_pickle import load_batch
 from wsbench.errors import ConfigError
 
@@ -167,11 +168,13 @@ def _batch_arrays(batch: dict, label_key: bytes, path: Path) -> tuple[np.ndarray
     return x, np.asarray(y, dtype=np.int64)
 
 
-def _decode_image(data: bytes | Path) -> np.ndarray:
+def _decode_image(data: bytes | Path, where: object = None) -> np.ndarray:
+    """One RGB image; a corrupt, truncated or oversized one is a ConfigError naming it."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    with unreadable_image(where if where is not None else data):
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def _assemble(items: dict[str, list[tuple[str, str, np.ndarray]]], where: object) -> dict:
@@ -214,7 +217,8 @@ def _read_image_tar(archive: Path) -> dict:
                 continue
             fh = tf.extractfile(member)
             if fh is not None:
-                items[parts[-3]].append((parts[-2], parts[-1], _decode_image(fh.read())))
+                items[parts[-3]].append((parts[-2], parts[-1],
+                                         _decode_image(fh.read(), f"{archive}:{member.name}")))
     return _assemble(items, archive)
 
 
