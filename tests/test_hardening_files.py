@@ -208,3 +208,12 @@ def test_huffman_decoding_stops_after_n_values_and_refuses_leftover_bits():
         huffman.decode(data + b"\x00", n_bits + 3, idx.size, table)
     with pytest.raises(ValueError):  # fewer codes than claimed: stops at the end of the stream
         huffman.decode(data, n_bits, idx.size + 5, table)
+
+
+@pytest.mark.parametrize("shape", [[0, 2**61, 2**61], [2**62], [1] * 65, [-1], [True, 3]])
+def test_shapes_torch_cannot_hold_are_refused(shape):
+    from wsbench.fileformat_checks import _shared
+
+    with pytest.raises(FormatError, match="malformed shape"):
+        _shared([["w", shape, "float32"]])
+    assert _shared([["w", [0, 2**40], "float32"], ["v", [2, 3], "float16"]]) == [0, 6]

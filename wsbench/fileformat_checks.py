@@ -96,13 +96,19 @@ def _shared(shared: Any) -> list[int]:
                 and isinstance(row[1], list) and isinstance(row[2], str)):
             raise FormatError("header field 'shared' must hold [name, shape, dtype] rows")
         name, shape, dtype = row
-        if len(shape) > MAX_DIMS or not all(is_int(n) and 0 <= n < MAX_DIM for n in shape):
+        if not _shape_ok(shape):
             raise FormatError(f"shared tensor {name!r} has a malformed shape")
         kind = getattr(torch, dtype, None) if dtype.isidentifier() else None
         if not isinstance(kind, torch.dtype) or not kind.is_floating_point:
             raise FormatError(f"shared tensor {name!r} has dtype {dtype!r}, not a floating dtype")
         sizes.append(math.prod(shape))
     return sizes
+
+
+def _shape_ok(shape: list) -> bool:
+    """Non-negative ints, as many dims as torch allows, and strides that fit in 63 bits."""
+    return (len(shape) <= MAX_DIMS and all(is_int(n) and 0 <= n < MAX_DIM for n in shape)
+            and math.prod(n for n in shape if n) < MAX_DIM)
 
 
 def _tensor_set(header: dict, tensors: dict[str, "torch.Tensor"]) -> None:
