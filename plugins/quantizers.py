@@ -65,7 +65,10 @@ def _closed_form_exact(w: "torch.Tensor", lo: float, hi: float, k: int) -> bool:
     if w.dtype != torch.float32 or not (math.isfinite(lo) and math.isfinite(hi)):
         return False
     ulp = float(np.spacing(np.float32(max(abs(lo), abs(hi)))))
-    return 2 <= k <= 1 << 20 and (hi - lo) / (k - 1) > 64 * ulp
+    if not 2 <= k <= 1 << 20 or (hi - lo) / (k - 1) <= 64 * ulp:
+        return False
+    with np.errstate(over="ignore"):  # a range near float32's smallest normal: scale overflows
+        return bool(np.isfinite(np.float32((k - 1) / (hi - lo))))
 
 
 def _uniform_bins_numpy(w: "torch.Tensor", edges: "torch.Tensor", lo: float, hi: float, k: int,

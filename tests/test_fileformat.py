@@ -10,6 +10,7 @@ import torch.nn as nn
 
 import wsbench
 from wsbench.errors import FormatError, ModelError
+from wsbench.fileformat import VERSION
 
 
 class TinySequenceModel(nn.Module):
@@ -99,9 +100,10 @@ def test_newer_version_is_refused(digits_cnn, tmp_path):
     raw = wsbench.compress_model(digits_cnn.model, 16).to_bytes()
     n = int.from_bytes(raw[:8], "little")
     meta = json.loads(raw[8:8 + n])["__metadata__"]
-    (tmp_path / "v3.wsb").write_bytes(save(load(raw), metadata={**meta, "version": "3"}))
-    with pytest.raises(FormatError, match="version 3"):
-        wsbench.load_state_dict(tmp_path / "v3.wsb")
+    newer = str(VERSION + 1)
+    (tmp_path / "new.wsb").write_bytes(save(load(raw), metadata={**meta, "version": newer}))
+    with pytest.raises(FormatError, match=f"version {newer}"):
+        wsbench.load_state_dict(tmp_path / "new.wsb")
 
 
 def test_nan_and_no_shareable_weights_are_refused():

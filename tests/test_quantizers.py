@@ -63,3 +63,10 @@ def test_kmeans_fits_a_subsample_but_assigns_every_weight():
 def test_constant_weights_give_one_value():
     q = plugins.create("quantizer", "uniform").quantize(torch.full((10,), 0.25), 8)
     assert q.d == 1 and float(q.codebook[0]) == 0.25
+
+
+def test_a_range_near_the_smallest_normal_float_uses_the_exact_path():
+    # found by hypothesis: (k - 1) / (hi - lo) overflows float32, the closed form gave NaN bins
+    w = torch.tensor([0.0, float(np.finfo(np.float32).tiny)])
+    q = plugins.create("quantizer", "uniform").quantize(w, 5)
+    assert q.d == 2 and q.indices.tolist() == [0, 1] and torch.equal(q.codebook, w)

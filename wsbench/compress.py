@@ -128,7 +128,7 @@ class CompressedModel:
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
             "rest": list(self.rest), "extra": self.extra, **header_extra,
         }
-        return fileformat.write_bytes(header, tensors, version=fileformat.version_for(self.coding))
+        return fileformat.write_bytes(header, tensors)  # the newest version, for every coding
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (never a half-written file under the final name)."""
@@ -170,31 +170,37 @@ def compress_model(model: "torch.nn.Module", k: int, quantizer: str = "uniform",
 
 
 def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
-    """Decode a compressed file into a state dict that ``model.load_state_dict`` accepts."""
+    """Decode a compressed file into a state dict that ``model.load_state_dict`` accepts.
+
+    :func:`wsbench.fileformat.read` has checked the header against the tensors, so decoding
+    allocates no more than the file holds; anything a decoder still refuses is a FormatError.
+    """
     import torch
 
     header, tensors = fileformat.read(path)
     try:
-        n = int(header["n_weights"])
-        data = tensors["bitstream"].numpy().tobytes()
-        if header["coding"] == "huffman":
-            table = huffman.HuffmanTable(tensors["huffman.count"].numpy(),
-                                         tensors["huffman.symbol"].numpy())
-            idx = huffman.decode(data, int(header["n_bits"]), n, table)
-        elif header["coding"] == "huffman-layer":
-            arrays = {k: tensors[k].numpy() for k in ("huffman.lengths", "layers.lengths")}
-            code = layer_coding.from_file(arrays, header["layers"], data, int(header["n_bits"]),
-                                          int(header["d"]))
-            idx = layer_coding.decode(code, _sizes(header["shared"]))
-        elif header["coding"] == "fixed":
-            idx = fileformat.unpack_fixed(data, n, fileformat.fixed_width(int(header["d"])))
-        else:
-            raise ValueError(f"unknown coding {header['coding']!r}")
+        idx = _decode_indices(header, tensors)
         codebook = tensors["codebook"]
-        if idx.size != n or (idx.size and (idx.min() < 0 or idx.max() >= codebook.numel())):
+        if idx.size != header["n_weights"] or (idx.size and (idx.min() < 0 or idx.max() >= codebook.numel())):
             raise ValueError("indices do not match the codebook")
         flat = codebook[torch.from_numpy(idx)]
         rest = {name: tensors[f"rest.{name}"] for name in header["rest"]}
         return _assemble(header["shared"], flat, rest)
-    except (KeyError, ValueError, TypeError, IndexError, OverflowError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, OverflowError, RuntimeError, MemoryError) as exc:
         raise FormatError(f"{path}: inconsistent compressed file ({exc})") from None
+
+
+def _decode_indices(header: dict, tensors: dict[str, "torch.Tensor"]) -> np.ndarray:
+    """The pooled codebook indices of a checked file."""
+    n, n_bits, d = header["n_weights"], header["n_bits"], header["d"]
+    data = tensors["bitstream"].numpy().tobytes()
+    if header["coding"] == "huffman":
+        table = huffman.HuffmanTable(tensors["huffman.count"].numpy(), tensors["huffman.symbol"].numpy())
+        return huffman.decode(data, n_bits, n, table)
+    if header["coding"] == "huffman-layer":
+        arrays = {k: tensors[k].numpy() for k in ("huffman.lengths", "layers.lengths")}
+        code = layer_coding.from_file(arrays, header["layers"], data, n_bits, d)
+        return layer_coding.decode(code, _sizes(header["shared"]))
+    if header["coding"] == "fixed":
+        return fileformat.unpack_fixed(data, n, fileformat.fixed_width(d))
+    raise ValueError(f"unknown coding {header['coding']!r}")

@@ -168,15 +168,19 @@ class Experiment:
 # -- reading and validating ----------------------------------------------------------------
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment TOML file (ConfigError naming the file and key)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read experiment file ({exc.strerror or exc})") from None
+    from wsbench.errors import reraised
+    from wsbench.safe_io import read_regular_file
+
+    path = Path(path)  # a regular file of at most 16 MiB: never a FIFO, device or binary blob
+    raw = read_regular_file(path, ConfigError, "experiment file", limit=16 << 20)
+    with reraised(ConfigError, f"{path}: not a UTF-8 text file", UnicodeDecodeError):
+        text = raw.decode("utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return parse_experiment(data, source=str(path), text=text)
 
 

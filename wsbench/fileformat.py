@@ -2,21 +2,26 @@
 
 Layout (all tensors little-endian, as safetensors stores them):
 
-* metadata ``format`` = ``wsbench-compressed``, ``version`` = ``1`` (``2`` for coding
-  ``huffman-layer``), ``header`` = JSON with
+* metadata ``format`` = ``wsbench-compressed``, ``version`` = ``3``, ``header`` = JSON with
   ``coding`` (``huffman``, ``huffman-layer`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
   ``quantizer``, ``include``, ``shared`` (``[name, shape, dtype]`` in pooling order),
-  ``rest`` (names of the fp32 remainder) and ``sha256`` over every tensor's bytes in that order;
+  ``rest`` (names of the fp32 remainder) and ``sha256``: from version 3 on over the header (less
+  ``sha256``) and every tensor's name, dtype, shape and bytes, so that no edit of a header field
+  or of a tensor's declared dtype or shape can load as another model. Version 1 (codings
+  ``huffman`` and ``fixed``) covered the tensors' names and bytes only, version 2 (coding
+  ``huffman-layer``) the header too; both are still read, after the same consistency checks
+  (:mod:`wsbench.fileformat_checks`);
 * ``codebook`` float32[d], the shared values;
 * ``huffman.count`` / ``huffman.symbol`` int64, the canonical code table (coding ``huffman``);
 * ``huffman.lengths`` uint8[d], the shared table's code lengths, and ``layers.lengths`` uint8,
   the concatenated per-tensor tables (coding ``huffman-layer``; the header's ``layers`` lists
-  ``[first symbol, table length (0: the shared table), bits]`` per shared tensor, and from
-  version 2 on the checksum covers the header as well as the tensors);
+  ``[first symbol, table length (0: the shared table), bits]`` per shared tensor);
 * ``bitstream`` uint8, the indices of all shared weights (Huffman codes or fixed-width, MSB first);
 * ``rest.<name>``: every other state-dict entry (biases, norms, buffers) unchanged.
 
-Loading uses safetensors only: nothing is ever unpickled.
+Loading uses safetensors only: nothing is ever unpickled. Only a regular file under the size cap
+of :mod:`wsbench.safe_io` is read, and the header is checked against the tensors before anything
+is decoded, so what decoding allocates is bounded by what the file holds.
 """
 
 from __future__ import annotations
@@ -28,20 +33,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wsbench import fileformat_checks
 from wsbench.errors import FormatError
+from wsbench.fileformat_checks import fixed_width
+from wsbench.safe_io import read_regular_file
 
 if TYPE_CHECKING:
     import torch
 
 FORMAT = "wsbench-compressed"
-VERSION = 2     # the newest version written; files of coding ``huffman-layer`` need it
+VERSION = 3     # written for every coding: its checksum binds header, dtypes, shapes and bytes
 READS = tuple(str(v) for v in range(1, VERSION + 1))
 SUFFIX = ".wsb"
-
-
-def fixed_width(d: int) -> int:
-    """Bits per index without entropy coding: ceil(log2 d), at least 1."""
-    return max(1, int(np.ceil(np.log2(max(d, 1)))))
 
 
 _CHUNK = 1 << 20  # values per step (a multiple of 8, so every step ends on a byte boundary)
@@ -59,7 +62,10 @@ def pack_fixed(indices: np.ndarray, bits: int) -> tuple[bytes, int]:
 
 
 def unpack_fixed(data: bytes, n_values: int, bits: int) -> np.ndarray:
+    """The inverse of :func:`pack_fixed`; a stream too short for ``n_values`` is refused."""
     raw = np.frombuffer(data, dtype=np.uint8)
+    if raw.size * 8 < n_values * bits or not 1 <= bits <= 32:
+        raise ValueError(f"bitstream of {raw.size} bytes cannot hold {n_values} {bits}-bit indices")
     out = np.empty(n_values, dtype=np.int64)
     step = _CHUNK * bits // 8
     for i, start in enumerate(range(0, n_values, _CHUNK)):
@@ -71,72 +77,86 @@ def unpack_fixed(data: bytes, n_values: int, bits: int) -> np.ndarray:
     return out
 
 
-def _checksum(tensors: dict[str, "torch.Tensor"], order: list[str], header: dict | None = None) -> str:
-    """sha256 over every tensor's name and bytes; from version 2 on, over the header too
-    (without its own ``sha256``), because the per-tensor coding's decoder depends on it."""
+def checksum(tensors: dict[str, "torch.Tensor"], header: dict | None, version: int) -> str:
+    """sha256 over every tensor (name and bytes; from version 3 on also dtype and shape) in name
+    order, then, from version 2 on, over the header without its own ``sha256``.
+
+    Version 3 hashes each tensor's name, dtype and shape as one JSON array: self-delimiting and,
+    with the byte count they imply, it leaves no two files with the same hashed stream."""
     import torch
 
     h = hashlib.sha256()
-    for key in order:
+    for key in sorted(tensors):
         t = tensors[key].contiguous().view(-1)
-        h.update(key.encode())
+        if version >= 3:
+            h.update(json.dumps([key, str(tensors[key].dtype), list(tensors[key].shape)]).encode())
+        else:
+            h.update(key.encode())
         if t.numel():
             h.update(t.view(torch.uint8).numpy().tobytes())
-    if header is not None:
+    if version >= 2 and header is not None:
         h.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
     return h.hexdigest()
 
 
-def version_for(coding: str) -> int:
-    """The oldest format version that can hold ``coding`` (older readers keep reading the rest)."""
-    return VERSION if coding == "huffman-layer" else 1
-
-
-def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = 1) -> bytes:
+def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = VERSION) -> bytes:
     """Serialise header + tensors; the checksum is computed here so it always matches.
 
-    Version 1 files (codings ``huffman`` and ``fixed``) stay readable by older wsbench releases;
-    version 2 marks the per-tensor coding, which those releases must refuse, not misread.
+    ``version`` below 3 exists for tests that need files as older releases wrote them.
     """
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     header = dict(header)
-    header["sha256"] = _checksum(tensors, sorted(tensors), header if version >= 2 else None)
+    header["sha256"] = checksum(tensors, header, version)
     return save(tensors, metadata={"format": FORMAT, "version": str(version),
                                    "header": json.dumps(header)})
 
 
 def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
-    """Read and verify a compressed file; every failure is one FormatError line."""
+    """Read and verify a compressed file; every failure is one FormatError line.
+
+    The header is checked against the tensors (:func:`wsbench.fileformat_checks.check`)
+    before the caller decodes anything.
+    """
+    path = Path(path)
+    raw = read_regular_file(path, FormatError, "compressed file")
+    try:
+        meta, tensors = _container(raw)
+        version, header = _header(meta)
+        if checksum(tensors, header, version) != header.get("sha256"):
+            raise FormatError("checksum mismatch, the file is corrupted")
+        fileformat_checks.check(header, tensors)
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc}") from None
+    return header, tensors
+
+
+def _container(raw: bytes) -> tuple[dict, dict[str, "torch.Tensor"]]:
+    """The safetensors metadata and tensors (nothing is unpickled)."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise FormatError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         tensors = load(raw)
         meta_len = int.from_bytes(raw[:8], "little")
-        meta = json.loads(raw[8:8 + meta_len]).get("__metadata__", {})
-    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
-        raise FormatError(f"{path}: not a wsbench compressed file (corrupted or truncated: {exc})") from None
-    if meta.get("format") != FORMAT:
-        raise FormatError(f"{path}: not a wsbench compressed file (format {meta.get('format')!r})")
+        meta = json.loads(raw[8:8 + meta_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError, RecursionError, AttributeError) as exc:
+        raise FormatError(f"not a wsbench compressed file (corrupted or truncated: {exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise FormatError(f"not a wsbench compressed file (format {found!r})")
+    return meta, tensors
+
+
+def _header(meta: dict) -> tuple[int, dict]:
     if meta.get("version") not in READS:
-        raise FormatError(f"{path}: format version {meta.get('version')} is not supported "
+        raise FormatError(f"format version {meta.get('version')} is not supported "
                           f"(this wsbench reads versions {', '.join(READS)})")
     try:
         header = json.loads(meta["header"])
-    except (KeyError, ValueError):
-        raise FormatError(f"{path}: header is missing or malformed") from None
+    except (KeyError, TypeError, ValueError, RecursionError):
+        raise FormatError("header is missing or malformed") from None
     if not isinstance(header, dict):
-        raise FormatError(f"{path}: header is missing or malformed")
-    covered = header if meta["version"] != "1" else None
-    if _checksum(tensors, sorted(tensors), covered) != header.get("sha256"):
-        raise FormatError(f"{path}: checksum mismatch, the file is corrupted")
-    return header, tensors
+        raise FormatError("header is missing or malformed")
+    return int(meta["version"]), header

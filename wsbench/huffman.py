@@ -87,8 +87,11 @@ def decode_bits(stream, n_values: int, table: HuffmanTable) -> np.ndarray:
     """Decode exactly ``n_values`` symbols from a bitarray holding only their codes."""
     from bitarray.util import canonical_decode
 
-    return np.fromiter(canonical_decode(stream, table.count.tolist(), table.symbol.tolist()),
-                       dtype=np.int64, count=n_values)
+    out = np.fromiter(canonical_decode(stream, table.count.tolist(), table.symbol.tolist()),
+                      dtype=np.int64, count=n_values)
+    if n_values and int(table.lengths(int(table.symbol.max()) + 1)[out].sum()) != len(stream):
+        raise ValueError("the bitstream holds more bits than its codes")  # stop after n_values
+    return out
 
 
 def decode(data: bytes, n_bits: int, n_values: int, table: HuffmanTable) -> np.ndarray:

@@ -9,7 +9,8 @@ its own table only when the bits it saves pay for the table; otherwise it uses t
 Tables are stored as one uint8 code length per symbol (0: no code) over the range of symbols
 the tensor uses, and rebuilt canonically (sorted by length, then symbol) on both sides. What
 the decoder needs per tensor (first symbol, table length, bits) is in the file's header, which
-format version 2's checksum covers: an edited header cannot decode into a different model.
+the checksum covers from format version 2 on: an edited header cannot decode into a different
+model.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from wsbench import huffman
+from wsbench.fileformat_checks import MAX_CODE_LENGTH  # the longest code bitarray decodes
 
 TABLE_META_BITS = 64  # what an own table adds to the tensor's entry in the header, roughly
-MAX_CODE_LENGTH = 31  # the longest code bitarray's canonical decoder accepts
 
 
 def table_from_lengths(lengths: np.ndarray, offset: int = 0) -> huffman.HuffmanTable:
@@ -130,24 +131,16 @@ def to_file(code: LayerCode) -> tuple[dict[str, np.ndarray], list[list[int]]]:
 
 
 def from_file(arrays: dict[str, np.ndarray], rows: list, data: bytes, n_bits: int, d: int) -> LayerCode:
-    """The inverse of :func:`to_file`, checking every field (ValueError when inconsistent)."""
+    """The inverse of :func:`to_file`. The reader has checked ``rows`` against the tables, the
+    codebook and ``n_bits`` already (:mod:`wsbench.fileformat_checks`)."""
     shared = np.asarray(arrays["huffman.lengths"])
     own = np.asarray(arrays["layers.lengths"])
-    if shared.dtype != np.uint8 or own.dtype != np.uint8:
+    if shared.dtype != np.uint8 or own.dtype != np.uint8 or shared.size != d:
         raise ValueError("per-tensor tables have the wrong dtypes")
-    if not isinstance(rows, list) or not all(
-            isinstance(r, list) and len(r) == 3 and all(type(v) is int for v in r) for r in rows):
-        raise ValueError("the header's per-tensor rows are malformed")
-    if shared.size != d:
-        raise ValueError("per-tensor tables do not match the codebook")
-    tables, start = [], 0
-    for lo, n, bits in rows:
-        if n < 0 or bits < 0 or (n and not 0 <= lo <= d - n):
-            raise ValueError("per-tensor tables do not match the codebook")
-        tables.append((lo, own[start:start + n]))
-        start += n
-    if start != own.size:
-        raise ValueError("per-tensor tables do not match their lengths")
     if sum(r[2] for r in rows) != n_bits:
         raise ValueError("per-tensor bit counts do not add up to the header's")
+    tables, start = [], 0
+    for lo, n, _bits in rows:
+        tables.append((lo, own[start:start + n]))
+        start += n
     return LayerCode(shared, tables, [r[2] for r in rows], data)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import tarfile
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import numpy as np
 
 from wsbench.cache import atomic_write_bytes, cache_dir, content_key
 from wsbench.data.imagenet import imagenet_split, load_imagenet_folder  # noqa: F401 (re-export)
+from wsbench.data.imagenet import unreadable_image
+from wsbench.data.safe_pickle import load_batch
 from wsbench.errors import ConfigError
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -130,12 +131,7 @@ def _decode(src: Path, name: str) -> dict:
 
 
 def _read_torchvision(folder: Path, name: str) -> dict:
-    """Read the official pickled batches (the only place pickle is used: that is the format)."""
-
-    def unpickle(path: Path) -> dict:
-        with open(path, "rb") as fh:
-            return pickle.load(fh, encoding="bytes")
-
+    """Read the official pickled batches with a restricted unpickler (no code runs)."""
     if name == "cifar10":
         train_files = [folder / f"data_batch_{i}" for i in range(1, 6)]
         test_files, meta_file = [folder / "test_batch"], folder / "batches.meta"
@@ -148,23 +144,37 @@ def _read_torchvision(folder: Path, name: str) -> dict:
         raise ConfigError(f"{folder}: missing CIFAR batch files {', '.join(missing)}")
 
     def read(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-        batches = [unpickle(f) for f in files]
-        x = np.concatenate([np.asarray(b[b"data"], dtype=np.uint8) for b in batches])
-        y = np.concatenate([np.asarray(b[label_key], dtype=np.int64) for b in batches])
-        return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), y
+        parts = [_batch_arrays(load_batch(f), label_key, f) for f in files]
+        x = np.concatenate([p[0] for p in parts])
+        return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), np.concatenate([p[1] for p in parts])
 
     train_x, train_y = read(train_files)
     test_x, test_y = read(test_files)
-    classes = [c.decode() for c in unpickle(meta_file)[names_key]]
+    names = load_batch(meta_file).get(names_key)
+    if not isinstance(names, list) or not all(isinstance(c, bytes) for c in names):
+        raise ConfigError(f"{meta_file}: no list of class names under {names_key!r}")
+    classes = [c.decode("utf-8", "replace") for c in names]
     return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y,
             "classes": classes}
 
 
-def _decode_image(data: bytes | Path) -> np.ndarray:
+def _batch_arrays(batch: dict, label_key: bytes, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's uint8 images (N x 3072) and int labels, or a ConfigError naming the file."""
+    x, y = batch.get(b"data"), batch.get(label_key)
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
+        raise ConfigError(f"{path}: {b'data'!r} is not a uint8 array of 3072 values per image")
+    if not isinstance(y, list) or len(y) != len(x) or not all(type(v) is int and v >= 0 for v in y):
+        raise ConfigError(f"{path}: {label_key!r} is not one non-negative int label per image")
+    return x, np.asarray(y, dtype=np.int64)
+
+
+def _decode_image(data: bytes | Path, where: object = None) -> np.ndarray:
+    """One RGB image; a corrupt, truncated or oversized one is a ConfigError naming it."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    with unreadable_image(where if where is not None else data):
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def _assemble(items: dict[str, list[tuple[str, str, np.ndarray]]], where: object) -> dict:
@@ -207,7 +217,8 @@ def _read_image_tar(archive: Path) -> dict:
                 continue
             fh = tf.extractfile(member)
             if fh is not None:
-                items[parts[-3]].append((parts[-2], parts[-1], _decode_image(fh.read())))
+                items[parts[-3]].append((parts[-2], parts[-1],
+                                         _decode_image(fh.read(), f"{archive}:{member.name}")))
     return _assemble(items, archive)
 
 

@@ -6,11 +6,12 @@ The official val set is an ImageFolder tree (<root>/<wnid>/<image>). Decoding 50
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 
-from wsbench.errors import ConfigError
+from wsbench.errors import ConfigError, reraised
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -37,6 +38,14 @@ def load_imagenet_folder(root: str | Path, size: int = 224) -> dict:
     return {"paths": paths, "y": np.array(labels, dtype=np.int64), "classes": classes, "size": size}
 
 
+def unreadable_image(where: object) -> AbstractContextManager[None]:
+    """What PIL raises for a corrupt, truncated or decompression-bomb image, as a ConfigError."""
+    from PIL import Image
+
+    return reraised(ConfigError, f"{where}: not a readable image", OSError, ValueError, SyntaxError,
+                    Image.DecompressionBombError)
+
+
 def decode_images(paths: list[Path], size: int = 224) -> np.ndarray:
     """Decode with the standard eval transform (resize shorter side to size/0.875, centre crop)."""
     from PIL import Image
@@ -44,7 +53,7 @@ def decode_images(paths: list[Path], size: int = 224) -> np.ndarray:
     resize = int(round(size / 0.875))
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for k, p in enumerate(paths):
-        with Image.open(p) as im:
+        with unreadable_image(p), Image.open(p) as im:
             im = im.convert("RGB")
             w, h = im.size
             scale = resize / min(w, h)

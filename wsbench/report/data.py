@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.errors import ConfigError
+from wsbench.errors import ConfigError, reraised
 from wsbench.experiment import LISTS, Experiment, Trial
 from wsbench.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
 
@@ -89,7 +89,9 @@ def load_results(path: str | Path) -> Results:
     if not isinstance(meta, dict):
         raise ConfigError(f"{path}: not a results folder (no readable experiment.json); "
                           f"run `wsbench run EXPERIMENT.toml` first")
-    exp = Experiment.from_dict(meta)
+    with reraised(ConfigError, f"{path}: experiment.json is incomplete or malformed",
+                  KeyError, TypeError, ValueError, AttributeError, IndexError):
+        exp = Experiment.from_dict(meta)
     ref_file = read_json(path / "reference.json") or {}
     reference = {k: Reference.from_dict(v) for k, v in ref_file.get("tasks", {}).items()}
     for task in exp.tasks:

@@ -1,0 +1,38 @@
+"""Test helpers: take a compressed file apart and put it back, edited, as a crafted file would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def parts(raw: bytes) -> tuple[dict, dict, dict]:
+    """The safetensors metadata, the parsed header and the tensors of a compressed file."""
+    from safetensors.torch import load
+
+    n = int.from_bytes(raw[:8], "little")
+    meta = json.loads(raw[8:8 + n])["__metadata__"]
+    return meta, json.loads(meta["header"]), load(raw)
+
+
+def build(meta: dict, header: dict, tensors: dict, rehash: bool = True) -> bytes:
+    """A file of these parts; ``rehash`` recomputes the checksum as the file's version does,
+    so that the reader's own consistency checks (not the checksum) are what refuse it."""
+    from safetensors.torch import save
+
+    from wsbench.fileformat import checksum
+
+    header = dict(header)
+    if rehash:
+        header["sha256"] = checksum(tensors, header, int(meta["version"]))
+    return save(tensors, metadata={**meta, "header": json.dumps(header)})
+
+
+def rewrite(path: Path, edit_header=None, edit_tensors=None, rehash: bool = True) -> None:
+    """Edit a saved file's header (a dict) or tensors (a dict of tensors) in place."""
+    meta, header, tensors = parts(Path(path).read_bytes())
+    if edit_header:
+        edit_header(header)
+    if edit_tensors:
+        edit_tensors(tensors)
+    Path(path).write_bytes(build(meta, header, tensors, rehash))
