@@ -82,9 +82,7 @@ def test_a_trial_held_by_a_process_that_stops_is_run_here_after_waiting(tmp_path
     path.write_text(EXPERIMENT.replace("seeds = 4", "seeds = 2"))
     exp, out = load_experiment(path), tmp_path / "res"
     first = exp.trials()[0]
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(Claims(out).lock_path(first.key)), "3"],
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = _holder(Claims(out).lock_path(first.key), "3")  # holds it 3 s, writes nothing
     messages = []
     t0 = time.perf_counter()
     summary = run_experiment(exp, out, progress=False, log=messages.append)

@@ -144,3 +144,20 @@ def test_an_absent_cuda_device_is_refused_before_the_search(capsys, tmp_path, no
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     err = errors(capsys, ["compress", "--device", f"cuda:{n}", "--out", str(tmp_path)])
     assert f"--device: cuda:{n} is not available here ({n} CUDA device(s))" in err
+
+
+def test_the_longest_trial_id_is_writable_whatever_the_pid(tmp_path, monkeypatch):
+    """Labels are cut to 40 characters in a trial id; its record's temporary name must fit too."""
+    import os
+
+    from wsbench.experiment import parse_experiment
+    from wsbench.runner import write_json
+
+    label = {"label": "a" * 100}
+    exp = parse_experiment({**BASE, **{k: [{"name": n, **label}] for k, n in (
+        ("tasks", "digits-mlp"), ("spaces", "k"), ("quantizers", "uniform"),
+        ("optimizers", "random"), ("merges", "neighbor"))}, "seeds": [2**32 - 1]})
+    (trial,) = exp.trials()
+    monkeypatch.setattr(os, "getpid", lambda: 4_194_304)  # Linux's largest pid
+    write_json(tmp_path / f"{trial.id}.json", {"id": trial.id})
+    assert [p.name for p in tmp_path.iterdir()] == [f"{trial.id}.json"]

@@ -53,7 +53,10 @@ class GroupRunner:
             if not pending:
                 say(f"no exact front for {group[0].task.label}/{group[0].space.label}: {exc}")
             for t in pending:
-                runner._fail(out, t, exc, summary, say)
+                lock = self.claims.claim(t)  # never write over what another process wrote
+                if lock is not None:
+                    with lock:
+                        runner._fail(out, t, exc, summary, say)
                 self.bar.update()
             return
         model = runner.model_fingerprint(h)
