@@ -32,7 +32,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that a crash never leaves a half-written file under its name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # the name cut short: a 255-byte name (a long trial id) plus the suffix would not fit
+    tmp = path.with_name(f".{path.name[:200]}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)

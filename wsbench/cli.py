@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     from wsbench.errors import WsbenchError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # flags are checked while parsing (wsbench.validate): the same one line as the rest
+        args = parser.parse_args(argv)
+    except WsbenchError as exc:
+        print(f"wsbench: error: {exc}", file=sys.stderr)
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

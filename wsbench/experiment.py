@@ -13,9 +13,11 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from itertools import product
+from math import isfinite, prod
 from pathlib import Path
 from typing import Any
 
+from wsbench import validate
 from wsbench.cache import content_key
 from wsbench.errors import ConfigError, WsbenchError
 from wsbench.indicators import D_SCALES, Reference
@@ -194,14 +196,20 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: s
     for key in ("name", "tasks", "optimizers", "budget"):
         if key not in data:
             raise fail(key, "missing (required: name, tasks, optimizers, budget)")
-    name = _typed(data, "name", str, fail)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        raise fail("name", f"use letters, digits, '.', '_' or '-' (it names the results folder), got {name!r}")
+    def at(key: str) -> str:
+        return f"{source}: {key}"
+
+    name = validate.plain_name(data["name"], at("name"))
+    seeds = _seeds(data.get("seeds", [0]), at("seeds"))
     specs = {key: _plugin_list(data.get(key, DEFAULT_LISTS.get(key)), key, kind, fail)
              for key, kind in LISTS.items()}
-    seeds = _seeds(data.get("seeds", [0]), fail)
-    budget = _int(data, "budget", fail, minimum=1)
-    max_requested = _int(data, "max_requested", fail, minimum=1) if "max_requested" in data else None
+    n_trials = len(seeds) * prod(len(v) for v in specs.values())
+    if n_trials > validate.MAX_TRIALS:
+        raise fail("seeds", f"{n_trials} trials (seeds x every list) is more than the cap "
+                            f"of {validate.MAX_TRIALS}")
+    budget = validate.budget(data["budget"], at("budget"))
+    max_requested = (validate.integer(data["max_requested"], at("max_requested"), 1,
+                                      validate.MAX_EVALUATIONS) if "max_requested" in data else None)
     if max_requested is not None and max_requested < budget:
         raise fail("max_requested", f"must be >= budget ({budget}), got {max_requested}")
     from wsbench.metrics import METRICS
@@ -213,24 +221,21 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: s
     if include not in ("conv-linear", "all"):
         raise fail("include", f"must be 'conv-linear' or 'all', got {include!r}")
     drops = data.get("drops", [0.005, 0.01])
-    if (not isinstance(drops, list) or not drops
-            or not all(_is_number(d) and 0 <= d < 1 for d in drops)):
+    if not isinstance(drops, list) or not drops:
         raise fail("drops", f"must be a non-empty list of numbers in [0, 1), got {drops!r}")
-    drops = tuple(sorted(float(d) for d in drops))
-    max_drop = float(_number(data, "max_drop", fail, max(drops)))
-    if not 0 <= max_drop < 1:
-        raise fail("max_drop", f"must be in [0, 1), got {max_drop}")
+    drops = tuple(sorted(validate.drop(d, at("drops")) for d in drops))
+    max_drop = validate.drop(data.get("max_drop", drops[-1]), at("max_drop"))
     if max_drop < drops[-1]:
         raise fail("max_drop", f"must be >= the largest of drops ({drops[-1]}), got {max_drop}")
-    device = _typed(data, "device", str, fail, None)
-    threads = _int(data, "threads", fail, minimum=1) if "threads" in data else None
+    device = validate.device(data.get("device"), at("device"))
+    threads = (validate.integer(data["threads"], at("threads"), 1, validate.MAX_THREADS)
+               if "threads" in data else None)
     exact = _table(data, "exact", EXACT_KEYS, fail)
     exact_enabled = _typed(exact, "enabled", bool, lambda k, m: fail(f"exact.{k}", m), True)
-    exact_max = _int(exact, "max_points", lambda k, m: fail(f"exact.{k}", m), minimum=1, default=5000)
+    exact_max = validate.integer(exact.get("max_points", 5000), at("exact.max_points"), 1,
+                                 validate.MAX_EVALUATIONS)
     reference = _references(data, [t.label for t in specs["tasks"]], fail)
-    fidelity = float(_number(data, "fidelity", fail, 1.0))
-    if not 0 < fidelity <= 1:
-        raise fail("fidelity", f"must be in (0, 1], got {fidelity}")
+    fidelity = validate.fidelity(data.get("fidelity", 1.0), at("fidelity"))
     screen_dtype = _typed(data, "screen_dtype", str, fail, "float32")
     if screen_dtype not in ("float32", "bfloat16"):
         raise fail("screen_dtype", f"must be 'float32' or 'bfloat16', got {screen_dtype!r}")
@@ -257,13 +262,6 @@ def _typed(data: dict, key: str, typ: type, fail, default: Any = ...) -> Any:
     return value
 
 
-def _int(data: dict, key: str, fail, minimum: int, default: Any = ...) -> int:
-    value = _typed(data, key, int, fail, default)
-    if value < minimum:
-        raise fail(key, f"must be at least {minimum}, got {value}")
-    return value
-
-
 def _number(data: dict, key: str, fail, default: float) -> float:
     value = data.get(key, default)
     if not _is_number(value):
@@ -281,18 +279,17 @@ def _table(data: dict, key: str, allowed: set[str], fail) -> dict:
     return table
 
 
-def _seeds(value: Any, fail) -> list[int]:
-    """A list of distinct non-negative ints, or a count n meaning 0..n-1."""
+def _seeds(value: Any, where: str) -> list[int]:
+    """A list of distinct seeds, or a count n meaning 0..n-1 (both capped before any list is made)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise fail("seeds", f"a count of seeds must be at least 1, got {value}")
-        return list(range(value))
-    if (not isinstance(value, list) or not value
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)):
-        raise fail("seeds", f"must be a count or a non-empty list of non-negative integers, got {value!r}")
-    if len(set(value)) != len(value):
-        raise fail("seeds", f"has duplicates: {value!r}")
-    return list(value)
+        return list(range(validate.integer(value, where, 1, validate.MAX_SEEDS)))
+    if not isinstance(value, list) or not 0 < len(value) <= validate.MAX_SEEDS:
+        raise ConfigError(f"{where}: must be a count or a non-empty list of at most "
+                          f"{validate.MAX_SEEDS} non-negative integers, got {value!r}")
+    seeds = [validate.seed(s, where) for s in value]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: has duplicates: {value!r}")
+    return seeds
 
 
 def _plugin_list(value: Any, key: str, kind: str, fail) -> list[PluginSpec]:
@@ -325,8 +322,8 @@ def _plugin_spec(item: Any, key: str, kind: str, fail) -> PluginSpec:
         label = options.pop("label", None)
         if not isinstance(name, str):
             raise fail(key, f"a {kind} table needs name = \"...\" (a string)")
-        if label is not None and (not isinstance(label, str) or not label.strip()):
-            raise fail(f"{key}.label", f"must be a non-empty string, got {label!r}")
+        if label is not None and validate.name_problem(label):
+            raise fail(f"{key}.label", validate.name_problem(label))
     else:
         raise fail(key, f"must be a {kind} name or a table, got {type(item).__name__} {item!r}")
     if label is None:
@@ -373,9 +370,10 @@ def _reference(values: dict, fail) -> Reference:
         raise fail("f1_max", f"must be in (0, 1], got {f1_max}")
     if d_scale not in D_SCALES:
         raise fail("d_scale", f"must be one of {', '.join(D_SCALES)}, got {d_scale!r}")
-    if not d_max >= 2:
-        raise fail("d_max", f"must be >= 2, got {d_max}")
-    if not (isinstance(point, list) and len(point) == 2 and all(_is_number(v) and v > 0 for v in point)):
+    if not (d_max >= 2 and isfinite(d_max)):
+        raise fail("d_max", f"must be a finite number >= 2, got {d_max}")
+    if not (isinstance(point, list) and len(point) == 2
+            and all(_is_number(v) and 0 < v and isfinite(v) for v in point)):
         raise fail("ref_point", f"must be two positive numbers (normalised objectives), got {point!r}")
     return replace(ref, f1_max=f1_max, d_max=d_max, d_scale=d_scale,
                    ref_point=(float(point[0]), float(point[1])))

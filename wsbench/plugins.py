@@ -109,7 +109,10 @@ def get(kind: str, name: str) -> PluginInfo:
 
 def create(kind: str, name: str, **options: Any) -> Any:
     """Build a plugin object; a plugin that raises is reported as a PluginError naming it."""
+    from wsbench import validate
+
     info = get(kind, name)
+    validate.plugin_options(options, f"{kind} {name!r}")
     try:
         obj = info.factory(**options)
     except TypeError as exc:

@@ -7,6 +7,7 @@ Results folder::
     runs/<time>.json  provenance of every finished run (versions, git commit, machine, wall time)
     exact/<id>.json   exact fronts (exhaustive over the whole space, once per task/space/quantizer)
     trials/<id>.json  one record per trial: status, every evaluation, front, merged front, times
+    locks/<key>.lock  held (flock) by the process running that trial, removed when it is done
 
 The harness (trained model, data, quantizer, space) is built once per (task, space, quantizer)
 and reused; each trial gets a fresh decision cache and archive, so its budget and counts are its
@@ -28,6 +29,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from wsbench.cache import atomic_write_bytes, content_key
+from wsbench.claims import Claims
 from wsbench.errors import ConfigError
 from wsbench.experiment import Experiment, Trial
 from wsbench.provenance import run_info
@@ -48,6 +50,8 @@ class RunSummary:
     # finished trials in the folder that this experiment does not list: kept, but a report of
     # the folder (which follows the experiment run last) leaves them out
     other_trials: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)  # written by another process meanwhile
+    taken: list[str] = field(default_factory=list)  # still held by another process at the end
 
 
 def write_json(path: Path, data: Any, compact: bool = False) -> None:
@@ -108,68 +112,35 @@ def exact_path(out: Path, exp: Experiment, trial: Trial) -> Path:
 
 def run_experiment(exp: Experiment, out: str | Path | None = None, progress: bool = True,
                    log: Callable[[str], None] | None = None) -> RunSummary:
-    """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>)."""
+    """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>).
+
+    Other processes may run the same folder: each trial is locked while it runs
+    (:mod:`wsbench.claims`); trials they hold are waited for at the end, and run here only if
+    they stopped first."""
     from tqdm.auto import tqdm
+
+    from wsbench.groups import GroupRunner
 
     out = Path(out) if out is not None else Path("results") / exp.name
     (out / "trials").mkdir(parents=True, exist_ok=True)
     trials = exp.trials()
+    claims = Claims(out)  # before reading the records: what changes after is another's
     finished = finished_records(out)
-    done = set(finished)
-    todo = [t for t in trials if t.key not in done]
+    todo = [t for t in trials if t.key not in finished]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
                          other_trials=other_trial_ids(finished, trials))
     say = log or (tqdm.write if progress else print)
     start = time.perf_counter()
-    groups: dict[tuple, list[Trial]] = {}
-    for t in (todo if not exp.exact_enabled else trials):
-        groups.setdefault(t.harness_key, []).append(t)
     with _threads(exp.threads), tqdm(total=len(trials), initial=summary.already_done, unit="trial",
                                      desc=exp.name, disable=not progress, position=0) as bar:
         _write_header(exp, out, summary)
-        data_cache: dict[str, Any] = {}
-        for group in groups.values():
-            pending = [t for t in group if t.key not in done]
-            need_exact = exp.exact_enabled and read_json(exact_path(out, exp, group[0])) is None
-            if not pending and not need_exact:
-                continue
-            try:
-                h = _harness(exp, group[0], data_cache, progress)
-            except Exception as exc:  # noqa: BLE001 - recorded, the other groups still run
-                if not pending:
-                    say(f"no exact front for {group[0].task.label}/{group[0].space.label}: {exc}")
-                for t in pending:
-                    _fail(out, t, exc, summary, say)
-                    bar.update()
-                continue
-            model = model_fingerprint(h)
-            _check_same_model(out, finished.values(), group[0], model)
-            baseline = {"val": h.score_baseline("val"), "test": h.score_baseline("test")}
-            if need_exact:
-                try:
-                    summary.evaluations += _exact(exp, group[0], h, out, progress, say)
-                except Exception as exc:  # noqa: BLE001 - no file: the next run tries again
-                    say(f"exact front of {group[0].task.label}/{group[0].space.label} failed: "
-                        f"{type(exc).__name__}: {exc}")
-            memo: dict[str, Any] = {}
-            ub = _ub_solution(h, group[0]) if pending else None
-            for t in pending:
-                try:
-                    rec = run_trial(t, h, baseline, memo, progress)
-                    rec.update(ub=ub, n_shared=h.view.numel, model=model)
-                except Exception as exc:  # noqa: BLE001 - one failing plugin must not stop the rest
-                    _fail(out, t, exc, summary, say)
-                else:
-                    write_json(out / "trials" / f"{t.id}.json", rec, compact=True)
-                    if rec["status"] == "skipped":
-                        summary.skipped.append((t.id, rec["reason"]))
-                        say(f"skipped {t.optimizer.label} on space {t.space.label}: {rec['reason']}")
-                    else:
-                        summary.ran += 1
-                        summary.evaluations += rec["unique"]
-                bar.update()
-            if _last_of_task(groups, group):  # free the task's model and data
-                data_cache.pop(group[0].task.label, None)
+        run = GroupRunner(exp, out, set(finished), finished, summary, bar, say, progress, claims)
+        run.groups(todo if not exp.exact_enabled else trials)
+        if claims.taken:
+            say(f"{len(claims.taken)} trial(s) taken by another process: waiting for them")
+            run.groups(claims.wait_for_taken())
+        summary.taken = [t.id for t in claims.taken]
+        summary.elsewhere = list(claims.elsewhere)
         summary.seconds = time.perf_counter() - start
         _write_header(exp, out, summary, finished=True)
     return summary
@@ -234,7 +205,8 @@ def _write_header(exp: Experiment, out: Path, summary: RunSummary, finished: boo
     info.update(seeds=exp.seeds, status="finished" if finished else "running",
                 trials={"total": summary.total, "already_done": summary.already_done,
                         "ran": summary.ran, "skipped": len(summary.skipped),
-                        "failed": len(summary.failed)},
+                        "failed": len(summary.failed), "by_another_process": len(summary.elsewhere),
+                        "taken": len(summary.taken)},
                 unique_evaluations=summary.evaluations, seconds=summary.seconds)
     write_json(out / "run.json", info)
     if finished:  # every run's provenance is kept; run.json is the latest

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wsbench import validate
+from wsbench.validate import arg
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,22 +20,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quantizer", default="uniform", help="quantizer plugin (default: uniform)")
     p.add_argument("--merge", default="neighbor", help="merge plugin (default: neighbor)")
     p.add_argument("--space", default="k", help="search-space plugin (default: k)")
-    p.add_argument("--seed", type=int, default=0, help="optimizer seed (default: 0)")
-    p.add_argument("--budget", type=int, default=1000, help="unique evaluations (default: 1000)")
-    p.add_argument("--max-requested", type=int, default=10_000,
+    p.add_argument("--seed", type=arg(validate.seed, "--seed", int), default=0,
+                   help="optimizer seed (default: 0)")
+    p.add_argument("--budget", type=arg(validate.budget, "--budget", int), default=1000,
+                   help=f"unique evaluations, at most {validate.MAX_EVALUATIONS} (default: 1000)")
+    p.add_argument("--max-requested", type=arg(validate.requested, "--max-requested", int),
+                   default=10_000,
                    help="cap on requested evaluations, cached included (default: 10000 = 100x100)")
     p.add_argument("--k-min", type=int, default=2, help="lower bound of K (default: 2)")
     p.add_argument("--k-max", type=int, default=1024, help="upper bound of K (default: 1024)")
     p.add_argument("--metric", default="f1", choices=("f1", "accuracy"),
                    help="validation metric: macro F1 (default) or accuracy")
-    p.add_argument("--max-drop", type=float, default=0.0,
+    p.add_argument("--max-drop", type=arg(validate.drop, "--max-drop"), default=0.0,
                    help="keep front solutions whose val metric is >= baseline - this (default 0)")
-    p.add_argument("--tolerance", type=float, default=None,
+    p.add_argument("--tolerance", type=arg(validate.tolerance, "--tolerance"), default=None,
                    help="merge tolerance: allowed validation drop (default: the merge's own, 0)")
     p.add_argument("--include", default="conv-linear", choices=("conv-linear", "all"),
                    help="weights to share: Conv/Linear .weight (paper) or every float parameter")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if present)")
-    p.add_argument("--fidelity", type=float, default=1.0,
+    p.add_argument("--device", type=arg(validate.device, "--device", str), default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if present)")
+    p.add_argument("--fidelity", type=arg(validate.fidelity, "--fidelity"), default=1.0,
                    help="share of the validation split the search scores candidates on (default 1); "
                         "the front is re-scored on all of it")
     p.add_argument("--screen-dtype", default="float32", choices=("float32", "bfloat16"),
@@ -47,6 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", metavar="KIND.KEY=VALUE", dest="options",
                    help="plugin option, e.g. optimizer.pop_size=50 (repeatable)")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results)")
+    p.add_argument("--name", type=arg(validate.plain_name, "--name", str), default=None,
+                   help="name of the run's folder under --out (default: the configuration, the "
+                        "time and a random suffix); an existing one is never overwritten")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -54,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from wsbench.commands import parse_options
     from wsbench.errors import ConfigError
-    from wsbench.outputs import write_outputs
+    from wsbench.outputs import prepare_root, write_outputs
     from wsbench.pipeline import CompressConfig, run_compress
     from wsbench.table import format_table, table_rows
 
@@ -77,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
         coding=args.coding, task_options=opts.get("task", {}),
         optimizer_options=opts.get("optimizer", {}), quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
         space_options=space_opts)
+    validate.device_available(args.device, "--device")
+    prepare_root(args.out, args.name, "--out")  # before the search, not after it
     result = run_compress(cfg, progress=not args.no_progress)
-    out = write_outputs(result, args.out)
+    out = write_outputs(result, args.out, args.name)
     print(format_table(table_rows(result), cfg.metric))
     print(f"\n{result.requested} evaluations requested, {result.unique} unique, "
           f"{result.merge_evaluations} in merging; {len(result.merged)} solutions on the front; "

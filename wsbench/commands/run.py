@@ -36,12 +36,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'done' if t.key in done else 'todo'}  {t.id}")
         print(f"{len(trials)} trials, {sum(t.key in done for t in trials)} done; results: {out}")
         return 0
+    from wsbench.outputs import prepare_root
     from wsbench.runner import run_experiment
+    from wsbench.validate import device_available
 
+    prepare_root(out, None)
+    device_available(exp.device, f"{args.config}: device")
     summary = run_experiment(exp, out, progress=not args.no_progress)
     print(f"{summary.total} trials: {summary.already_done} already done, {summary.ran} run, "
           f"{len(summary.skipped)} skipped, {len(summary.failed)} failed; "
           f"{summary.evaluations} unique evaluations in {summary.seconds:.1f} s")
+    if summary.elsewhere:
+        print(f"  {len(summary.elsewhere)} trial(s) run by another process on {out} meanwhile")
+    for tid in summary.taken:
+        print(f"  taken by another process, not done yet: {tid}")
     for tid, reason in summary.skipped:
         print(f"  skipped {tid}: {reason}")
     for tid, reason in summary.failed:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from wsbench import validate
+from wsbench.validate import arg
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,27 +18,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "the shipped default model, reproduced (one thread, deterministic), and "
                     "compared with the shipped file.")
     p.add_argument("--task", default="cifar10-resnet20", help="the task (default: cifar10-resnet20)")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=arg(validate.epochs, "--epochs", int), default=None,
                    help="epochs (default: the task's own, 60 for CIFAR, 30 for digits)")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
-    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default: 0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--batch-size", type=arg(validate.population, "--batch-size", int), default=128,
+                   help="batch size (default: 128)")
+    p.add_argument("--lr", type=arg(validate.positive, "--lr"), default=0.1,
+                   help="peak learning rate (default: 0.1)")
+    p.add_argument("--seed", type=arg(validate.seed, "--seed", int), default=0, help="seed (default: 0)")
     p.add_argument("--data", type=Path, default=None,
                    help="CIFAR source: torchvision folder, ImageFolder folder or .tar.xz "
                         "(default: $WSBENCH_CIFAR10 or ../shared/data/cifar10-jpeg.tar.xz)")
     p.add_argument("--out", type=Path, default=None,
                    help="where to write the checkpoint (default: the user cache, where tasks look)")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
+    p.add_argument("--threads", type=arg(validate.threads, "--threads", int), default=None, metavar="N",
                    help="a fixed number of torch threads (default: every core, dropping to one "
                         "while another process competes for them)")
     p.add_argument("--init", type=Path, default=None, metavar="CHECKPOINT",
                    help="start from this checkpoint's weights instead of a random init "
                         "(e.g. to refine the packaged one with --swa-epochs; --epochs may be 0)")
-    p.add_argument("--swa-epochs", type=int, default=0, metavar="N",
+    p.add_argument("--swa-epochs", type=arg(validate.epochs, "--swa-epochs", int), default=0, metavar="N",
                    help="after the schedule, N epochs of stochastic weight averaging: one-epoch "
                         "cycles of the rate from --swa-lr to --swa-lr/100, cycle ends averaged "
                         "(default: 0, none)")
-    p.add_argument("--swa-lr", type=float, default=0.05, help="SWA cycle start rate (default: 0.05)")
+    p.add_argument("--swa-lr", type=arg(validate.positive, "--swa-lr"), default=0.05, help="SWA cycle start rate (default: 0.05)")
     p.add_argument("--resume", action="store_true",
                    help="continue the unfinished run saved in --out after its last finished "
                         "epoch (same settings required; with a fixed --threads on the same machine, "
@@ -49,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from wsbench.cache import cache_dir
     from wsbench.errors import ConfigError
 
-    if args.epochs is not None and args.epochs < 0:
-        raise ConfigError(f"--epochs must be at least 0, got {args.epochs}")
     task = plugins.create("task", args.task)
     if callable(getattr(task, "train", None)):
         return _train_own(args, task)
@@ -58,11 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"task {args.task!r} cannot be trained with `wsbench train` "
                           f"(it has no train() and is not a CIFAR task)")
     args.epochs = 60 if args.epochs is None else args.epochs
-    if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
-        raise ConfigError("--batch-size and --threads must be at least 1")
-    if args.swa_epochs < 0 or not args.swa_lr > 0:
-        raise ConfigError("--swa-epochs must be at least 0 and --swa-lr positive")
-    if args.epochs < 0 or (args.epochs == 0 and not (args.init and args.swa_epochs)):
+    if args.epochs == 0 and not (args.init and args.swa_epochs):  # the rest: validate, at parsing
         raise ConfigError("--epochs must be at least 1 (0 only with --init and --swa-epochs)")
     from wsbench.train_cifar import train_cifar_model
 

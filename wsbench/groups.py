@@ -1,0 +1,104 @@
+"""Running groups of trials that share a harness, for :func:`wsbench.runner.run_experiment`.
+
+The harness (trained model, data, quantizer, space) is built once per group; each trial is
+claimed (:mod:`wsbench.claims`) before it runs, so processes sharing a results folder never run
+one trial twice, and the exact front is locked the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from wsbench import locking, runner
+from wsbench.claims import Claims
+from wsbench.experiment import Experiment, Trial
+
+
+@dataclass
+class GroupRunner:
+    """One run's state while it works through groups of trials sharing a harness."""
+
+    exp: Experiment
+    out: Path
+    done: set[str]
+    finished: dict[str, dict]
+    summary: runner.RunSummary
+    bar: Any
+    say: Callable[[str], None]
+    progress: bool
+    claims: Claims
+    data_cache: dict[str, Any] = field(default_factory=dict)
+
+    def groups(self, trials: list[Trial]) -> None:
+        groups: dict[tuple, list[Trial]] = {}
+        for t in trials:
+            groups.setdefault(t.harness_key, []).append(t)
+        for group in groups.values():
+            self.group(group)
+            if runner._last_of_task(groups, group):  # free the task's model and data
+                self.data_cache.pop(group[0].task.label, None)
+
+    def group(self, group: list[Trial]) -> None:
+        exp, out, summary, say = self.exp, self.out, self.summary, self.say
+        pending = [t for t in group if t.key not in self.done and self.claims.free(t)]
+        need_exact = (exp.exact_enabled
+                      and runner.read_json(runner.exact_path(out, exp, group[0])) is None)
+        if not pending and not need_exact:
+            return
+        try:
+            h = runner._harness(exp, group[0], self.data_cache, self.progress)
+        except Exception as exc:  # noqa: BLE001 - recorded, the other groups still run
+            if not pending:
+                say(f"no exact front for {group[0].task.label}/{group[0].space.label}: {exc}")
+            for t in pending:
+                lock = self.claims.claim(t)  # never write over what another process wrote
+                if lock is not None:
+                    with lock:
+                        runner._fail(out, t, exc, summary, say)
+                self.bar.update()
+            return
+        model = runner.model_fingerprint(h)
+        runner._check_same_model(out, self.finished.values(), group[0], model)
+        baseline = {"val": h.score_baseline("val"), "test": h.score_baseline("test")}
+        if need_exact:
+            self.exact(group[0], h)
+        memo: dict[str, Any] = {}
+        ub = runner._ub_solution(h, group[0]) if pending else None
+        for t in pending:
+            lock = self.claims.claim(t)
+            if lock is not None:
+                with lock:
+                    self.trial(t, h, baseline, memo, dict(ub=ub, n_shared=h.view.numel, model=model))
+            self.bar.update()
+
+    def exact(self, trial: Trial, h) -> None:
+        lock = locking.take(self.claims.lock_path("exact-" + runner.exact_key(self.exp, trial)))
+        if lock is None:  # another process is computing it
+            return
+        with lock:
+            if runner.read_json(runner.exact_path(self.out, self.exp, trial)) is not None:
+                return
+            try:
+                self.summary.evaluations += runner._exact(self.exp, trial, h, self.out,
+                                                          self.progress, self.say)
+            except Exception as exc:  # noqa: BLE001 - no file: the next run tries again
+                self.say(f"exact front of {trial.task.label}/{trial.space.label} failed: "
+                         f"{type(exc).__name__}: {exc}")
+
+    def trial(self, t: Trial, h, baseline: dict, memo: dict, extra: dict) -> None:
+        summary = self.summary
+        try:
+            rec = runner.run_trial(t, h, baseline, memo, self.progress)
+            rec.update(extra)
+        except Exception as exc:  # noqa: BLE001 - one failing plugin must not stop the rest
+            runner._fail(self.out, t, exc, summary, self.say)
+            return
+        runner.write_json(self.out / "trials" / f"{t.id}.json", rec, compact=True)
+        if rec["status"] == "skipped":
+            summary.skipped.append((t.id, rec["reason"]))
+            self.say(f"skipped {t.optimizer.label} on space {t.space.label}: {rec['reason']}")
+        else:
+            summary.ran += 1
+            summary.evaluations += rec["unique"]
