@@ -105,10 +105,11 @@ def _columns(table, block: Block):
 def provenance(block: Block, loaded: dict) -> str:
     res = loaded[block.experiment]
     models = sorted({f"{t.task} {t.record.get('model', '?')}" for t in res.trials})
-    runs = sorted((res.path / "runs").glob("*.json"))
     from wsbench.runner import read_json
 
-    machine = (read_json(runs[-1]) or {}).get("machine", {}) if runs else {}
+    runs = [r for r in map(read_json, sorted((res.path / "runs").glob("*.json"))) if r]
+    ran = [r for r in runs if (r.get("trials") or {}).get("ran")]  # not a rerun that found all done
+    machine = (ran or runs or [{}])[-1].get("machine", {})
     return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "
             f"(experiment `benchmarks/{block.experiment}`, results `results/{res.exp.name}`). "
             f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')} "

@@ -114,3 +114,23 @@ def test_the_report_refuses_to_pool_trials_of_different_weights(tmp_path):
     path.write_text(json.dumps(rec))
     with pytest.raises(ConfigError, match="different trained weights"):
         load_results(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["reference", "archive"])
+def test_a_hand_edited_results_folder_is_one_error_line(tmp_path, capsys, damage):
+    from wsbench.cli import main
+
+    exp = parse_experiment({**SMALL, "tasks": ["digits-mlp"], "threads": 1, "seeds": [0],
+                            "spaces": [{"name": "k", "k_max": 12}], "merges": ["none"],
+                            "exact": {"enabled": False}}, source="d.toml")
+    run_experiment(exp, tmp_path, progress=False, log=lambda m: None)
+    if damage == "reference":
+        (tmp_path / "reference.json").write_text(json.dumps({"tasks": {"digits-mlp": {"f1_max": 1}}}))
+    else:
+        path = next((tmp_path / "trials").glob("*.json"))
+        rec = json.loads(path.read_text())
+        del rec["archive"]
+        path.write_text(json.dumps(rec))
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wsbench: error:") and err.count("\n") == 1 and "malformed" in err

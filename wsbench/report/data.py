@@ -12,7 +12,9 @@ from wsbench.errors import ConfigError, reraised
 from wsbench.experiment import LISTS, Experiment, Trial
 from wsbench.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
 
-FACTORS = ("space", "quantizer", "optimizer", "merge")  # what a configuration is; tasks are blocks
+FACTORS = ("space", "quantizer", "optimizer", "merge")
+# what a results file edited by hand (a missing key, a string for a number) raises while read
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what a configuration is; tasks are blocks
 
 
 @dataclass
@@ -89,11 +91,11 @@ def load_results(path: str | Path) -> Results:
     if not isinstance(meta, dict):
         raise ConfigError(f"{path}: not a results folder (no readable experiment.json); "
                           f"run `wsbench run EXPERIMENT.toml` first")
-    with reraised(ConfigError, f"{path}: experiment.json is incomplete or malformed",
-                  KeyError, TypeError, ValueError, AttributeError, IndexError):
+    with reraised(ConfigError, f"{path}: experiment.json is incomplete or malformed", *MALFORMED):
         exp = Experiment.from_dict(meta)
-    ref_file = read_json(path / "reference.json") or {}
-    reference = {k: Reference.from_dict(v) for k, v in ref_file.get("tasks", {}).items()}
+    with reraised(ConfigError, f"{path}: reference.json is malformed", *MALFORMED):
+        ref_file = read_json(path / "reference.json") or {}
+        reference = {k: Reference.from_dict(v) for k, v in ref_file.get("tasks", {}).items()}
     for task in exp.tasks:
         reference.setdefault(task.label, exp.reference.get(task.label, Reference()))
     records: dict[str, dict] = {}
@@ -127,9 +129,11 @@ def load_results(path: str | Path) -> Results:
         if exact is not None:
             res.exact[t.key] = exact
         ref = reference[t.task.label]
-        curve = anytime_hv(unique_objectives(rec), ref)
         ok_exact = exact if exact is not None and exact.get("status") == "ok" else None
-        ind = trial_indicators(rec, ref, ok_exact, exp.drops, curve=curve)
+        with reraised(ConfigError, f"{path}: trial record {t.id} (or its exact front) is "
+                      f"incomplete or malformed", *MALFORMED):
+            curve = anytime_hv(unique_objectives(rec), ref)
+            ind = trial_indicators(rec, ref, ok_exact, exp.drops, curve=curve)
         res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))
     check_one_model(res)
     return res
