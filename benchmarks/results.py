@@ -98,7 +98,10 @@ def _columns(table, block: Block):
         missing = set(block.keep) - {table.columns[i] for i in keep}
         raise SystemExit(f"results.py: table {table.label} has no column(s) {sorted(missing)}")
     align = "".join(table.align[i] for i in keep) if table.align else ""
-    return replace(table, columns=[table.columns[i] for i in keep],
+    dropped = [c for i, c in enumerate(table.columns) if i not in keep]
+    caption = table.caption + (" The oracle (test-selected) columns are left out here."
+                               if any(c.startswith("oracle") for c in dropped) else "")
+    return replace(table, caption=caption, columns=[table.columns[i] for i in keep],
                    rows=[[r[i] for i in keep] for r in table.rows], align=align)
 
 

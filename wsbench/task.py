@@ -27,10 +27,12 @@ class TaskData:
 
 @runtime_checkable
 class Task(Protocol):
-    """A task plugin: ``load`` returns the trained model and data (training on first use).
+    """A task plugin: ``load`` returns the trained model and data.
 
     A task's own seed (split, training) is a factory option, so that optimizer seeds repeat
-    a search on the same trained model.
+    a search on the same trained model. Optionally a task has ``train(out, *, progress)``,
+    which writes its checkpoint (``.pt``, ``.sha256``, ``.json``) into ``out`` and returns its
+    facts (``path``, ``sha256``, ...): ``wsbench train --task NAME`` calls it.
     """
 
     name: str
