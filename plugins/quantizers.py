@@ -46,13 +46,24 @@ class UniformQuantizer:
             lo, hi = float(wn.min()), float(wn.max())
         else:
             lo, hi = (float(v) for v in torch.aminmax(w))
-        edges = torch.linspace(lo, hi, k, device=w.device, dtype=w.dtype)
+        edges = portable_linspace(lo, hi, k, w)
         if not _closed_form_exact(w, lo, hi, k):
             # bucketize(right=True) == numpy.digitize: edges[i-1] <= x < edges[i] -> i, in 1..k
             return compact(torch.bucketize(w, edges, right=True), w, k + 1, k)
         if w.device.type == "cpu":
             return _uniform_bins_numpy(w, edges, lo, hi, k, self.chunk)
         return _uniform_bins_torch(w, edges, lo, hi, k)
+
+
+def portable_linspace(lo: float, hi: float, k: int, like: "torch.Tensor") -> "torch.Tensor":
+    """``k`` evenly spaced values from ``lo`` to ``hi`` with ``like``'s dtype and device,
+    the same bits on every CPU: torch.linspace's vectorised and scalar kernels (AVX2 against
+    a CPU without it) round some edges differently, which moved a few weights into the
+    neighbouring bin and the Huffman sizes with them. numpy computes in float64, no FMA."""
+    import torch
+
+    values = np.linspace(lo, hi, k, dtype=np.float64)
+    return torch.from_numpy(values).to(device=like.device, dtype=like.dtype)
 
 
 def _closed_form_exact(w: "torch.Tensor", lo: float, hi: float, k: int) -> bool:
@@ -158,7 +169,7 @@ class KMeansQuantizer:
             sample = w
         sample, _ = torch.sort(sample)
         # quantile initialisation: deterministic and spread like the data
-        qs = torch.linspace(0, 1, k, dtype=torch.float64, device=w.device)
+        qs = portable_linspace(0.0, 1.0, k, w)
         centroids = torch.unique(torch.quantile(sample, qs) if sample.numel() <= 16_000_000
                                  else sample[(qs * (sample.numel() - 1)).long()])
         for _ in range(self.max_iter):

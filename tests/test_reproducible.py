@@ -134,3 +134,29 @@ def test_a_hand_edited_results_folder_is_one_error_line(tmp_path, capsys, damage
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "rep")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("wsbench: error:") and err.count("\n") == 1 and "malformed" in err
+
+
+DIGESTS = """
+import sys
+from wsbench import plugins
+from wsbench.weights import WeightView
+data = plugins.create("task", "digits-cnn").load(progress=False)
+w = WeightView.of(data.model).original
+q = plugins.create("quantizer", "uniform")
+print(" ".join(q.quantize(w, k).digest() for k in range(2, 400, 7)))
+"""
+
+
+@pytest.mark.slow
+def test_uniform_bins_are_the_same_with_the_scalar_cpu_kernels(tmp_path):
+    """ATen's scalar kernels stand in for a CPU without AVX2: the same bins, bit for bit (the
+    vectorised torch.linspace rounded some edges differently and moved weights between bins)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WSBENCH_CACHE": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", DIGESTS], env={**env, **extra}, capture_output=True,
+                           text=True, check=True).stdout.split()
+            for extra in ({}, {"ATEN_CPU_CAPABILITY": "default"})]
+    assert len(runs[0]) == 57 and runs[0] == runs[1]
