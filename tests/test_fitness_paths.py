@@ -224,11 +224,11 @@ def test_bad_options_are_config_errors(digits_cnn, bad):
 @pytest.mark.parametrize("k", [2, 3, 255, 1024, 70_000])
 def test_fast_uniform_equals_bucketize_reference(k):
     from wsbench.quantization import compact
-    from wsbench_plugins.quantizers import _uniform_bins_torch
+    from wsbench_plugins.quantizers import _uniform_bins_torch, portable_linspace
 
     gen = torch.Generator().manual_seed(k)
     w = torch.randn(30_001, generator=gen) ** 3
-    edges = torch.linspace(float(w.min()), float(w.max()), k)
+    edges = portable_linspace(float(w.min()), float(w.max()), k, w)  # the paper's linspace edges
     w = torch.cat([w, edges])  # weights exactly on every edge
     quantizer = plugins.create("quantizer", "uniform")
     quantizer.chunk = 4096  # many chunks, a partial last one
