@@ -62,6 +62,29 @@ def test_a_step_past_its_timeout_is_ended(tmp_path):
     assert call([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "log", 30) == "failed (rc 3)"
 
 
+def test_results_too_big_to_return_leave_the_trial_records_out(tmp_path, monkeypatch):
+    import gpu_common
+
+    from gpu_common import Clock, publish
+
+    plan = _plan(tmp_path, tiny=True)
+    (plan.results / "exp" / "trials").mkdir(parents=True)
+    (plan.results / "exp" / "trials" / "t.json").write_bytes(os.urandom(20_000))
+    (plan.results / "exp" / "report.md").write_text("# report\n")
+    plan.out.mkdir()
+    plan.statuses["train"] = {"status": "ok"}
+    publish(plan, Clock(100))
+    with tarfile.open(plan.out / "results.tar.gz") as tar:
+        assert "results/exp/trials/t.json" in tar.getnames()
+    monkeypatch.setattr(gpu_common, "RETURNED", 10_000)
+    publish(plan, Clock(100))
+    with tarfile.open(plan.out / "results.tar.gz") as tar:
+        names = tar.getnames()
+    assert "results/exp/report.md" in names and "results/exp/trials/t.json" not in names
+    assert json.loads((plan.out / "status.json").read_text())["steps"] == {"train": {"status": "ok"}}
+    assert sorted(p.name for p in plan.out.iterdir()) == ["results.tar.gz", "status.json"]
+
+
 @pytest.mark.slow
 def test_tiny_rehearsal_runs_every_step(tmp_path):
     if not SHARED_TAR.exists():

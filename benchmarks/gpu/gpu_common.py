@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 WSBENCH = "import sys; from wsbench.cli import main; sys.exit(main())"
 SMALL_FILE = 4 << 20  # results.tar.gz leaves out anything bigger (figures, stray checkpoints)
+RETURNED = 15 << 20  # a file back from the GPU machine may have 16 MiB
 
 
 @dataclass
@@ -132,7 +133,13 @@ def publish(plan: Plan, clock: Clock) -> None:
     atomic_write(plan.out / "status.json", json.dumps(status, indent=2).encode())
     plan.results.mkdir(parents=True, exist_ok=True)
     tmp = plan.out / "results.tar.gz.tmp"
-    with tarfile.open(tmp, "w:gz") as tar:
-        tar.add(plan.results, arcname="results",
-                filter=lambda info: None if info.size > SMALL_FILE else info)
+    for keep_trials in (True, False):  # the trial records (every evaluation) go first if too big
+        def small(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            bulky = not keep_trials and ("/trials/" in info.name or "/runs/" in info.name)
+            return None if info.size > SMALL_FILE or bulky else info
+
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(plan.results, arcname="results", filter=small)
+        if tmp.stat().st_size <= RETURNED:
+            break
     os.replace(tmp, plan.out / "results.tar.gz")

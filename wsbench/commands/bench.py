@@ -26,9 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="PATH",
                    help="also write the figures and provenance as JSON")
     p.add_argument("--section", action="append", choices=SECTIONS, dest="sections",
-                   help="run only this section (repeatable; default: all); 'device': harness, "
-                        "batched population and bf16 screening at ResNet-20 and ResNet-18 size "
-                        "on --device (population 100 without --quick)")
+                   help="run only this section (repeatable; default: all, 'device' only with a "
+                        "--device other than cpu); 'device': harness, batched population and bf16 "
+                        "screening at ResNet-20 and ResNet-18 size on --device (population 100 "
+                        "without --quick)")
     p.add_argument("--device", type=arg(validate.device, "--device", str), default="cpu",
                    help="where the overhead, population and device sections run: cpu "
                         "(default), cuda or cuda:N")
