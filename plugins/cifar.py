@@ -1,8 +1,10 @@
 """CIFAR tasks: the paper's splits (validation = 10% of training per class, test = official).
 
 ``cifar10-resnet20`` loads the checkpoint committed with wsbench (trained here on CIFAR-10 JPEG,
-see plugins/checkpoints/). Other architectures need a checkpoint: ``wsbench train --task NAME``
-writes one into the user cache, or pass ``--set task.checkpoint=PATH``. Checkpoints are read
+see plugins/checkpoints/); a committed checkpoint may be split into parts (``NAME.pt.part000``
+... beside ``NAME.sha256``), as the ResNet-18 trained on a GPU machine is. Other architectures
+need a checkpoint: ``wsbench train --task NAME`` writes one into the user cache, or pass
+``--set task.checkpoint=PATH``. Checkpoints are read
 with ``torch.load(weights_only=True)`` only.
 """
 
@@ -12,7 +14,8 @@ from pathlib import Path
 
 from wsbench.errors import ConfigError, ModelError
 from wsbench.hookspecs import hookimpl
-from wsbench.models.checkpoint import read_checkpoint
+from wsbench.data.cifar import limited  # noqa: F401 (re-export: it lived here)
+from wsbench.models.checkpoint import checkpoint_exists, read_checkpoint
 from wsbench.task import TaskData
 
 PACKAGED = Path(__file__).resolve().parent / "checkpoints"
@@ -23,21 +26,6 @@ def checkpoint_candidates(name: str) -> list[Path]:
     from wsbench.cache import cache_dir
 
     return [PACKAGED / f"{name}.pt", cache_dir("checkpoints") / f"{name}.pt"]
-
-
-def limited(x, y, limit: int | None, seed: int):
-    """A seeded, class-balanced subset of at most ``limit`` examples (None: everything)."""
-    import numpy as np
-
-    if limit is None or limit >= len(y):
-        return x, y
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
-    # interleave classes so every prefix is balanced
-    by_class = [order[np.asarray(y)[order] == c] for c in np.unique(y)]
-    inter = [i for group in zip(*by_class) for i in group][:limit]
-    idx = np.sort(np.asarray(inter))
-    return x[idx], y[idx]
 
 
 class CifarTask:
@@ -59,7 +47,7 @@ class CifarTask:
         if self.checkpoint:
             return Path(self.checkpoint).expanduser()
         for cand in checkpoint_candidates(self.name):
-            if cand.exists():
+            if checkpoint_exists(cand):  # the file, or its committed parts
                 return cand
         raise ConfigError(f"task {self.name} has no checkpoint: train one with "
                           f"`wsbench train --task {self.name}` or pass --set task.checkpoint=PATH")

@@ -41,6 +41,9 @@ def train_cifar_model(
     swa_epochs: int = 0,
     swa_lr: float = 0.05,
     resume: bool = False,
+    device: str | None = None,
+    train_limit: int | None = None,
+    eval_limit: int | None = None,
 ) -> dict:
     """Train ``arch`` on the paper-split training images; write <name>.pt/.sha256/.log/.json.
 
@@ -52,6 +55,10 @@ def train_cifar_model(
     trained on; both are evaluated in fp32 at the end. <name> is ``{dataset}-{arch}``.
     ``init`` starts from a checkpoint's weights (its sha256 goes into the log and .json), so a
     model can be refined, e.g. by ``swa_epochs`` of weight averaging, without retraining.
+    ``device`` (default cpu) is where training runs, data and augmentation included (a GPU
+    machine trains the ResNet-18 in minutes). A rehearsal trains on a class-balanced subset of
+    ``train_limit`` training images and measures accuracy on ``eval_limit`` validation and test
+    images each; the limits go into the recipe.
     """
     from wsbench.models.resnet_cifar import build_model
 
@@ -83,20 +90,25 @@ def train_cifar_model(
     ds = load_cifar(data, dataset)
     num_classes = len(ds["classes"])
     tr_idx, val_idx = paper_split(ds["train_y"], frac=0.1, seed=0)
-    use_bf16 = bf16_supported() if bf16 is None else bool(bf16)
+    sets = _sets(ds, tr_idx, val_idx, train_limit, eval_limit)
+    use_bf16 = bf16_supported(device) if bf16 is None else bool(bf16)
     recipe = {"arch": arch, "optimizer": "SGD nesterov momentum 0.9",
               "epochs": epochs, "batch_size": batch_size, "peak_lr": lr,
               "schedule": "linear warm-up 2 epochs from lr/10, then linear decay to 0 (per step)",
               "weight_decay": weight_decay, "weight_decay_on": "conv/linear weights only",
               "label_smoothing": 0.1, "augmentation": "random crop pad 4 + horizontal flip",
               "bf16_autocast": use_bf16, "seed": seed, "adaptive_threads": adaptive_threads,
+              "device": str(device or "cpu"),
               "swa_epochs": swa_epochs, "swa_lr": swa_lr if swa_epochs else None,
               "swa": "one-epoch cycles, lr linear swa_lr -> swa_lr/100; cycle-end weights averaged; "
                      "BN recomputed on shuffled, augmented training images"
                      if swa_epochs else None,
               "init": init_facts,
               "split": f"paper_split(frac=0.1, seed=0): train {len(tr_idx)}, val {len(val_idx)}; "
-                       f"test {len(ds['test_y'])}"}
+                       f"test {len(ds['test_y'])}"
+                       + (f"; limited to train {len(sets['train'][1])}, val {len(sets['val'][1])}, "
+                          f"test {len(sets['test'][1])} (class-balanced, seed 0)"
+                          if train_limit or eval_limit else "")}
     machine = {k: v for k, v in provenance.machine().items() if k != "hostname"}  # committed
     machine.update(torch=str(torch.__version__), python=platform.python_version())
     segment = {"machine": machine, "versions": provenance.versions(),
@@ -105,8 +117,8 @@ def train_cifar_model(
     log_path = out / f"{name}.log"
     with open(log_path, "a" if resuming else "w", encoding="utf-8") as fh:
         fh.write(f"{dataset} {arch} training{' (resuming)' if resuming else ''}\n")
-        fh.write(f"data: {data or 'default location'} (train {len(tr_idx)}, val {len(val_idx)}, "
-                 f"test {len(ds['test_y'])})\n")
+        fh.write(f"data: {data or 'default location'} (train {len(sets['train'][1])}, "
+                 f"val {len(sets['val'][1])}, test {len(sets['test'][1])})\n")
         fh.write(f"recipe: {json.dumps(recipe)}\nmachine: {json.dumps(machine)}\n")
     torch.manual_seed(seed)
     model = build_model(arch, num_classes)
@@ -116,18 +128,18 @@ def train_cifar_model(
         except RuntimeError as exc:
             raise ModelError(f"checkpoint {init} does not fit {arch} with {num_classes} classes: "
                              f"{str(exc).splitlines()[0]}") from None
-    result = train(model, ds["train_x"][tr_idx], ds["train_y"][tr_idx], epochs=epochs,
+    result = train(model, *sets["train"], epochs=epochs,
                    batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
                    log_path=log_path, progress=progress, bf16=use_bf16,
-                   eval_data=(ds["train_x"][val_idx], ds["train_y"][val_idx]),
+                   eval_data=sets["val"],
                    adaptive_threads=adaptive_threads, swa_epochs=swa_epochs, swa_lr=swa_lr,
-                   state_path=state_path,
+                   state_path=state_path, device=device,
                    run_facts={"arch": arch, "dataset": dataset, "split": recipe["split"],
                               "init": init_facts and init_facts["sha256"]}, segment=segment)
     model = model.float().to(memory_format=torch.contiguous_format)
-    val_acc = evaluate_accuracy(model, ds["train_x"][val_idx], ds["train_y"][val_idx])
-    test_acc = evaluate_accuracy(model, ds["test_x"], ds["test_y"])
-    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    val_acc = evaluate_accuracy(model, *sets["val"])
+    test_acc = evaluate_accuracy(model, *sets["test"])
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     buf = io.BytesIO()
     torch.save(state, buf)
     blob = buf.getvalue()
@@ -151,3 +163,12 @@ def train_cifar_model(
     atomic_write_bytes(out / f"{name}.json", json.dumps(facts, indent=2).encode())
     state_path.unlink(missing_ok=True)
     return facts
+
+
+def _sets(ds: dict, tr_idx, val_idx, train_limit: int | None, eval_limit: int | None) -> dict:
+    """(images, labels) of train, validation and test, each cut to its limit (None: all)."""
+    from wsbench.data.cifar import limited
+
+    return {"train": limited(ds["train_x"][tr_idx], ds["train_y"][tr_idx], train_limit, 0),
+            "val": limited(ds["train_x"][val_idx], ds["train_y"][val_idx], eval_limit, 0),
+            "test": limited(ds["test_x"], ds["test_y"], eval_limit, 0)}

@@ -1,14 +1,14 @@
-"""Train and evaluate the CIFAR models on CPU (the checkpoints the benchmarks compress).
+"""Train and evaluate the CIFAR models on CPU or a GPU (the checkpoints the benchmarks compress).
 
 Augmentation (random crop with 4-pixel padding, horizontal flip) runs on uint8 tensors in torch,
 so no PIL work happens per step; bf16 autocast uses AMX where the CPU has it, weights stay fp32.
+On a GPU (``device="cuda"``) the padded training set lives on the device and is cropped and
+flipped there (no DataLoader); the offsets still come from the CPU generator.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import io
 import math
 import time
 from pathlib import Path
@@ -18,13 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsbench.cache import atomic_write_bytes, content_key
 from wsbench.data.cifar import to_float
-from wsbench.errors import ConfigError, ModelError
+from wsbench.thread_governor import ThreadGovernor as _ThreadGovernor
+from wsbench.training_state import _read_state, _run_key, _where, _write_state
 
 
-def bf16_supported() -> bool:
-    """Whether this CPU runs bf16 natively (AVX512-BF16 / AMX); otherwise autocast is slower."""
+def bf16_supported(device: str | None = None) -> bool:
+    """Whether this CPU (or the CUDA ``device``) runs bf16 natively; otherwise autocast is slower."""
+    if device is not None and torch.device(device).type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:
@@ -41,7 +43,13 @@ def _augment(padded: torch.Tensor, idx: torch.Tensor, gen: torch.Generator) -> t
     rows = (oy[:, None] + ar)[:, :, None]
     cols = ox[:, None] + ar
     cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, :]
-    return padded[idx[:, None, None], rows, cols]
+    dev = padded.device  # offsets drawn on the CPU, the gather done where the images are
+    return padded[_to(idx[:, None, None], dev), _to(rows, dev), _to(cols, dev)]
+
+
+def _to(t: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    """``t`` on ``dev``; to a GPU via pinned memory, so the copy does not wait for queued steps."""
+    return t if dev.type == "cpu" else t.pin_memory().to(dev, non_blocking=True)
 
 
 def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -52,55 +60,23 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 
 
 def evaluate_accuracy(model: nn.Module, x, y, batch_size: int = 1000, bf16: bool = False) -> float:
-    """Top-1 accuracy of `model` on uint8 NHWC images `x` with labels `y` (fp32 unless bf16)."""
+    """Top-1 accuracy of `model` on uint8 NHWC images `x` with labels `y` (fp32 unless bf16),
+    on the device the model is on."""
     was_training = model.training
     model.eval()
+    dev = _device_of(model)
     x_t, y_t = torch.as_tensor(np.asarray(x)), torch.as_tensor(np.asarray(y))
     correct = 0
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(x_t), batch_size):
-            logits = model(to_float(x_t[i : i + batch_size]))
-            correct += int((logits.argmax(1) == y_t[i : i + batch_size]).sum())
+            logits = model(to_float(x_t[i : i + batch_size].to(dev)))
+            correct += int((logits.argmax(1) == y_t[i : i + batch_size].to(dev)).sum())
     model.train(was_training)
     return correct / max(1, len(x_t))
 
 
-class _ThreadGovernor:
-    """Drop to one intra-op thread while another process competes for the cores.
-
-    With 2 threads on 2 cores, a competing process makes every parallel region wait for the
-    descheduled thread (measured: 10x slower steps); one thread keeps a whole core's speed.
-    Full width is probed again every `probe_every` steps. Changes bit-reproducibility only.
-    """
-
-    def __init__(self, max_threads: int, probe_every: int = 60) -> None:
-        self.max, self.cur, self.probe_every = max_threads, max_threads, probe_every
-        self.best: dict[int, float] = {}
-        self.recent: dict[int, list[float]] = {1: [], max_threads: []}
-        self.in_mode = 0
-        torch.set_num_threads(self.cur)
-
-    def _switch(self, n: int) -> None:
-        self.cur, self.in_mode = n, 0
-        self.recent[n] = []
-        torch.set_num_threads(n)
-
-    def step_done(self, dt: float, samples: int = 1) -> None:
-        """Record a step of ``samples`` examples; compared per example, so an epoch's short
-        last batch does not set an unreachably fast best time (which forced one thread)."""
-        n = self.cur
-        dt = dt / max(samples, 1)
-        self.in_mode += 1
-        self.best[n] = min(self.best.get(n, dt), dt)
-        self.recent[n] = (self.recent[n] + [dt])[-5:]
-        med = sorted(self.recent[n])[len(self.recent[n]) // 2]
-        if n > 1 and self.in_mode >= 3:
-            one = self.recent.get(1) or []
-            slower_than_one = bool(one) and med > sorted(one)[len(one) // 2]
-            if med > 1.5 * self.best[n] or slower_than_one:
-                self._switch(1)
-        elif n == 1 and self.in_mode >= self.probe_every:
-            self._switch(self.max)
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters(), torch.empty(0)).device
 
 
 def train(
@@ -126,6 +102,7 @@ def train(
     state_path: str | Path | None = None,
     run_facts: dict | None = None,
     segment: dict | None = None,
+    device: str | None = None,
 ) -> dict:
     """SGD-Nesterov training with warm-up + linear decay; deterministic for a seed on one machine.
 
@@ -145,17 +122,20 @@ def train(
     result as an uninterrupted run (a 2-core VM loses hours of training to one killed process).
     A state made by other arguments is refused. The caller deletes it once the model is saved.
     ``segment`` describes this process (machine, versions); the result's "segments" lists one
-    per process that trained, so a resumed run records where each part of it ran.
-    """
+    per process that trained, so a resumed run records where each part of it ran. ``device``
+    (default cpu) is where the model, the images and the augmentation live."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    use_bf16 = bf16_supported() if bf16 is None else bool(bf16)
+    dev = torch.device(device or "cpu")
+    use_bf16 = bf16_supported(str(dev)) if bf16 is None else bool(bf16)
     x = torch.as_tensor(np.asarray(train_x_uint8))
     y = torch.as_tensor(np.asarray(train_y), dtype=torch.long)
-    padded = F.pad(x, (0, 0, 4, 4, 4, 4))  # NHWC: pad H and W by 4 with zeros
-    model = model.to(memory_format=torch.channels_last)
+    y_dev = y.to(dev)
+    padded = F.pad(x.to(dev), (0, 0, 4, 4, 4, 4))  # NHWC: pad H and W by 4 with zeros
+    model = model.to(dev, memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark |= dev.type == "cuda"  # fixed shapes: fastest kernels
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     opt = torch.optim.SGD(
@@ -211,7 +191,7 @@ def train(
                 t_step = time.time()
                 idx = perm[b * batch_size : (b + 1) * batch_size]
                 xb = to_float(_augment(padded, idx, gen)).contiguous(memory_format=torch.channels_last)
-                yb = y[idx]
+                yb = y_dev[_to(idx, dev)]
                 # SWA: each epoch is one cycle from swa_lr down to swa_lr/100, so the averaged
                 # epoch-end weights are each nearly converged (at a constant 0.05 the ResNet-20
                 # iterates were 6-12 points below the checkpoint they started from)
@@ -219,7 +199,7 @@ def train(
                           else _lr_at(step, total, warmup, lr))
                 for g in opt.param_groups:
                     g["lr"] = cur_lr
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
                     logits = model(xb)
                 loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)
                 opt.zero_grad(set_to_none=True)
@@ -229,12 +209,15 @@ def train(
                 if governor is not None:
                     one_thread_steps += governor.cur == 1
                     governor.step_done(time.time() - t_step, len(idx))
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += int((logits.argmax(1) == yb).sum())
+                # kept on the device: reading them every step would stall a GPU's queue
+                loss_sum = loss_sum + loss.detach().double() * len(idx)
+                correct = correct + (logits.argmax(1) == yb).sum()
                 seen += len(idx)
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+                if progress:
+                    bar.set_postfix(loss=f"{float(loss_sum) / seen:.3f}",
+                                    acc=f"{int(correct) / seen:.3f}")
             bar.close()
-            rec = {"epoch": epoch, "loss": loss_sum / seen, "train_acc": correct / seen,
+            rec = {"epoch": epoch, "loss": float(loss_sum) / seen, "train_acc": int(correct) / seen,
                    "lr": cur_lr, "seconds": time.time() - t0, "one_thread_steps": one_thread_steps}
             if eval_data is not None:
                 rec["eval_acc"] = evaluate_accuracy(model, *eval_data, bf16=use_bf16)
@@ -278,47 +261,6 @@ def train(
             "segments": segments}
 
 
-def _where(segment: dict) -> dict:
-    """What a resumed part must share with the previous one to give bit-identical weights."""
-    return {k: v for k, v in segment.items()
-            if k not in ("first_epoch", "last_epoch", "train_seconds", "started", "git")}
-
-
-def _run_key(x: torch.Tensor, y: torch.Tensor, run_facts: dict | None, **args: object) -> str:
-    """What a resumed run must share with the run that saved the state: arguments and data."""
-    data = hashlib.sha256(x.numpy().tobytes())
-    data.update(y.numpy().tobytes())
-    return content_key(args=args, data=data.hexdigest(), facts=run_facts)
-
-
-def _write_state(path: Path, key: str | None, model: nn.Module, opt, gen: torch.Generator,
-                 history: list[dict], averaged: dict, n_averaged: int, step: int,
-                 seconds: float, segments: list[dict]) -> None:
-    buf = io.BytesIO()
-    torch.save({"key": key, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                "history": history, "averaged": averaged, "n_averaged": n_averaged,
-                "step": step, "seconds": seconds, "segments": segments}, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def _read_state(path: Path, key: str | None) -> dict:
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        missing = {"key", "model", "optimizer", "generator", "torch_rng", "history", "averaged",
-                   "n_averaged", "step", "seconds"} - set(saved)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise ModelError(f"cannot read the training state {path} ({type(exc).__name__}); "
-                         f"delete it to start over") from None
-    if missing:
-        raise ModelError(f"the training state {path} lacks {', '.join(sorted(missing))}; "
-                         f"delete it to start over")
-    if saved["key"] != key:
-        raise ConfigError(f"the training state {path} was saved by a run with other settings or "
-                          f"data; rerun with those, or delete it to start over")
-    return saved
-
-
 def _load_average(model: nn.Module, averaged: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for k, p in model.named_parameters():
@@ -344,9 +286,10 @@ def update_bn(model: nn.Module, x_uint8, batch_size: int = 500, bf16: bool = Fal
         m.reset_running_stats()
     model.train()
     gen = torch.Generator().manual_seed(seed)
-    padded = F.pad(torch.as_tensor(np.asarray(x_uint8)), (0, 0, 4, 4, 4, 4))
+    dev = _device_of(model)
+    padded = F.pad(torch.as_tensor(np.asarray(x_uint8)).to(dev), (0, 0, 4, 4, 4, 4))
     order = torch.randperm(len(padded), generator=gen)
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(order), batch_size):
             xb = _augment(padded, order[i : i + batch_size], gen)
             for m in bns:  # a running mean weighted by batch size: exact over uneven batches

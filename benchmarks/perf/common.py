@@ -28,6 +28,7 @@ class Goal:
 @dataclass
 class Report:
     quick: bool
+    device: str = "cpu"  # where the harness sections run (``wsbench bench --device``)
     rows: list[Row] = field(default_factory=list)
     goals: list[Goal] = field(default_factory=list)
 
@@ -39,7 +40,7 @@ class Report:
         self.goals.append(Goal(section, goal, measured, holds))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"quick": self.quick, "rows": [asdict(r) for r in self.rows],
+        return {"quick": self.quick, "device": self.device, "rows": [asdict(r) for r in self.rows],
                 "goals": [asdict(g) for g in self.goals]}
 
 

@@ -29,12 +29,12 @@ def resnet20_data(n_val: int) -> Any:
     return synthetic_task(resnet20(), n_val, 16, (3, 32, 32))
 
 
-def harness(data: Any, **options: Any) -> Any:
+def harness(data: Any, device: str = "cpu", **options: Any) -> Any:
     from wsbench import plugins
     from wsbench.fitness import FitnessHarness
 
     return FitnessHarness(data, plugins.create("quantizer", "uniform"),
-                          plugins.create("space", "k"), device="cpu", **options)
+                          plugins.create("space", "k"), device=device, **options)
 
 
 def _plain_pass(h: Any):
@@ -47,6 +47,8 @@ def _plain_pass(h: Any):
         with torch.inference_mode():
             for i in range(0, len(x), bs):
                 h.model(x[i:i + bs])
+        if x.is_cuda:  # kernels run asynchronously: time them, not their launch
+            torch.cuda.synchronize(x.device)
     return run
 
 
@@ -76,7 +78,7 @@ class _ForwardClock:
 
 def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int) -> None:
     """Harness time per unique evaluation vs a plain pass, measured in alternating blocks."""
-    h = harness(data)
+    h = harness(data, report.device)
     plain = _plain_pass(h)
     ks = np.random.default_rng(0).permutation(np.arange(2, 1025)).astype(float)
     plain()
@@ -122,26 +124,31 @@ def overhead(report: Report, label: str, data: Any, blocks: int, per_block: int)
                 f"{ratio:.3f}x (from the work outside the forward: {estimate:.3f}x)", ratio <= 1.10)
 
 
-def population(report: Report, label: str, data: Any, pop: int, repeats: int) -> None:
-    """Loop vs one vmapped forward for a population of ``pop`` unique decisions (and bf16)."""
-    loop = harness(data, population_eval="loop")
-    batched = harness(data, population_eval="batched", population_batch=pop)
-    bf16 = harness(data, population_eval="loop", screen_dtype="bfloat16")
+def population(report: Report, label: str, data: Any, pop: int, repeats: int,
+               with_bf16: bool = True) -> dict[str, float]:
+    """Loop vs one vmapped forward for a population of ``pop`` unique decisions (and bf16,
+    unless ``with_bf16`` is false: emulated bf16 is ~40x slower on a CPU without it);
+    returns the seconds per evaluation of each ("loop", "batched", "bf16"; nan: not timed)."""
+    loop = harness(data, report.device, population_eval="loop")
+    batched = harness(data, report.device, population_eval="batched", population_batch=pop)
+    bf16 = (harness(data, report.device, population_eval="loop", screen_dtype="bfloat16")
+            if with_bf16 else None)
     ks = np.random.default_rng(1).permutation(np.arange(2, 1025)).astype(float)
     need = pop * (repeats + 1)
     assert need <= len(ks)
-    times: dict[str, list[float]] = {"loop": [], "batched": [], "bf16": []}
+    times: dict[str, list[float]] = {"loop": [], "batched": [], "bf16": [] if bf16 else [np.nan]}
     diff = 0.0
     for r in range(repeats + 1):
         X = ks[r * pop:(r + 1) * pop, None]
         t_loop, F_loop = timed(lambda: loop.evaluate(X))
         t_batched, F_batched = timed(lambda: batched.evaluate(X))
-        t_bf16, _ = timed(lambda: bf16.evaluate(X))
+        t_bf16, _ = timed(lambda: bf16.evaluate(X)) if bf16 else (np.nan, None)
         diff = max(diff, float(np.abs(F_loop - F_batched).max()))
         if r:  # the first population warms up
             times["loop"].append(t_loop / pop)
             times["batched"].append(t_batched / pop)
-            times["bf16"].append(t_bf16 / pop)
+            if bf16:
+                times["bf16"].append(t_bf16 / pop)
     lp, bt, bf = (median(times[k]) for k in ("loop", "batched", "bf16"))
     n_val = len(loop.splits["val"][0])
     report.add(S6, f"{label}: loop, per evaluation", lp * 1e3, "ms",
@@ -149,10 +156,13 @@ def population(report: Report, label: str, data: Any, pop: int, repeats: int) ->
     report.add(S6, f"{label}: batched (vmap), per evaluation", bt * 1e3, "ms",
                f"max |objective difference| vs loop {diff:.2g}")
     report.add(S6, f"{label}: batched / loop", bt / lp, "x", "< 1: batched is faster")
-    report.add(S6, f"{label}: loop under bf16 autocast, per evaluation", bf * 1e3, "ms",
-               "screening only; CPU autocast")
+    report.add(S6, f"{label}: loop under bf16 autocast, per evaluation",
+               bf * 1e3 if bf16 else "not timed", "ms" if bf16 else "",
+               f"screening only; {batched.device.type} autocast"
+               if bf16 else "no native bf16 on this CPU")
     chosen = "batched" if batched.device.type == "cuda" else "loop"
     report.add(S6, f"{label}: default on this device", chosen, "", "auto: batched on CUDA only")
+    return {"loop": lp, "batched": bt, "bf16": bf}
 
 
 def run(report: Report, quick: bool) -> None:

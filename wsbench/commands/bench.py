@@ -8,7 +8,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-SECTIONS = ("overhead", "quantizers", "coding", "search", "screening", "end-to-end", "population")
+from wsbench import validate
+from wsbench.validate import arg
+
+SECTIONS = ("overhead", "quantizers", "coding", "search", "screening", "end-to-end", "population",
+            "device")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,16 +26,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="PATH",
                    help="also write the figures and provenance as JSON")
     p.add_argument("--section", action="append", choices=SECTIONS, dest="sections",
-                   help="run only this section (repeatable; default: all)")
+                   help="run only this section (repeatable; default: all, 'device' only with a "
+                        "--device other than cpu); 'device': harness, batched population and bf16 "
+                        "screening at ResNet-20 and ResNet-18 size on --device (population 100 "
+                        "without --quick)")
+    p.add_argument("--device", type=arg(validate.device, "--device", str), default="cpu",
+                   help="where the overhead, population and device sections run: cpu "
+                        "(default), cuda or cuda:N")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from wsbench.errors import ConfigError
 
+    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
+    device = "cpu" if device == "auto" else device
+    validate.device_available(device, "--device")
     try:
         from wsbench_perf.run import run_all
     except ImportError as exc:  # an install without the benchmarks package
         raise ConfigError(f"the benchmark package wsbench_perf is not installed ({exc})") from None
-    run_all(quick=args.quick, sections=args.sections, json_path=args.json)
+    run_all(quick=args.quick, sections=args.sections, json_path=args.json, device=device)
     return 0

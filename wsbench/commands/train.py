@@ -45,6 +45,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="continue the unfinished run saved in --out after its last finished "
                         "epoch (same settings required; with a fixed --threads on the same machine, "
                         "the same weights as an uninterrupted run); without one, start afresh")
+    p.add_argument("--device", type=arg(validate.device, "--device", str), default=None,
+                   help="CIFAR: cpu (default) or cuda[:N]; on a GPU the training images stay on "
+                        "the device and are cropped and flipped there")
+    p.add_argument("--train-limit", type=arg(validate.population, "--train-limit", int),
+                   default=None, metavar="N",
+                   help="CIFAR: train on a class-balanced subset of N training images (a "
+                        "rehearsal; default: all 45,000)")
+    p.add_argument("--eval-limit", type=arg(validate.population, "--eval-limit", int),
+                   default=None, metavar="N",
+                   help="CIFAR: measure accuracy on class-balanced subsets of N validation and N "
+                        "test images (a rehearsal; default: all 5,000 and 10,000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -65,13 +76,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--epochs must be at least 1 (0 only with --init and --swa-epochs)")
     from wsbench.train_cifar import train_cifar_model
 
+    device = None if args.device in (None, "auto") else args.device
+    validate.device_available(device, "--device")
+    on_gpu = device is not None and device != "cpu"
     out = args.out or cache_dir("checkpoints")
     facts = train_cifar_model(out, dataset=task.dataset, arch=task.arch, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                               data=args.data, progress=not args.no_progress, threads=args.threads,
-                              adaptive_threads=args.threads is None, init=args.init,
-                              swa_epochs=args.swa_epochs, swa_lr=args.swa_lr,
-                              resume=args.resume)
+                              adaptive_threads=args.threads is None and not on_gpu,
+                              init=args.init, swa_epochs=args.swa_epochs, swa_lr=args.swa_lr,
+                              resume=args.resume, device=device, train_limit=args.train_limit,
+                              eval_limit=args.eval_limit)
     print(f"{task.name}: val accuracy {facts['val_acc_fp32']:.4f}, test accuracy "
           f"{facts['test_acc_fp32']:.4f}, {facts['wall_seconds']:.0f} s; wrote {out}/{task.name}.pt")
     return 0

@@ -235,14 +235,28 @@ def paper_split(train_y: np.ndarray, frac: float = 0.1, seed: int = 0) -> tuple[
     return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
 
 
+def limited(x, y, limit: int | None, seed: int):
+    """A seeded, class-balanced subset of at most ``limit`` examples (None: everything)."""
+    if limit is None or limit >= len(y):
+        return x, y
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    # interleave classes so every prefix is balanced
+    by_class = [order[np.asarray(y)[order] == c] for c in np.unique(y)]
+    inter = [i for group in zip(*by_class) for i in group][:limit]
+    idx = np.sort(np.asarray(inter))
+    return x[idx], y[idx]
+
+
 def to_float(x_uint8_nhwc, mean: tuple = CIFAR_MEAN, std: tuple = CIFAR_STD):
-    """uint8 NHWC images (numpy or torch) -> normalised float32 NCHW tensor (channels_last strides)."""
+    """uint8 NHWC images (numpy or torch) -> normalised float32 NCHW tensor (channels_last strides),
+    on the device the images are on."""
     import torch
 
     x = torch.as_tensor(x_uint8_nhwc)
     if x.ndim == 3:
         x = x.unsqueeze(0)
     x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    m = torch.tensor(mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
     return x.sub_(m).div_(s)
