@@ -50,3 +50,24 @@ def test_every_block_names_an_experiment_file_that_exists():
     for block in rs.BLOCKS:
         assert (SCRIPT.parent / block.experiment).exists(), block
     assert {b.name for b in rs.selected(["digits"])} < {b.name for b in rs.BLOCKS}
+
+
+def test_compare_records_ignores_timings_and_finds_a_changed_objective(tmp_path):
+    import json
+
+    spec = importlib.util.spec_from_file_location("compare_records", SCRIPT.parent / "compare_records.py")
+    cr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cr)
+    base = {"name": "cmp", "tasks": ["digits-mlp"], "spaces": [{"name": "k", "k_max": 12}],
+            "optimizers": ["random"], "merges": ["none"], "seeds": [0], "budget": 6,
+            "max_requested": 100, "threads": 1, "device": "cpu", "exact": {"enabled": False}}
+    for name in ("a", "b"):
+        run_experiment(parse_experiment(base, source="cmp.toml"), tmp_path / name, progress=False,
+                       log=lambda m: None)
+    assert cr.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0  # timings differ, nothing else
+    path = next((tmp_path / "b" / "trials").glob("*.json"))
+    rec = json.loads(path.read_text())
+    rec["archive"]["f"][0][0] += 1e-12
+    path.write_text(json.dumps(rec))
+    same, differ, alone = cr.compare(tmp_path / "a", tmp_path / "b")
+    assert differ == [f"trials/{path.name}"] and not same and not alone
