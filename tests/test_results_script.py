@@ -71,3 +71,17 @@ def test_compare_records_ignores_timings_and_finds_a_changed_objective(tmp_path)
     path.write_text(json.dumps(rec))
     same, differ, alone = cr.compare(tmp_path / "a", tmp_path / "b")
     assert differ == [f"trials/{path.name}"] and not same and not alone
+
+
+def test_a_check_without_the_results_folder_says_so_instead_of_failing(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    rs = _script()
+    (tmp_path / "benchmarks").mkdir()
+    shutil.copy(SCRIPT.parent / "quick.toml", tmp_path / "benchmarks")
+    monkeypatch.setattr(rs, "ROOT", tmp_path)  # a clone where nothing has been run
+    (tmp_path / "RESULTS.md").write_text("<!-- wsbench:table quick-search -->\nx\n<!-- /wsbench:table -->\n")
+    assert rs.main(["--check", "--only", "quick-search", "--results-md", str(tmp_path / "RESULTS.md")]) == 1
+    out = capsys.readouterr()
+    assert "skipped: quick-search (no results/quick here" in out.out
+    assert "no results folder" in out.err and "Traceback" not in out.err
