@@ -66,11 +66,17 @@ def cpu_flags() -> list[str]:
     return []
 
 
+NUMERIC_ENV = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",
+               "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "CUBLAS_WORKSPACE_CONFIG")
+
+
 def machine() -> dict[str, object]:
     info: dict[str, object] = {
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
         "cpu_model": cpu_model(), "cpu_flags": cpu_flags(), "cpu_count": os.cpu_count(),
         "hostname": platform.node(),
+        # variables that pick other kernels, so other rounding (section 4 of RESULTS.md)
+        "numeric_env": {k: os.environ[k] for k in NUMERIC_ENV if k in os.environ},
     }
     try:
         import torch
