@@ -38,6 +38,7 @@ from wsbench.errors import ConfigError
 from wsbench.hookspecs import hookimpl
 from wsbench.optimizer import Optimizer, Problem
 from wsbench_plugins.optimizers import exhausted
+from wsbench_plugins.scalarise import Box, box_chebyshev, gap_boxes, next_box  # noqa: F401
 
 
 def d_max(problem: Problem) -> float:
@@ -51,43 +52,6 @@ def d_max(problem: Problem) -> float:
         return float(max(2, space.k_of(np.asarray(problem.xu, dtype=np.float64))))
     xu = np.asarray(problem.xu, dtype=np.float64)[np.asarray(problem.integer, dtype=bool)]
     return float(max(2.0, xu.sum()))
-
-
-Box = tuple[tuple[float, float], tuple[float, float]]  # (corner c, upper corner u) in z
-
-
-def gap_boxes(Z: np.ndarray, ref: tuple[float, float] = (1.0, 1.0)) -> list[Box]:
-    """The boxes between neighbours of the non-dominated set of ``Z`` (normalised, minimised),
-    the virtual anchors (ref1, 0) and (0, ref2) included, largest area first; empty ones left out."""
-    from wsbench.pareto import non_dominated
-
-    Z = np.minimum(np.asarray(Z, dtype=np.float64).reshape(-1, 2), ref)
-    P = np.unique(Z[non_dominated(Z)], axis=0) if len(Z) else Z
-    P = P[np.argsort(P[:, 1], kind="stable")]
-    chain = [(ref[0], 0.0)] + [tuple(p) for p in P] + [(0.0, ref[1])]
-    boxes = []
-    for a, b in zip(chain[:-1], chain[1:]):
-        c, u = (float(b[0]), float(a[1])), (float(a[0]), float(b[1]))
-        if u[0] > c[0] and u[1] > c[1]:
-            boxes.append((c, u))
-    return sorted(boxes, key=lambda box: -(box[1][0] - box[0][0]) * (box[1][1] - box[0][1]))
-
-
-def next_box(Z: np.ndarray, tried: set, ref: tuple[float, float] = (1.0, 1.0)) -> Box:
-    """The largest gap of the front not searched yet; when every gap was, the whole unit box
-    again (``tried`` is cleared: a fresh seed may find what the first search missed)."""
-    for box in gap_boxes(Z, ref):
-        if box not in tried:
-            return box
-    tried.clear()
-    return (0.0, 0.0), (float(ref[0]), float(ref[1]))
-
-
-def box_chebyshev(Z: np.ndarray, box: Box, rho: float) -> np.ndarray:
-    """Augmented Chebyshev relative to a box: below 1 inside it, 1 at its two front points."""
-    c, u = np.asarray(box[0]), np.asarray(box[1])
-    R = (np.asarray(Z, dtype=np.float64) - c) / np.maximum(u - c, 1e-12)
-    return np.max(R, axis=1) + rho * R.sum(axis=1)
 
 
 class UnitEncoding:

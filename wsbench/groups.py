@@ -59,7 +59,7 @@ class GroupRunner:
                         runner._fail(out, t, exc, summary, say)
                 self.bar.update()
             return
-        model = runner.model_fingerprint(h)
+        model = h.view.fingerprint()  # a trial key names the task, not its checkpoint
         runner._check_same_model(out, self.finished.values(), group[0], model)
         baseline = {"val": h.score_baseline("val"), "test": h.score_baseline("test")}
         if need_exact:

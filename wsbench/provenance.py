@@ -37,16 +37,21 @@ def git_commit(path: str | Path | None = None) -> dict[str, object]:
     return {"commit": commit, "dirty": dirty if commit else None}
 
 
-def cpu_model() -> str:
-    """The CPU's marketing name where Linux reports it (platform.processor() often says x86_64)."""
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` line of /proc/cpuinfo (Linux), without its name; None elsewhere."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name where Linux reports it (platform.processor() often says x86_64)."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 NUMERIC_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
@@ -55,15 +60,8 @@ NUMERIC_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"
 def cpu_flags() -> list[str]:
     """The CPU features that decide which kernels (and so which rounding) torch uses: bf16
     autocast is native with AMX or AVX512-BF16 and emulated (about 40x slower) without."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return [f for f in NUMERIC_FLAGS if f in have]
-    except OSError:
-        pass
-    return []
+    have = set((_cpuinfo("flags") or "").split())
+    return [f for f in NUMERIC_FLAGS if f in have]
 
 
 NUMERIC_ENV = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",

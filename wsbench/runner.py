@@ -146,11 +146,6 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     return summary
 
 
-def model_fingerprint(h) -> str:
-    """The weights' fingerprint: a trial key names the task, not its checkpoint."""
-    return h.view.fingerprint()
-
-
 def _check_same_model(out: Path, finished: Iterable[dict], trial: Trial, model: str) -> None:
     """Refuse to mix trials of one task scored on different trained weights in one folder."""
     task = trial.config()["task"]
@@ -288,7 +283,7 @@ def _exact(exp: Experiment, trial: Trial, h, out: Path, progress: bool, say) -> 
     head = {"format": RECORD_FORMAT, "key": exact_key(exp, trial), "task": trial.task.as_dict(),
             "space": trial.space.as_dict(), "quantizer": trial.quantizer.as_dict(),
             "metric": exp.metric, "include": exp.include, "screening": trial.screening(),
-            "model": model_fingerprint(h)}
+            "model": h.view.fingerprint()}
     exhaustive = plugins.create("optimizer", "exhaustive", max_points=exp.exact_max_points)
     fresh(h)
     reason = exhaustive.check(h)

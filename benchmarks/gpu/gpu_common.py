@@ -120,7 +120,10 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write beside, then rename: a run killed mid-write leaves the previous file whole."""
+    """Write beside, then rename: a run killed mid-write leaves the previous file whole.
+
+    Not wsbench.cache.atomic_write_bytes: the driver must report its status even when the
+    install step failed and wsbench cannot be imported."""
     tmp = path.with_name(f"{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
