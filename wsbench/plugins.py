@@ -30,28 +30,28 @@ class PluginInfo:
 pm = pluggy.PluginManager("wsbench")
 pm.add_hookspecs(hookspecs)
 _state: dict[str, Any] = {"loaded": False, "registry": None}
-_dists: dict[str, str] = {}  # plugin name -> providing distribution
 
 
 def _load_entry_points() -> None:
+    """pluggy loads the group (it skips names already registered or blocked), one entry point
+    at a time so that a broken one is named; it also keeps which distribution gave each."""
     if _state["loaded"]:
         return
     _state["loaded"] = True
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-            continue
         try:
-            module = ep.load()
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
         except Exception as exc:  # a broken third-party plugin must not hide the others
             dist = ep.dist.name if ep.dist else "?"
             raise PluginError(f"plugin entry point {ep.name!r} from {dist} failed to load: {exc}") from exc
-        pm.register(module, name=ep.name)
-        _dists[ep.name] = ep.dist.name if ep.dist else ep.name
 
 
 def _provider_of(plugin: object) -> str:
-    name = pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
-    return _dists.get(name, name)
+    """The distribution that provides ``plugin``, or its registered name (in-process plugins)."""
+    for loaded, dist in pm.list_plugin_distinfo():
+        if loaded is plugin:
+            return dist.project_name
+    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
 
 
 def register(plugin: object, name: str | None = None) -> None:
