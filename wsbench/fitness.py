@@ -25,6 +25,7 @@ import numpy as np
 from wsbench.errors import ConfigError
 from wsbench.metrics import get_metric
 from wsbench.problem import CachedProblem
+from wsbench.settings import POPULATION_EVALS, SCREEN_DTYPES  # the choices, declared once
 from wsbench.weights import Include, WeightView
 
 if TYPE_CHECKING:
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
     from wsbench.quantization import Quantization, Quantizer
     from wsbench.space import Space
     from wsbench.task import TaskData
-
-POPULATION_EVALS = ("auto", "loop", "batched")
-SCREEN_DTYPES = ("float32", "bfloat16")
-
 
 def resolve_device(device: str | None = None) -> "torch.device":
     """``None``/``"auto"``: CUDA when there is one, else CPU."""

@@ -15,6 +15,7 @@ from wsbench.fitness import FitnessHarness
 from wsbench.optimizer import drive
 from wsbench.pareto import non_dominated
 from wsbench.quantization import Quantization
+from wsbench.settings import FILE_CODINGS  # what `wsbench compress` may save files with
 
 
 @dataclass
@@ -105,7 +106,6 @@ def _scored(h: FitnessHarness, cfg: CompressConfig, label: str, x, q: Quantizati
     return score_solution(h, cfg.quantizer, label, x, q)
 
 
-FILE_CODINGS = ("huffman", "huffman-layer")  # what `wsbench compress` may save files with
 SCREEN_MARGIN = 0.02  # screened front members re-scored: those within max_drop + this of baseline
 
 

@@ -230,7 +230,8 @@ def compress_config(exp: Experiment, trial: Trial):
         optimizer_options=dict(trial.optimizer.options),
         quantizer_options=dict(trial.quantizer.options), merge_options=dict(trial.merge.options),
         space_options=dict(trial.space.options), fidelity=trial.fidelity,
-        screen_dtype=trial.screen_dtype)
+        screen_dtype=trial.screen_dtype, fidelity_seed=trial.fidelity_seed,
+        population_eval=trial.population_eval)
 
 
 def fresh(h) -> None:

@@ -102,6 +102,42 @@ def tolerance(value: Any, where: str) -> float:
     return number(value, where, 0.0)
 
 
+def drops(value: Any, where: str) -> tuple[float, ...]:
+    """Drop levels a report ranks at: a non-empty list of shares, kept sorted."""
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{where}: must be a non-empty list of numbers in [0, 1), got {value!r}")
+    return tuple(sorted(drop(d, where) for d in value))
+
+
+def typed(value: Any, where: str, kind: type) -> Any:
+    """``value`` if it is a ``kind`` (a bool is not an int here, as TOML sees it)."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: must be {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def table(value: Any, where: str, allowed: set[str]) -> dict:
+    """A TOML table holding only ``allowed`` keys (a misspelt key is an error, not ignored)."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: must be a table, got {type(value).__name__}")
+    extra = sorted(set(value) - allowed)
+    if extra:
+        raise ConfigError(f"{where}.{extra[0]}: unknown key; valid keys: {', '.join(sorted(allowed))}")
+    return value
+
+
+def one_of(value: Any, where: str, choices: tuple[str, ...], noun: str = "") -> str:
+    """A string among ``choices``; the error lists them (as ``valid <noun>s`` when named)."""
+    typed(value, where, str)
+    if value in choices:
+        return value
+    if noun:
+        raise ConfigError(f"{where}: unknown {noun} {value!r}; valid {noun}s: {', '.join(choices)}")
+    listed = (" or ".join(map(repr, choices)) if len(choices) == 2
+              else "one of " + ", ".join(map(repr, choices)))
+    raise ConfigError(f"{where}: must be {listed}, got {value!r}")
+
+
 def name_problem(value: Any) -> str | None:
     """Why ``value`` is not a plain name, or None when it is one."""
     if isinstance(value, str) and NAME_RE.fullmatch(value) and len(value) <= MAX_NAME:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wsbench import validate
+from wsbench import settings, validate
 from wsbench.validate import arg
 
 
@@ -22,34 +22,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", default="k", help="search-space plugin (default: k)")
     p.add_argument("--seed", type=arg(validate.seed, "--seed", int), default=0,
                    help="optimizer seed (default: 0)")
-    p.add_argument("--budget", type=arg(validate.budget, "--budget", int), default=1000,
-                   help=f"unique evaluations, at most {validate.MAX_EVALUATIONS} (default: 1000)")
-    p.add_argument("--max-requested", type=arg(validate.requested, "--max-requested", int),
-                   default=10_000,
-                   help="cap on requested evaluations, cached included (default: 10000 = 100x100)")
+    settings.add_arguments(p, settings.COMPRESS, ("budget", "max_requested"))
     p.add_argument("--k-min", type=int, default=2, help="lower bound of K (default: 2)")
     p.add_argument("--k-max", type=int, default=1024, help="upper bound of K (default: 1024)")
-    p.add_argument("--metric", default="f1", choices=("f1", "accuracy"),
-                   help="validation metric: macro F1 (default) or accuracy")
-    p.add_argument("--max-drop", type=arg(validate.drop, "--max-drop"), default=0.0,
-                   help="keep front solutions whose val metric is >= baseline - this (default 0)")
+    settings.add_arguments(p, settings.COMPRESS, ("metric", "max_drop"))
     p.add_argument("--tolerance", type=arg(validate.tolerance, "--tolerance"), default=None,
                    help="merge tolerance: allowed validation drop (default: the merge's own, 0)")
-    p.add_argument("--include", default="conv-linear", choices=("conv-linear", "all"),
-                   help="weights to share: Conv/Linear .weight (paper) or every float parameter")
-    p.add_argument("--device", type=arg(validate.device, "--device", str), default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if present)")
-    p.add_argument("--fidelity", type=arg(validate.fidelity, "--fidelity"), default=1.0,
-                   help="share of the validation split the search scores candidates on (default 1); "
-                        "the front is re-scored on all of it")
-    p.add_argument("--screen-dtype", default="float32", choices=("float32", "bfloat16"),
-                   help="dtype of the search's forwards (bf16 autocast); reported scores are fp32")
-    p.add_argument("--population-eval", default="auto", choices=("auto", "loop", "batched"),
-                   help="score a population one by one or in one vmapped forward "
-                        "(default auto: batched on CUDA, loop on CPU)")
-    p.add_argument("--coding", default="huffman", choices=("huffman", "huffman-layer"),  # FILE_CODINGS
-                   help="coding of the saved files: one Huffman table (paper, default) or one per "
-                        "tensor over the same global codebook (lossless, smaller; the table "
-                        "prints both)")
+    settings.add_arguments(p, settings.COMPRESS, skip=("budget", "max_requested", "metric", "max_drop"))
     p.add_argument("--set", action="append", metavar="KIND.KEY=VALUE", dest="options",
                    help="plugin option, e.g. optimizer.pop_size=50 (repeatable)")
     p.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results)")
@@ -80,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
         merge_opts = {"tolerance": args.tolerance, **merge_opts}
     cfg = CompressConfig(
         task=args.task, optimizer=args.optimizer, quantizer=args.quantizer, merge=args.merge,
-        space=args.space, seed=args.seed, budget=args.budget, max_requested=args.max_requested,
-        metric=args.metric, max_drop=args.max_drop, include=args.include, device=args.device,
-        fidelity=args.fidelity, screen_dtype=args.screen_dtype, population_eval=args.population_eval,
-        coding=args.coding, task_options=opts.get("task", {}),
+        space=args.space, seed=args.seed, **settings.from_args(args, settings.COMPRESS),
+        task_options=opts.get("task", {}),
         optimizer_options=opts.get("optimizer", {}), quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
         space_options=space_opts)
     validate.device_available(args.device, "--device")
