@@ -1,6 +1,6 @@
 """Built-in merge strategies: none, the paper's left-to-right neighbour merge, and variants of
-it: stopped when a held-out half of the validation split stops agreeing, with the merges that
-save the most Huffman bits tried first, and after first widening the bin around zero."""
+it: stopped when a held-out half of the validation split stops agreeing, and with the merges
+that save the most Huffman bits tried first (the dead-zone variant is in merges_deadzone.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Iterator
 
 from wsbench.errors import ConfigError
 from wsbench.hookspecs import hookimpl
-from wsbench.merge import MergeResult, Scorer
+from wsbench.merge import MergeResult, MergeStrategy, Scorer
 from wsbench.quantization import Quantization
 
 if TYPE_CHECKING:
     import torch
 
 
-class NoMerge:
+class NoMerge(MergeStrategy):
     name = "none"
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
@@ -23,7 +23,7 @@ class NoMerge:
         return MergeResult(q, 1, s, s)
 
 
-def _check_tolerance(tolerance: float) -> float:
+def check_tolerance(tolerance: float) -> float:
     if not tolerance >= 0:
         raise ConfigError(f"merge tolerance must be >= 0, got {tolerance!r}")
     return float(tolerance)
@@ -92,7 +92,7 @@ def neighbor_pass(q: Quantization, score: Scorer, tolerance: float,
             g += 1
 
 
-def _first_score_and_last(
+def first_score_and_last(
     states: Iterator[tuple[Quantization, float]],
 ) -> tuple[float, tuple[Quantization, float]]:
     """A pass's first score and last (state, score), holding one state at a time (each state
@@ -104,7 +104,7 @@ def _first_score_and_last(
     return first, last
 
 
-class NeighborMerge:
+class NeighborMerge(MergeStrategy):
     """The paper's merge: one left-to-right pass over the bins, accepted while validation holds.
 
     The total validation drop is bounded by ``tolerance`` (0: the paper's "no drop").
@@ -114,16 +114,16 @@ class NeighborMerge:
     pass_ = staticmethod(neighbor_pass)
 
     def __init__(self, tolerance: float = 0.0) -> None:
-        self.tolerance = _check_tolerance(tolerance)
+        self.tolerance = check_tolerance(tolerance)
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
         counter = [0]
         states = self.pass_(q, score, self.tolerance, counter)
-        initial, (final, final_score) = _first_score_and_last(states)
+        initial, (final, final_score) = first_score_and_last(states)
         return MergeResult(final, counter[0], initial, final_score)
 
 
-class HoldoutNeighborMerge:
+class HoldoutNeighborMerge(MergeStrategy):
     """The paper's pass driven by one half of validation, stopped early by the other half.
 
     ``order="bits"`` drives the bits-first pass (``neighbor-bits``) instead.
@@ -138,7 +138,7 @@ class HoldoutNeighborMerge:
     needs_holdout = True
 
     def __init__(self, tolerance: float = 0.0, order: str = "left-to-right") -> None:
-        self.tolerance = _check_tolerance(tolerance)
+        self.tolerance = check_tolerance(tolerance)
         passes = {"left-to-right": NeighborMerge.pass_, "bits": BitsFirstNeighborMerge.pass_}
         if order not in passes:
             raise ConfigError(f"merge order must be one of {', '.join(passes)}, got {order!r}")
@@ -157,71 +157,6 @@ class HoldoutNeighborMerge:
             if held >= initial_check - self.tolerance:
                 chosen = (cand, fit_score)
         return MergeResult(chosen[0], counter[0], initial_fit, chosen[1])
-
-
-def merge_range(q: Quantization, lo: int, hi: int) -> Quantization:
-    """``q`` with its values of ascending rank lo..hi (inclusive) merged into their members' mean."""
-    import torch
-
-    r, _, _ = ascending_bins(q)
-    group = torch.where(r < lo, r, torch.where(r <= hi, torch.full_like(r, lo), r - (hi - lo)))
-    n = q.d - (hi - lo)
-    sums = torch.zeros(n, dtype=torch.float64, device=r.device).index_add_(
-        0, group, q.codebook[q.indices].to(torch.float64))
-    counts = torch.bincount(group, minlength=n).to(torch.float64)
-    return Quantization(codebook=(sums / counts).to(torch.float32), indices=group, k=q.k)
-
-
-class DeadzoneNeighborMerge:
-    """Widen the bin nearest zero while validation holds, then the paper's left-to-right pass.
-
-    Huffman coding pays for entropy, and the densest bins are the ones around zero: merging
-    them removes far more bits per accepted merge than the paper's pass, which mostly merges
-    sparse tail bins (a dead-zone quantizer, as in video codecs; retraining-free pruning of the
-    smallest weights). The radius r (bins merged on each side of the zero bin) is found by
-    doubling then bisection, ~2 log2(d) scores. The total validation drop stays within
-    ``tolerance`` of the unmerged score, as for the paper's merge.
-    """
-
-    name = "deadzone-neighbor"
-
-    def __init__(self, tolerance: float = 0.0) -> None:
-        self.tolerance = _check_tolerance(tolerance)
-
-    def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
-        import torch
-
-        initial = score(q.dequantize())
-        counter = [1]
-        values = torch.sort(q.codebook).values
-        z = int(torch.argmin(values.abs()))
-        r_max = max(z, q.d - 1 - z)
-
-        def widened(r: int) -> tuple[Quantization, float]:
-            cand = merge_range(q, max(0, z - r), min(q.d - 1, z + r))
-            counter[0] += 1
-            return cand, score(cand.dequantize())
-
-        best, best_score, good, bad = q, initial, 0, r_max + 1
-        r = 1
-        while r <= r_max:  # doubling: the largest accepted radius lies in [good, bad)
-            cand, s = widened(r)
-            if s < initial - self.tolerance:
-                bad = r
-                break
-            best, best_score, good = cand, s, r
-            r *= 2
-        while bad - good > 1:  # bisection
-            mid = (good + bad) // 2
-            cand, s = widened(mid)
-            if s >= initial - self.tolerance:
-                best, best_score, good = cand, s, mid
-            else:
-                bad = mid
-        # the paper's pass, with what is left of the tolerance after the dead zone
-        left = max(0.0, self.tolerance - (initial - best_score))
-        _, (final, final_score) = _first_score_and_last(neighbor_pass(best, score, left, counter))
-        return MergeResult(final, counter[0], initial, final_score)
 
 
 def _bits_saved(a: float, b: float) -> float:
@@ -307,6 +242,3 @@ def wsbench_register_merges(register) -> None:
     register("neighbor-bits", BitsFirstNeighborMerge,
              "The paper's acceptance rule with the merges that save the most Huffman bits tried "
              "first (the paper's pass spends its early acceptances on the sparse left tail).")
-    register("deadzone-neighbor", DeadzoneNeighborMerge,
-             "Widen the bin around zero while validation holds (fewer Huffman bits: the densest "
-             "bins merge first), then the paper's pass; total drop within `tolerance`.")

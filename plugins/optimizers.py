@@ -67,9 +67,7 @@ def masked_rounding(integer: np.ndarray) -> Any:
 
 def exhausted(problem: Problem) -> bool:
     """True once every decision of an all-integer space has been evaluated in this problem."""
-    if not np.all(problem.integer):
-        return False
-    return problem.unique >= float(np.prod(np.asarray(problem.xu) - np.asarray(problem.xl) + 1))
+    return problem.unique >= problem.space_size  # inf unless all-integer
 
 
 INITS = ("random", "linear", "centre")
@@ -223,7 +221,7 @@ class Exhaustive(Optimizer):
     def check(self, problem: Problem) -> str | None:
         if not np.all(problem.integer):
             return "exhaustive needs an all-integer space"
-        size = float(np.prod(problem.xu - problem.xl + 1))
+        size = problem.space_size
         if size > self.max_points:
             return f"the space has {size:.3g} points, more than max_points={self.max_points}"
         return None

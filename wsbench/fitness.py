@@ -11,8 +11,11 @@ Built to cost little more than the forward pass itself:
   forwards under bf16 autocast; :meth:`FitnessHarness.rescore` gives the full-split fp32
   objectives the reported results must use;
 * ``population_eval="batched"`` scores a whole population in one vmapped forward
-  (``torch.func.functional_call`` over stacked weights); the default picks the loop on CPU,
-  where it was measured faster, and the batched pass on CUDA.
+  (``torch.func.functional_call`` over stacked weights, wsbench/population.py); the default
+  picks the loop on CPU, where it was measured faster, and the batched pass on CUDA.
+
+Code outside the harness uses its API, never its insides: :meth:`FitnessHarness.reset` before
+each search, ``space_size``, and :meth:`FitnessHarness.merge_scorers` for merge strategies.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import numpy as np
 
 from wsbench.errors import ConfigError
 from wsbench.metrics import get_metric
+from wsbench.population import PopulationForward
 from wsbench.problem import CachedProblem
 from wsbench.settings import POPULATION_EVALS, SCREEN_DTYPES  # the choices, declared once
-from wsbench.weights import Include, WeightView
+from wsbench.weights import Include, WeightView, flat_parameters
 
 if TYPE_CHECKING:
     import torch
 
+    from wsbench.merge import Scorer
     from wsbench.quantization import Quantization, Quantizer
     from wsbench.space import Space
     from wsbench.task import TaskData
@@ -56,36 +61,6 @@ def stratified_subset(y: "torch.Tensor", fraction: float, seed: int) -> "torch.T
         take = max(1, int(round(fraction * len(rows))))
         picks.append(rows[torch.randperm(len(rows), generator=gen)[:take]])
     return torch.sort(torch.cat(picks)).values
-
-
-def _flat_parameters(params: list["torch.Tensor"]) -> "torch.Tensor | None":
-    """One flat buffer that ``params`` are views of (made so once, values kept), or None when
-    they differ in dtype/device or are not contiguous. A buffer left by an earlier harness on
-    the same model is adopted rather than replaced."""
-    import torch
-
-    first = params[0]
-    if any(p.dtype != first.dtype or p.device != first.device or not p.is_contiguous()
-           for p in params):
-        return None
-    total = sum(p.numel() for p in params)
-    offset = first.storage_offset()
-    base = first.untyped_storage().data_ptr()
-    adopt = True
-    for p in params:
-        adopt = adopt and p.untyped_storage().data_ptr() == base and p.storage_offset() == offset
-        offset += p.numel()
-    if adopt:
-        return torch.as_strided(first.detach(), (total,), (1,), first.storage_offset())
-    flat = torch.empty(total, dtype=first.dtype, device=first.device)
-    offset = 0
-    with torch.no_grad():
-        for p in params:
-            n = p.numel()
-            flat[offset:offset + n].copy_(p.reshape(-1))
-            p.data = flat[offset:offset + n].view_as(p)
-            offset += n
-    return flat
 
 
 class FitnessHarness(CachedProblem):
@@ -142,10 +117,9 @@ class FitnessHarness(CachedProblem):
         self.batched = (population_eval == "batched"
                         or (population_eval == "auto" and self.device.type == "cuda"))
         self.population_batch = int(population_batch)
-        self.batched_images = int(batched_images)
-        self._flat = _flat_parameters(self.view.params)
+        self._flat = flat_parameters(self.view.params)
         self._ptrs = [p.data_ptr() for p in self.view.params]
-        self._stack: "torch.Tensor | None" = None
+        self._population = PopulationForward(self.model, self.view, self.device, batched_images)
         self._scores: dict[tuple[str, str], float] = {}
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
 
@@ -208,13 +182,41 @@ class FitnessHarness(CachedProblem):
                 return self.model(x).argmax(1)
             return torch.cat([self.model(x[i:i + bs]).argmax(1) for i in range(0, len(x), bs)])
 
-    def score_current(self, split: str = "val") -> float:
+    def score_current(self, split: str = "val", screen: bool = False) -> float:
         """The metric of the model's weights as they are now."""
-        return self._metric(self.predict(split), self.splits[split][1], self.num_classes)
+        return self._metric(self.predict(split, screen), self.splits[split][1], self.num_classes)
 
-    def score_weights(self, flat: "torch.Tensor", split: str = "val") -> float:
+    def score_weights(self, flat: "torch.Tensor", split: str = "val", screen: bool = False) -> float:
         self.write_weights(flat)
-        return self.score_current(split)
+        return self.score_current(split, screen)
+
+    def merge_scorers(self, holdout: bool = False, seed: int = 0) -> tuple["Scorer", "Scorer | None"]:
+        """The validation scorers of a merge strategy: the search's own screening (subset, dtype)
+        when it screened, else the full split in fp32, so a merge judges candidates as the search
+        did; with ``holdout``, that split halved (seeded, class-stratified) into a fitting and a
+        held-out part, else (scorer, None)."""
+        base, screen = self.search_split, self.screening
+        if not holdout:
+            return self._scorer(base, screen), None
+        fit, check = self._halves(base, seed)
+        return self._scorer(fit, screen), self._scorer(check, screen)
+
+    def _scorer(self, split: str, screen: bool) -> "Scorer":
+        return lambda flat: self.score_weights(flat, split, screen)
+
+    def _halves(self, split: str, seed: int) -> tuple[str, str]:
+        """Names of a seeded, class-stratified half of ``split`` and of the rest (made once)."""
+        import torch
+
+        fit_name, check_name = f"{split}-fit{seed}", f"{split}-check{seed}"
+        if fit_name not in self.splits:
+            x, y = self.splits[split]
+            fit = stratified_subset(y, 0.5, seed).to(y.device)
+            rest = torch.ones(len(y), dtype=torch.bool, device=y.device)
+            rest[fit] = False
+            self.splits[fit_name] = (x[fit], y[fit])
+            self.splits[check_name] = (x[rest], y[rest])
+        return fit_name, check_name
 
     def score_quantization(self, q: "Quantization", split: str = "val") -> float:
         """The full-split fp32 metric of ``q``, whose weights are left in the model.
@@ -246,6 +248,12 @@ class FitnessHarness(CachedProblem):
         return F
 
     # -- the problem seen by optimizers --------------------------------------------------
+    def reset(self) -> None:
+        """Forget every evaluation (see CachedProblem) and put the trained weights back: each
+        trial of a shared harness starts as if the harness were new."""
+        super().reset()
+        self.view.restore()
+
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Objectives of a batch (see CachedProblem); the trained weights are put back after."""
         try:
@@ -259,9 +267,7 @@ class FitnessHarness(CachedProblem):
     def _evaluate_one(self, x: np.ndarray) -> tuple[float, float]:
         q = self.quantization(x)
         self.write_quantization(q)
-        split = self.search_split
-        pred = self.predict(split, screen=True)
-        return 1.0 - self._metric(pred, self.splits[split][1], self.num_classes), float(q.d)
+        return 1.0 - self.score_current(self.search_split, screen=True), float(q.d)
 
     def _evaluate_many(self, X: np.ndarray) -> list[tuple[float, float]] | None:
         if not self.batched:
@@ -279,40 +285,8 @@ class FitnessHarness(CachedProblem):
 
         No cache and no archive: this is the batched counterpart of ``_evaluate_one``.
         """
-        import torch
-
         qs = [self.quantization(x) for x in X]
-        p, n = len(qs), self.view.numel
-        if self._stack is None or self._stack.shape[0] < p:
-            self._stack = torch.empty(p, n, dtype=self.view.original.dtype, device=self.device)
-        stack = self._stack[:p]
-        for row, q in zip(stack, qs):
-            self._check_size(q.indices.numel())
-            torch.index_select(q.codebook.to(stack.dtype), 0, q.indices.reshape(-1), out=row)
-        pred = self._predict_population(stack, split, screen)
-        y = self.splits[split][1]
+        x, y = self.splits[split]
+        pred = self._population.predict(self._population.stack(qs), x, self._autocast(screen))
         return [(1.0 - self._metric(pred[i], y, self.num_classes), float(q.d))
                 for i, q in enumerate(qs)]
-
-    def _predict_population(self, stack: "torch.Tensor", split: str,
-                            screen: bool) -> "torch.Tensor":
-        """Predictions (population, samples) of the model under each row of ``stack``."""
-        import torch
-        from torch.func import functional_call, vmap
-
-        p = stack.shape[0]
-        params, offset = {}, 0
-        for name, t in zip(self.view.names, self.view.params):
-            params[name] = stack[:, offset:offset + t.numel()].view(p, *t.shape).to(t.dtype)
-            offset += t.numel()
-
-        def predict_one(weights: dict, xb: "torch.Tensor") -> "torch.Tensor":
-            return functional_call(self.model, weights, (xb,)).argmax(-1)
-
-        batched = vmap(predict_one, in_dims=(0, None))
-        x, _ = self.splits[split]
-        b = max(1, self.batched_images // p)
-        with torch.inference_mode(), self._autocast(screen):
-            if len(x) <= b:
-                return batched(params, x)
-            return torch.cat([batched(params, x[i:i + b]) for i in range(0, len(x), b)], dim=1)

@@ -20,6 +20,7 @@ class Problem(Protocol):
     integer: np.ndarray
     unique: int
     requested: int
+    space_size: float  # distinct decisions of an all-integer space, inf otherwise
 
     def evaluate(self, X: np.ndarray) -> np.ndarray: ...
 

@@ -12,6 +12,7 @@ from wsbench import plugins
 from wsbench.compress import CompressedModel
 from wsbench.errors import ConfigError
 from wsbench.fitness import FitnessHarness
+from wsbench.merge import MergeStrategy, needs_holdout
 from wsbench.optimizer import drive
 from wsbench.pareto import non_dominated
 from wsbench.quantization import Quantization
@@ -117,7 +118,7 @@ def choose_front(h: FitnessHarness, baseline_val: float, max_drop: float) -> np.
     X, F = h.front()
     if h.screening:  # the search saw screened objectives: its front is re-scored on all of val
         # only members that screening puts near the baseline are worth a full re-score
-        score, _ = merge_scorers(h, holdout=False)
+        score, _ = h.merge_scorers(holdout=False)
         near = (1 - F[:, 0]) >= score(h.view.original) - max_drop - SCREEN_MARGIN
         X = X[near] if near.any() else X
         F = h.rescore(X)
@@ -129,41 +130,15 @@ def choose_front(h: FitnessHarness, baseline_val: float, max_drop: float) -> np.
     return X[chosen]
 
 
-def merge_scorers(h: FitnessHarness, holdout: bool, seed: int = 0) -> tuple[Any, Any]:
-    """The validation scorers a merge strategy uses: the search's own screening (subset, dtype)
-    when it screened, else the full split in fp32; halved (seeded, class-stratified) into a
-    fitting and a held-out part for strategies with ``needs_holdout``."""
-    import torch
-
-    from wsbench.fitness import stratified_subset
-
-    base = "val-subset" if "val-subset" in h.splits else "val"
-    screen = h.screening
-
-    def scorer(split: str) -> Any:
-        def score(flat: "torch.Tensor") -> float:
-            h.write_weights(flat)
-            return h._metric(h.predict(split, screen=screen), h.splits[split][1], h.num_classes)
-        return score
-
-    if not holdout:
-        return scorer(base), None
-    if f"{base}-fit" not in h.splits:
-        x, y = h.splits[base]
-        fit = stratified_subset(y, 0.5, seed).to(y.device)
-        rest = torch.ones(len(y), dtype=torch.bool, device=y.device)
-        rest[fit] = False
-        h.splits[f"{base}-fit"] = (x[fit], y[fit])
-        h.splits[f"{base}-check"] = (x[rest], y[rest])
-    return scorer(f"{base}-fit"), scorer(f"{base}-check")
-
-
-def merge_front(h: FitnessHarness, front: list[Scored], merger: Any, quantizer: str,
+def merge_front(h: FitnessHarness, front: list[Scored], merger: MergeStrategy, quantizer: str,
                 progress: bool = False, desc: str = "merge") -> tuple[list[Scored], int]:
-    """Apply ``merger`` to each scored solution; the merged ones re-scored, and the evaluations."""
+    """Apply ``merger`` to each scored solution; the merged ones re-scored, and the evaluations.
+
+    A strategy that declares ``needs_holdout`` gets ``check``, a scorer on the other half.
+    """
     from tqdm.auto import tqdm
 
-    score, check = merge_scorers(h, bool(getattr(merger, "needs_holdout", False)))
+    score, check = h.merge_scorers(holdout=needs_holdout(merger))
     extra = {"check": check} if check is not None else {}
     merged, evaluations = [], 0
     for s in tqdm(front, desc=desc, unit="sol", disable=not progress, leave=False):
@@ -205,7 +180,7 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
     ub = _scored(h, cfg, f"UB (K={cfg.ub_k})", ub_x, h.quantizer.quantize(h.view.original, cfg.ub_k))
 
     t1 = time.perf_counter()
-    total = min(cfg.budget, int(np.prod(h.xu - h.xl + 1)) if np.all(h.integer) else cfg.budget)
+    total = int(min(cfg.budget, h.space_size))
     with tqdm(total=total, desc=f"search {cfg.optimizer}", unit="eval", disable=not progress,
               leave=False) as bar:
         drive(optimizer, h, budget=cfg.budget, seed=cfg.seed, on_batch=bar.update,

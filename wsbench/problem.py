@@ -44,6 +44,21 @@ class CachedProblem:
     def n_var(self) -> int:
         return len(self.xl)
 
+    @property
+    def space_size(self) -> float:
+        """Number of distinct decisions of an all-integer space (inf otherwise): what caps a
+        budget, a progress bar and an exhaustive sweep."""
+        if not np.all(self.integer):
+            return float("inf")
+        return float(np.prod(self.xu - self.xl + 1))
+
+    def reset(self) -> None:
+        """Forget every evaluation: a new, empty decision cache (a shared one is left to its other
+        users), an empty archive and zeroed counters, so a second search counts from zero."""
+        self.cache = {}
+        self.archive = []
+        self.requested = self.unique = 0
+
     def repair(self, X: np.ndarray) -> np.ndarray:
         """Clip into the bounds and round the integer variables."""
         X = np.atleast_2d(np.asarray(X, dtype=np.float64)).copy()

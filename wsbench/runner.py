@@ -234,19 +234,6 @@ def compress_config(exp: Experiment, trial: Trial):
         population_eval=trial.population_eval)
 
 
-def fresh(h) -> None:
-    """Give the harness an empty decision cache and archive (a trial's counts are its own)."""
-    h.cache = {}
-    h.archive = []
-    h.requested = h.unique = 0
-    h.view.restore()
-
-
-def space_size(h) -> float:
-    """Number of distinct decisions of an all-integer space (inf otherwise)."""
-    return float(np.prod(h.xu - h.xl + 1)) if np.all(h.integer) else float("inf")
-
-
 def _fail(out: Path, t: Trial, exc: BaseException, summary: RunSummary, say) -> None:
     msg = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
     summary.failed.append((t.id, msg))
@@ -262,7 +249,7 @@ def _search(h, optimizer, trial: Trial, budget: int, progress: bool, desc: str) 
     from wsbench.optimizer import drive
 
     t0 = time.perf_counter()
-    with tqdm(total=int(min(budget, space_size(h))), desc=desc, unit="eval", leave=False,
+    with tqdm(total=int(min(budget, h.space_size)), desc=desc, unit="eval", leave=False,
               disable=not progress, position=1) as bar:
         drive(optimizer, h, budget=budget, seed=trial.seed, on_batch=bar.update,
               max_requested=trial.max_requested)
@@ -286,13 +273,13 @@ def _exact(exp: Experiment, trial: Trial, h, out: Path, progress: bool, say) -> 
             "metric": exp.metric, "include": exp.include, "screening": trial.screening(),
             "model": h.view.fingerprint()}
     exhaustive = plugins.create("optimizer", "exhaustive", max_points=exp.exact_max_points)
-    fresh(h)
+    h.reset()
     reason = exhaustive.check(h)
     if reason:
         write_json(path, {**head, "status": "unavailable", "reason": reason})
         say(f"no exact front for {trial.task.label}/{trial.space.label}: {reason}")
         return 0
-    size = int(space_size(h))
+    size = int(h.space_size)
     exact_trial = Trial(trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge,
                         0, size, None, exp.metric, exp.include, 0.0, trial.fidelity, trial.screen_dtype)
     seconds = _search(h, exhaustive, exact_trial, size, progress,
@@ -312,15 +299,20 @@ class MemoMerge:
     Trials of one harness often keep the same front members; the merge is deterministic
     post-processing (not part of the search being compared), so it is done once per distinct
     quantization. The evaluations and seconds reported are those of the first computation.
+    Everything else the wrapped strategy declares (``name``, ``needs_holdout``, its options:
+    the MergeStrategy contract) is read through from it, so a new declaration needs no copy here.
     """
 
     def __init__(self, merger: Any, memo: dict) -> None:
         self.merger, self.memo = merger, memo
-        self.name = getattr(merger, "name", "")
-        self.needs_holdout = bool(getattr(merger, "needs_holdout", False))
         self.seconds = 0.0
 
-    def merge(self, q, score, **scorers):
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("merger", "memo", "seconds"):
+            raise AttributeError(name)  # not delegated: copy/pickle probes, a half-built object
+        return getattr(self.merger, name)
+
+    def merge(self, q: Any, score: Any, **scorers: Any) -> Any:
         digest = q.digest()
         if digest not in self.memo:
             t0 = time.perf_counter()
@@ -361,7 +353,7 @@ def run_trial(trial: Trial, h, baseline: dict[str, float], memo: dict, progress:
     head = {"format": RECORD_FORMAT, "key": trial.key, "id": trial.id, "trial": trial.config()}
     optimizer = trial.optimizer.create()
     merger = MemoMerge(trial.merge.create(), memo.setdefault(content_key(**trial.merge.identity()), {}))
-    fresh(h)
+    h.reset()
     reason = optimizer.check(h)
     if reason:
         return {**head, "status": "skipped", "reason": reason}

@@ -109,3 +109,33 @@ class WeightView:
             out[name] = flat[offset:offset + n].view(p.shape)
             offset += n
         return out
+
+
+def flat_parameters(params: list["torch.Tensor"]) -> "torch.Tensor | None":
+    """One flat buffer that ``params`` are views of (made so once, values kept), or None when
+    they differ in dtype/device or are not contiguous. A buffer left by an earlier harness on
+    the same model is adopted rather than replaced."""
+    import torch
+
+    first = params[0]
+    if any(p.dtype != first.dtype or p.device != first.device or not p.is_contiguous()
+           for p in params):
+        return None
+    total = sum(p.numel() for p in params)
+    offset = first.storage_offset()
+    base = first.untyped_storage().data_ptr()
+    adopt = True
+    for p in params:
+        adopt = adopt and p.untyped_storage().data_ptr() == base and p.storage_offset() == offset
+        offset += p.numel()
+    if adopt:
+        return torch.as_strided(first.detach(), (total,), (1,), first.storage_offset())
+    flat = torch.empty(total, dtype=first.dtype, device=first.device)
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            flat[offset:offset + n].copy_(p.reshape(-1))
+            p.data = flat[offset:offset + n].view_as(p)
+            offset += n
+    return flat
