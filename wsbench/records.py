@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from wsbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wsbench.pipeline import Scored
 
 RECORD_FORMAT = 1  # schema version written into every record; raise it when a key changes meaning
 
@@ -98,17 +101,15 @@ class Solution(_FileKeys):
         return self.sizes[Coding.HUFFMAN].cr_paper
 
     @property
-    def cr_file(self) -> float:
+    def cr_file(self) -> float:  # likewise
         return self.sizes[Coding.HUFFMAN].cr_file  # type: ignore[return-value]
 
     @classmethod
-    def from_scored(cls, s: Any, before: Any = None, k: int | None = None) -> "Solution":
+    def from_scored(cls, s: "Scored", before: "Scored | None" = None) -> "Solution":
         """From a :class:`~wsbench.pipeline.Scored` (and, when merged, the member before)."""
-        sizes = {}
-        for c in Coding:
-            m = s.coded(c)
-            sizes[c] = CodedSize(m.avg_bits, m.cr_paper, m.cr_file if c.cr_file_key else None)
-        return cls(list(s.x), s.k if k is None else k, s.d, s.val, s.test, sizes,
+        sizes = {c: CodedSize(s.coded(c).avg_bits, s.coded(c).cr_paper,
+                              s.coded(c).cr_file if c.cr_file_key else None) for c in Coding}
+        return cls(list(s.x), s.k, s.d, s.val, s.test, sizes,
                    s.coded(Coding.HUFFMAN).file_size, None if before is None else before.d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,8 +168,7 @@ class Archive:
                    data.get("unique_index", []))
 
     @classmethod
-    def of(cls, entries: list) -> "Archive":
-        """From a harness's archive entries."""
+    def of(cls, entries: list) -> "Archive":  # from a harness's archive entries
         return cls([list(e.x) for e in entries], [list(e.f) for e in entries],
                    [e.cached for e in entries], [e.seconds for e in entries],
                    [e.unique_index for e in entries])
@@ -271,8 +271,7 @@ class ExactRecord(_FileKeys):
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def head(self) -> dict[str, Any]:
-        """What the front depends on (and which weights it was scored on)."""
+    def head(self) -> dict[str, Any]:  # what the front depends on, and which weights it scored
         out: dict[str, Any] = {"format": self.format, "key": self.key, "task": self.task,
                                "space": self.space, "quantizer": self.quantizer,
                                "metric": self.metric, "include": self.include}

@@ -11,7 +11,7 @@ full config) and not run again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -27,6 +27,8 @@ from wsbench.store import ResultsStore, exact_key, other_trial_ids
 
 @dataclass
 class RunSummary:
+    """What one run did, for its caller and for run.json."""
+
     out: Path
     total: int
     already_done: int = 0
@@ -61,8 +63,8 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     from wsbench.groups import GroupRunner
 
     out = Path(out) if out is not None else Path("results") / exp.name
-    (out / "trials").mkdir(parents=True, exist_ok=True)
     store = ResultsStore(out)
+    store.create()
     trials = exp.trials()
     claims = store.claims()  # before reading the records: what changes after is another's
     finished = store.finished()
@@ -242,7 +244,7 @@ def _ub_solution(h, trial: Trial) -> Solution:
     q = h.quantizer.quantize(h.view.original, 1024)
     s = score_solution(h, trial.quantizer.name, "UB (K=1024)", h.xu, q)
     h.view.restore()
-    return Solution.from_scored(s, k=1024)
+    return replace(Solution.from_scored(s), k=1024)
 
 
 def run_trial(trial: Trial, h, baseline: Baseline, memo: dict, progress: bool = False

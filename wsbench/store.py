@@ -94,6 +94,10 @@ class ResultsStore:
         self.root = Path(root)
 
     # layout
+    def create(self) -> None:
+        """Make the folder and ``trials/`` (claims look for records there from the start)."""
+        (self.root / "trials").mkdir(parents=True, exist_ok=True)
+
     def trial_path(self, trial_id: str) -> Path:
         return self.root / "trials" / f"{trial_id}.json"
 
