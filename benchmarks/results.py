@@ -125,10 +125,8 @@ def _columns(table, block: Block):
 
 def provenance(block: Block, loaded: dict) -> str:
     res = loaded[block.experiment]
-    models = sorted({f"{t.task} {t.record.get('model', '?')}" for t in res.trials})
-    from wsbench.runner import read_json
-
-    runs = [r for r in map(read_json, sorted((res.path / "runs").glob("*.json"))) if r]
+    models = sorted({f"{t.task} {t.record.model or '?'}" for t in res.trials})
+    runs = res.store.runs()
     ran = [r for r in runs if (r.get("trials") or {}).get("ran")]  # not a rerun that found all done
     machine = (ran or runs or [{}])[-1].get("machine", {})
     return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "

@@ -135,7 +135,7 @@ def _holder(lock_path, seconds: str) -> subprocess.Popen:
 
 
 def test_stale_partials_are_cleaned_live_ones_kept(tmp_path):
-    from wsbench.outputs import prepare_root
+    from wsbench.staging import prepare_root
 
     def partial(name: str):
         stage = tmp_path / f".{name}.partial"

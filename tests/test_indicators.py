@@ -7,6 +7,7 @@ import pytest
 
 from wsbench.indicators import (Reference, anytime_hv, best_at_drop, evals_to_reach, hv2d,
                                 hypervolume, igd_plus, trial_indicators)
+from wsbench.records import Coding
 
 
 def _pymoo_hv(Z, ref):
@@ -88,7 +89,7 @@ def test_best_at_drop_ranks_by_the_chosen_coding():
     sols = [{"test": 0.97, "cr_paper": 9.0, "cr_file": 7.0, "cr_paper_layer": 9.1, "cr_file_layer": 7.1},
             {"test": 0.97, "cr_paper": 8.9, "cr_file": 6.9, "cr_paper_layer": 9.5, "cr_file_layer": 7.4}]
     assert best_at_drop(sols, 0.97, 0.0, split="test")["cr_paper"] == 9.0
-    assert best_at_drop(sols, 0.97, 0.0, split="test", coding="_layer")["cr_paper"] == 8.9
+    assert best_at_drop(sols, 0.97, 0.0, split="test", coding=Coding.LAYER)["cr_paper"] == 8.9
 
 
 def _record(F, cached=None, merged=()):

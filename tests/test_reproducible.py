@@ -9,7 +9,8 @@ import pytest
 
 from wsbench.errors import ConfigError
 from wsbench.experiment import parse_experiment
-from wsbench.runner import exact_path, run_experiment
+from wsbench.runner import run_experiment
+from wsbench.store import exact_path
 
 SMALL = {"name": "threads", "spaces": [{"name": "k", "k_max": 40}], "merges": ["neighbor"],
          "optimizers": [{"name": "nsga2", "pop_size": 8}], "seeds": [0], "budget": 24,

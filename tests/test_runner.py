@@ -11,7 +11,8 @@ from wsbench import plugins
 from wsbench.experiment import parse_experiment
 from wsbench.hookspecs import hookimpl
 from wsbench.optimizer import Optimizer
-from wsbench.runner import finished_keys, run_experiment
+from wsbench.runner import run_experiment
+from wsbench.store import finished_keys
 
 K_MAX = 20  # space k in [2, 20]: 19 decisions, the exact front costs 19 evaluations
 

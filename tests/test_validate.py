@@ -151,7 +151,7 @@ def test_the_longest_trial_id_is_writable_whatever_the_pid(tmp_path, monkeypatch
     import os
 
     from wsbench.experiment import parse_experiment
-    from wsbench.runner import write_json
+    from wsbench.store import write_json
 
     label = {"label": "a" * 100}
     exp = parse_experiment({**BASE, **{k: [{"name": n, **label}] for k, n in (

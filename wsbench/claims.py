@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wsbench import locking
+from wsbench.store import ResultsStore
 
 if TYPE_CHECKING:
     from wsbench.experiment import Trial
@@ -23,12 +24,13 @@ class Claims:
 
     def __init__(self, out: Path) -> None:
         self.out = Path(out)
+        self.store = ResultsStore(self.out)  # the folder's layout
         self.stamps = {p.name: _stamp(p) for p in (self.out / "trials").glob("*.json")}
         self.taken: list["Trial"] = []   # locked by another process when this one came to them
         self.elsewhere: list[str] = []   # ids of trials another process wrote during this run
 
     def lock_path(self, key: str) -> Path:
-        return self.out / "locks" / f"{key}.lock"
+        return self.store.lock_path(key)
 
     def free(self, trial: "Trial") -> bool:
         """Whether no other process holds ``trial`` now (else it is noted as taken)."""
@@ -49,7 +51,7 @@ class Claims:
         return lock
 
     def written_elsewhere(self, trial: "Trial") -> bool:
-        path = self.out / "trials" / f"{trial.id}.json"
+        path = self.store.trial_path(trial.id)
         if path.exists() and _stamp(path) != self.stamps.get(path.name):
             if trial.id not in self.elsewhere:
                 self.elsewhere.append(trial.id)

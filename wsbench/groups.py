@@ -8,12 +8,13 @@ one trial twice, and the exact front is locked the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-from wsbench import locking, runner
+from wsbench import runner
 from wsbench.claims import Claims
 from wsbench.experiment import Experiment, Trial
+from wsbench.records import Baseline, Solution, TrialRecord
+from wsbench.store import ResultsStore
 
 
 @dataclass
@@ -21,9 +22,9 @@ class GroupRunner:
     """One run's state while it works through groups of trials sharing a harness."""
 
     exp: Experiment
-    out: Path
+    store: ResultsStore
     done: set[str]
-    finished: dict[str, dict]
+    finished: dict[str, TrialRecord]
     summary: runner.RunSummary
     bar: Any
     say: Callable[[str], None]
@@ -41,10 +42,9 @@ class GroupRunner:
                 self.data_cache.pop(group[0].task.label, None)
 
     def group(self, group: list[Trial]) -> None:
-        exp, out, summary, say = self.exp, self.out, self.summary, self.say
+        exp, store, summary, say = self.exp, self.store, self.summary, self.say
         pending = [t for t in group if t.key not in self.done and self.claims.free(t)]
-        need_exact = (exp.exact_enabled
-                      and runner.read_json(runner.exact_path(out, exp, group[0])) is None)
+        need_exact = exp.exact_enabled and not store.has_exact(exp, group[0])
         if not pending and not need_exact:
             return
         try:
@@ -56,12 +56,12 @@ class GroupRunner:
                 lock = self.claims.claim(t)  # never write over what another process wrote
                 if lock is not None:
                     with lock:
-                        runner._fail(out, t, exc, summary, say)
+                        runner._fail(store, t, exc, summary, say)
                 self.bar.update()
             return
         model = h.view.fingerprint()  # a trial key names the task, not its checkpoint
-        runner._check_same_model(out, self.finished.values(), group[0], model)
-        baseline = {"val": h.score_baseline("val"), "test": h.score_baseline("test")}
+        runner._check_same_model(store.root, self.finished.values(), group[0], model)
+        baseline = Baseline(h.score_baseline("val"), h.score_baseline("test"))
         if need_exact:
             self.exact(group[0], h)
         memo: dict[str, Any] = {}
@@ -70,35 +70,36 @@ class GroupRunner:
             lock = self.claims.claim(t)
             if lock is not None:
                 with lock:
-                    self.trial(t, h, baseline, memo, dict(ub=ub, n_shared=h.view.numel, model=model))
+                    self.trial(t, h, baseline, memo, ub, model)
             self.bar.update()
 
     def exact(self, trial: Trial, h) -> None:
-        lock = locking.take(self.claims.lock_path("exact-" + runner.exact_key(self.exp, trial)))
+        lock = self.store.lock_exact(self.exp, trial)
         if lock is None:  # another process is computing it
             return
         with lock:
-            if runner.read_json(runner.exact_path(self.out, self.exp, trial)) is not None:
+            if self.store.has_exact(self.exp, trial):
                 return
             try:
-                self.summary.evaluations += runner._exact(self.exp, trial, h, self.out,
+                self.summary.evaluations += runner._exact(self.exp, trial, h, self.store,
                                                           self.progress, self.say)
             except Exception as exc:  # noqa: BLE001 - no file: the next run tries again
                 self.say(f"exact front of {trial.task.label}/{trial.space.label} failed: "
                          f"{type(exc).__name__}: {exc}")
 
-    def trial(self, t: Trial, h, baseline: dict, memo: dict, extra: dict) -> None:
+    def trial(self, t: Trial, h, baseline: Baseline, memo: dict, ub: Solution | None,
+              model: str) -> None:
         summary = self.summary
         try:
             rec = runner.run_trial(t, h, baseline, memo, self.progress)
-            rec.update(extra)
+            rec.ub, rec.n_shared, rec.model = ub, h.view.numel, model
         except Exception as exc:  # noqa: BLE001 - one failing plugin must not stop the rest
-            runner._fail(self.out, t, exc, summary, self.say)
+            runner._fail(self.store, t, exc, summary, self.say)
             return
-        runner.write_json(self.out / "trials" / f"{t.id}.json", rec, compact=True)
-        if rec["status"] == "skipped":
-            summary.skipped.append((t.id, rec["reason"]))
-            self.say(f"skipped {t.optimizer.label} on space {t.space.label}: {rec['reason']}")
+        self.store.write_trial(rec)
+        if not rec.ok:
+            summary.skipped.append((t.id, rec.reason))
+            self.say(f"skipped {t.optimizer.label} on space {t.space.label}: {rec.reason}")
         else:
             summary.ran += 1
-            summary.evaluations += rec["unique"]
+            summary.evaluations += rec.unique

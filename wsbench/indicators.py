@@ -13,11 +13,12 @@ linear d axis that region is a few percent of the box and all optimizers tie to 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from wsbench.pareto import non_dominated
+from wsbench.records import Coding, ExactRecord, Solution, TrialRecord
 
 D_SCALES = ("log2", "linear")
 
@@ -118,26 +119,22 @@ def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> i
     return int(hit[0]) + 1 if len(hit) else None
 
 
-# record keys (bits, CR paper, CR file) of each coding in a runner solution record (see
-# wsbench.runner); fixed-width files are not written, so that coding has no file CR
-CODING_KEYS = {"fixed": ("bits_fixed", "cr_paper_fixed", None),
-               "huffman": ("bits_huffman", "cr_paper", "cr_file"),
-               "huffman-layer": ("bits_layer", "cr_paper_layer", "cr_file_layer")}
+Sol = Solution | Mapping[str, Any]  # a record's solution, or one written by hand (by file key)
 
 
-def best_at_drop(solutions: Iterable[dict], baseline_val: float, drop: float,
-                 split: str = "val", coding: str = "") -> dict | None:
+def best_at_drop(solutions: Iterable[Sol], baseline_val: float, drop: float,
+                 split: str = "val", coding: Coding = Coding.HUFFMAN) -> Sol | None:
     """The solution of highest paper CR whose ``split`` metric dropped by at most ``drop``.
 
     ``split="test"`` compares methods at equal test metric (an analysis, never a selection rule:
     ``baseline_val`` is then the baseline's test metric). Ties on paper CR go to the higher
-    whole-file CR. ``coding="_layer"`` ranks by the per-tensor Huffman coding's CRs instead.
+    whole-file CR, both of ``coding`` (the per-tensor coding can order solutions otherwise).
     None when no solution qualifies.
     """
     ok = [s for s in solutions if baseline_val - s[split] <= drop + 1e-12]
     if not ok:
         return None
-    return max(ok, key=lambda s: (s[f"cr_paper{coding}"], s[f"cr_file{coding}"]))
+    return max(ok, key=lambda s: (s[coding.cr_paper_key], s[coding.cr_file_key]))
 
 
 def drop_label(drop: float) -> str:
@@ -145,30 +142,35 @@ def drop_label(drop: float) -> str:
     return f"{100 * drop:g}"
 
 
-def unique_objectives(record: dict) -> np.ndarray:
+def unique_objectives(record: TrialRecord) -> np.ndarray:
     """Objectives of a trial record's unique evaluations, in the order they were made."""
-    arch = record["archive"]
-    F = np.asarray(arch["f"], dtype=np.float64).reshape(-1, 2)
-    return F[~np.asarray(arch["cached"], dtype=bool)]
+    arch = record.archive
+    F = np.asarray(arch.f, dtype=np.float64).reshape(-1, 2)
+    return F[~np.asarray(arch.cached, dtype=bool)]
 
 
-def trial_indicators(record: dict, reference: Reference, exact: dict | None,
-                     drops: Sequence[float], curve: np.ndarray | None = None) -> dict[str, Any]:
-    """One row of indicators for a finished trial record (see :mod:`wsbench.runner`).
+def trial_indicators(record: TrialRecord | Mapping[str, Any], reference: Reference,
+                     exact: ExactRecord | Mapping[str, Any] | None, drops: Sequence[float],
+                     curve: np.ndarray | None = None) -> dict[str, Any]:
+    """One row of indicators for a finished trial record (see :mod:`wsbench.records`).
 
     ``exact`` is the exact-front record (None when the space's front is not computable);
-    ``curve`` the trial's anytime HV when already computed.
+    ``curve`` the trial's anytime HV when already computed. Records written by hand (dicts)
+    are read as :meth:`TrialRecord.from_dict` reads a file.
     """
+    if not isinstance(record, TrialRecord):
+        record = TrialRecord.from_dict(record)
     Fu = unique_objectives(record)
     curve = anytime_hv(Fu, reference) if curve is None else curve
     hv = float(curve[-1]) if len(curve) else 0.0
-    row: dict[str, Any] = {"hv": hv, "unique": int(record["unique"]),
-                           "requested": int(record["requested"]),
-                           "seconds_search": record["seconds"]["search"],
-                           "seconds_total": record["seconds"]["total"],
-                           "merge_evaluations": record["merge_evaluations"]}
+    row: dict[str, Any] = {"hv": hv, "unique": int(record.unique),
+                           "requested": int(record.requested),
+                           "seconds_search": record.seconds["search"],
+                           "seconds_total": record.seconds["total"],
+                           "merge_evaluations": record.merge_evaluations}
     if exact is not None:
-        Pz = reference.normalise(np.asarray(exact["front_f"]))
+        front_f = exact.front_f if isinstance(exact, ExactRecord) else exact["front_f"]
+        Pz = reference.normalise(np.asarray(front_f))
         hv_exact = hv2d(Pz, reference.ref_point)
         nd = Fu[non_dominated(Fu)] if len(Fu) else Fu
         row["hv_ratio"] = hv / hv_exact if hv_exact > 0 else float("nan")
@@ -176,18 +178,32 @@ def trial_indicators(record: dict, reference: Reference, exact: dict | None,
         for frac, name in ((0.99, "evals_to_99"), (1.0, "evals_to_100")):
             n = evals_to_reach(curve, frac * hv_exact)
             row[name] = float(n) if n is not None else float("inf")
-    base = record["baseline"]["val"]
-    for drop in drops:
-        best = best_at_drop(record["merged"], base, drop)
-        tag = drop_label(drop)
-        row[f"cr_paper@{tag}"] = best["cr_paper"] if best else float("nan")
-        row[f"cr_file@{tag}"] = best["cr_file"] if best else float("nan")
-        row[f"test@{tag}"] = best["test"] if best else float("nan")
-        row[f"d@{tag}"] = best["d"] if best else float("nan")
-        at_test = best_at_drop(record["merged"], record["baseline"]["test"], drop, split="test")
-        row[f"cr_paper@test{tag}"] = at_test["cr_paper"] if at_test else float("nan")
-        row[f"cr_file@test{tag}"] = at_test["cr_file"] if at_test else float("nan")
-        if record["merged"] and all("cr_file_layer" in s for s in record["merged"]):
-            lay = best_at_drop(record["merged"], record["baseline"]["test"], drop, "test", "_layer")
-            row[f"cr_file_layer@test{tag}"] = lay["cr_file_layer"] if lay else float("nan")
+    row.update(_compression(record, drops))
     return row
+
+
+def _compression(record: TrialRecord, drops: Sequence[float]) -> dict[str, float]:
+    """Best CRs within each validation drop, and (oracle) within each test drop."""
+    assert record.baseline is not None
+    base, base_test, merged = record.baseline.val, record.baseline.test, record.merged
+    nan = float("nan")
+    row: dict[str, float] = {}
+    for drop in drops:
+        best = best_at_drop(merged, base, drop)
+        tag = drop_label(drop)
+        row[f"cr_paper@{tag}"] = best.cr_paper if best else nan
+        row[f"cr_file@{tag}"] = best.cr_file if best else nan
+        row[f"test@{tag}"] = best.test if best else nan
+        row[f"d@{tag}"] = best.d if best else nan
+        at_test = best_at_drop(merged, base_test, drop, split="test")
+        row[f"cr_paper@test{tag}"] = at_test.cr_paper if at_test else nan
+        row[f"cr_file@test{tag}"] = at_test.cr_file if at_test else nan
+        if merged and all(s.has(Coding.LAYER) for s in merged):
+            lay = best_at_drop(merged, base_test, drop, "test", Coding.LAYER)
+            row[layer_column(tag)] = lay.sizes[Coding.LAYER].cr_file if lay else nan
+    return row
+
+
+def layer_column(tag: str) -> str:
+    """The indicator column of the per-tensor coding's oracle file CR at test drop ``tag``."""
+    return f"{Coding.LAYER.cr_file_key}@test{tag}"

@@ -1,30 +1,24 @@
-"""Writing a compression run to ``results/<run>/``, atomically as a whole.
-
-Everything is written into a hidden staging folder ``.<run>.partial`` that is renamed at the end,
-so an interrupted run never leaves a folder that looks complete. The writer holds a lock on
-``.<run>.partial.lock`` meanwhile: a staging folder whose lock is free was left by a killed run
-and the next ``wsbench compress`` into that root removes it. Run folders get a random suffix and
-a rename never replaces a finished folder, so runs ending in the same second keep both results.
+"""What a compression run writes to ``results/<run>/``: tables, CSVs, the front plot, one
+compressed file per chosen solution and ``run.json``. How the folder is written atomically (a
+staging folder, renamed when complete) is :mod:`wsbench.staging`'s.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import secrets
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wsbench import locking
-from wsbench.errors import ConfigError
 from wsbench.provenance import run_info
+from wsbench.records import Coding
+from wsbench.staging import prepare_root, write_staged  # noqa: F401 - prepare_root: compress's import
 from wsbench.table import format_table, table_rows
 
 if TYPE_CHECKING:
-    from wsbench.pipeline import CompressResult
+    from wsbench.pipeline import CompressResult, Scored
 
 
 def run_name(result: "CompressResult") -> str:
@@ -47,17 +41,19 @@ def front_rows(result: "CompressResult") -> list[dict]:
     for s, m in zip(result.front, result.merged):
         rows.append({
             "x": " ".join(f"{v:g}" for v in s.x), "K": s.k, "d": s.d,
-            "val": s.val, "test": s.test, "avg_bits_fixed": s.fixed.avg_bits,
+            "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.coded(Coding.FIXED).avg_bits,
             "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
-            "avg_bits_huffman": m.huffman.avg_bits, "cr_paper": m.huffman.cr_paper,
-            "cr_file": m.huffman.cr_file, "avg_bits_layer": m.layer.avg_bits,
-            "cr_paper_layer": m.layer.cr_paper, "cr_file_layer": m.layer.cr_file,
+            **_sizes(m, Coding.HUFFMAN), **_sizes(m, Coding.LAYER),
             "file": f"compressed/{file_name(m)}",
         })
     return rows
 
 
-PARTIAL_MAX_AGE = 24 * 3600  # seconds: a staging folder with no lock file is then abandoned
+def _sizes(s: "Scored", coding: Coding) -> dict[str, float]:
+    """The front.csv columns of one coding: the record's size keys, bits as ``avg_<key>``."""
+    m = s.coded(coding)
+    return {f"avg_{coding.bits_key}": m.avg_bits, coding.cr_paper_key: m.cr_paper,
+            str(coding.cr_file_key): m.cr_file}
 
 
 def file_name(s) -> str:
@@ -65,23 +61,9 @@ def file_name(s) -> str:
 
 
 def write_outputs(result: "CompressResult", out_root: str | Path, name: str | None = None) -> Path:
-    """Write the run's files under ``out_root/name`` (default :func:`run_name`); the folder's
-    path (a fresh suffix is added rather than replace an existing folder)."""
-    out_root = Path(out_root)
-    name = name or run_name(result)
-    stage = out_root / f".{name}.partial"
-    lock = locking.take(stage.with_name(stage.name + ".lock"))
-    if lock is None:
-        raise ConfigError(f"{out_root / name}: another process is writing it")
-    with lock:
-        if stage.exists():  # left by a killed run of the same name: ours now
-            shutil.rmtree(stage)
-        try:
-            _write_stage(result, stage)
-            return _publish(stage, out_root, name)
-        finally:
-            if stage.exists():
-                shutil.rmtree(stage, ignore_errors=True)
+    """Write the run's files under ``out_root/name`` (default :func:`run_name`), atomically as
+    a whole (:func:`wsbench.staging.write_staged`); the folder's path."""
+    return write_staged(out_root, name or run_name(result), lambda stage: _write_stage(result, stage))
 
 
 def _write_stage(result: "CompressResult", stage: Path) -> None:
@@ -105,55 +87,3 @@ def _write_stage(result: "CompressResult", stage: Path) -> None:
                 n_shared_weights=result.n_shared, original_bytes=result.original_bytes,
                 model=result.model)
     (stage / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
-
-
-def _publish(stage: Path, out_root: Path, name: str) -> Path:
-    """Rename the staging folder to ``name``, or to ``name-<random>`` while that is taken:
-    rename(2) never replaces a non-empty folder, so no finished run is ever overwritten."""
-    final = out_root / name
-    for _ in range(20):
-        if not final.exists():
-            try:
-                os.rename(stage, final)
-                return final
-            except OSError:  # made meanwhile by another process
-                pass
-        final = out_root / f"{name}-{secrets.token_hex(3)}"
-    raise FileExistsError(f"{out_root / name}: no free folder name")
-
-
-def prepare_root(root: str | Path, name: str | None, flag: str = "--out") -> None:
-    """Before a search: refuse a results root that cannot be written (a file, under a file, not
-    writable) or a ``name`` already taken, and remove staging folders of killed runs."""
-    root = Path(root)
-    probe = root
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ConfigError(f"{flag}: {root}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"{flag}: {root}: cannot write in {probe}")
-    if name and os.path.lexists(root / name):
-        raise ConfigError(f"{flag}: {root / name} already exists (choose another --name)")
-    if root.is_dir():
-        clean_partials(root)
-
-
-def clean_partials(root: Path, max_age: float = PARTIAL_MAX_AGE) -> list[Path]:
-    """Remove the staging folders under ``root`` that no live process holds; one without a lock
-    file (an older wsbench's) only once it is ``max_age`` seconds old. What was removed."""
-    removed = []
-    for stage in sorted(Path(root).glob(".*.partial")):
-        lock_path = stage.with_name(stage.name + ".lock")
-        try:
-            if not lock_path.exists() and time.time() - stage.stat().st_mtime < max_age:
-                continue
-        except FileNotFoundError:  # published or removed meanwhile
-            continue
-        lock = locking.take(lock_path)
-        if lock is None:  # its run is still writing
-            continue
-        with lock:
-            shutil.rmtree(stage, ignore_errors=True)
-        removed.append(stage)
-    return removed

@@ -1,44 +1,34 @@
 """Run an experiment: every trial once, each written atomically to ``trials/<trial-id>.json``.
 
-Results folder::
-
-    experiment.toml   the file as given          experiment.json  the validated config
-    reference.json    indicator normalisation    run.json         provenance of the last run
-    runs/<time>.json  provenance of every finished run (versions, git commit, machine, wall time)
-    exact/<id>.json   exact fronts (exhaustive over the whole space, once per task/space/quantizer)
-    trials/<id>.json  one record per trial: status, every evaluation, front, merged front, times
-    locks/<key>.lock  held (flock) by the process running that trial, removed when it is done
-
-The harness (trained model, data, quantizer, space) is built once per (task, space, quantizer)
-and reused; each trial gets a fresh decision cache and archive, so its budget and counts are its
-own unique evaluations and its wall time includes every evaluation it caused. A trial whose file
-says ``"status": "ok"`` is found by its key (hash of its full config) and not run again.
+The results folder (its layout, files and records) is :class:`wsbench.store.ResultsStore`'s; the
+records are :mod:`wsbench.records`. The harness (trained model, data, quantizer, space) is built
+once per (task, space, quantizer) and reused; each trial gets a fresh decision cache and archive,
+so its budget and counts are its own unique evaluations and its wall time includes every
+evaluation it caused. A trial whose file says ``"status": "ok"`` is found by its key (hash of its
+full config) and not run again.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from wsbench.cache import atomic_write_bytes, content_key
-from wsbench.claims import Claims
+from wsbench.cache import content_key
 from wsbench.errors import ConfigError
 from wsbench.experiment import Experiment, Trial
 from wsbench.provenance import run_info
-
-RECORD_FORMAT = 1
+from wsbench.records import Archive, Baseline, Coding, ExactRecord, Solution, TrialRecord
+from wsbench.store import ResultsStore, exact_key, other_trial_ids
 
 
 @dataclass
 class RunSummary:
+    """What one run did, for its caller and for run.json."""
+
     out: Path
     total: int
     already_done: int = 0
@@ -53,61 +43,12 @@ class RunSummary:
     elsewhere: list[str] = field(default_factory=list)  # written by another process meanwhile
     taken: list[str] = field(default_factory=list)  # still held by another process at the end
 
-
-def write_json(path: Path, data: Any, compact: bool = False) -> None:
-    """JSON, written atomically (a temp file then os.replace); ``compact`` for big records."""
-    text = (json.dumps(data, separators=(",", ":"), default=_jsonable) if compact
-            else json.dumps(data, indent=1, default=_jsonable))
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
-
-
-def read_json(path: Path) -> Any | None:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def finished_records(out: Path) -> dict[str, dict]:
-    """The records of the trials under ``out/trials`` that finished (status ok), by key."""
-    records = {}
-    for path in sorted((out / "trials").glob("*.json")):
-        rec = read_json(path)
-        if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("key"):
-            records[rec["key"]] = rec
-    return records
-
-
-def other_trial_ids(records: dict[str, dict], trials: Iterable[Trial]) -> list[str]:
-    """Ids of the records (by key) that none of ``trials`` makes: another config's, same folder."""
-    listed = {t.key for t in trials}
-    return sorted(r.get("id", k) for k, r in records.items() if k not in listed)
-
-
-def finished_keys(out: Path) -> set[str]:
-    """Keys of the trials under ``out/trials`` that finished (status ok)."""
-    return set(finished_records(out))
-
-
-def exact_key(exp: Experiment, trial: Trial) -> str:
-    """Everything the exact front's objectives depend on, screening included: a screened search
-    is measured against the front of the same screened objectives, never an fp32 one."""
-    return content_key(format=RECORD_FORMAT, task=trial.task.identity(), space=trial.space.identity(),
-                       quantizer=trial.quantizer.identity(), metric=exp.metric, include=exp.include,
-                       **trial.screening())
-
-
-def exact_path(out: Path, exp: Experiment, trial: Trial) -> Path:
-    stem = "__".join([trial.task.label, trial.space.label, trial.quantizer.label, exact_key(exp, trial)])
-    return out / "exact" / (re.sub(r"[^A-Za-z0-9._-]+", "-", stem) + ".json")
+    def progress(self) -> dict[str, Any]:
+        """The counts run.json records."""
+        return {"trials": {"total": self.total, "already_done": self.already_done, "ran": self.ran,
+                           "skipped": len(self.skipped), "failed": len(self.failed),
+                           "by_another_process": len(self.elsewhere), "taken": len(self.taken)},
+                "unique_evaluations": self.evaluations, "seconds": self.seconds}
 
 
 def run_experiment(exp: Experiment, out: str | Path | None = None, progress: bool = True,
@@ -122,10 +63,11 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     from wsbench.groups import GroupRunner
 
     out = Path(out) if out is not None else Path("results") / exp.name
-    (out / "trials").mkdir(parents=True, exist_ok=True)
+    store = ResultsStore(out)
+    store.create()
     trials = exp.trials()
-    claims = Claims(out)  # before reading the records: what changes after is another's
-    finished = finished_records(out)
+    claims = store.claims()  # before reading the records: what changes after is another's
+    finished = store.finished()
     todo = [t for t in trials if t.key not in finished]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
                          other_trials=other_trial_ids(finished, trials))
@@ -133,8 +75,9 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     start = time.perf_counter()
     with _threads(exp.threads), tqdm(total=len(trials), initial=summary.already_done, unit="trial",
                                      desc=exp.name, disable=not progress, position=0) as bar:
-        _write_header(exp, out, summary)
-        run = GroupRunner(exp, out, set(finished), finished, summary, bar, say, progress, claims)
+        store.write_header(exp)
+        store.write_run(exp, summary.progress())
+        run = GroupRunner(exp, store, set(finished), finished, summary, bar, say, progress, claims)
         run.groups(todo if not exp.exact_enabled else trials)
         if claims.taken:
             say(f"{len(claims.taken)} trial(s) taken by another process: waiting for them")
@@ -142,18 +85,18 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
         summary.taken = [t.id for t in claims.taken]
         summary.elsewhere = list(claims.elsewhere)
         summary.seconds = time.perf_counter() - start
-        _write_header(exp, out, summary, finished=True)
+        store.write_run(exp, summary.progress(), finished=True)
     return summary
 
 
-def _check_same_model(out: Path, finished: Iterable[dict], trial: Trial, model: str) -> None:
+def _check_same_model(out: Path, finished: Iterable[TrialRecord], trial: Trial, model: str) -> None:
     """Refuse to mix trials of one task scored on different trained weights in one folder."""
     task = trial.config()["task"]
     for rec in finished:
-        if rec.get("trial", {}).get("task") == task and rec.get("model", model) != model:
+        if rec.trial.get("task") == task and (rec.model or model) != model:
             raise ConfigError(
                 f"{out}: its trials of task {trial.task.label} were run on other trained weights "
-                f"(model {rec['model']}, now {model}: a new checkpoint?); "
+                f"(model {rec.model}, now {model}: a new checkpoint?); "
                 f"write to a new folder with --out, or move {out / 'trials'} away")
 
 
@@ -184,31 +127,6 @@ class _threads:
             torch.set_num_threads(self.old)
 
 
-def _write_header(exp: Experiment, out: Path, summary: RunSummary, finished: bool = False) -> None:
-    if not finished:
-        if exp.source:
-            atomic_write_bytes(out / "experiment.toml", exp.source.encode())
-        write_json(out / "experiment.json", exp.as_dict())
-        write_json(out / "reference.json", {
-            "doc": "Indicators use z = normalised objectives and this fixed reference point per task; "
-                   "never derived from the fronts measured.",
-            "tasks": {k: v.as_dict() for k, v in exp.reference.items()}})
-    info = run_info(exp.as_dict(), exp.seeds[0])
-    if finished:  # keep when this run started; add when it ended
-        info["finished"] = info["started"]
-        info["started"] = (read_json(out / "run.json") or {}).get("started", info["started"])
-    info.update(seeds=exp.seeds, status="finished" if finished else "running",
-                trials={"total": summary.total, "already_done": summary.already_done,
-                        "ran": summary.ran, "skipped": len(summary.skipped),
-                        "failed": len(summary.failed), "by_another_process": len(summary.elsewhere),
-                        "taken": len(summary.taken)},
-                unique_evaluations=summary.evaluations, seconds=summary.seconds)
-    write_json(out / "run.json", info)
-    if finished:  # every run's provenance is kept; run.json is the latest
-        stamp = info["started"].replace(":", "").replace("+0000", "Z")
-        write_json(out / "runs" / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.json", info)
-
-
 def _harness(exp: Experiment, trial: Trial, data_cache: dict, progress: bool):
     from wsbench.pipeline import build_harness
 
@@ -234,12 +152,9 @@ def compress_config(exp: Experiment, trial: Trial):
         population_eval=trial.population_eval)
 
 
-def _fail(out: Path, t: Trial, exc: BaseException, summary: RunSummary, say) -> None:
-    msg = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+def _fail(store: ResultsStore, t: Trial, exc: BaseException, summary: RunSummary, say) -> None:
+    msg = store.write_failure(t, exc)
     summary.failed.append((t.id, msg))
-    write_json(out / "trials" / f"{t.id}.json",
-               {"format": RECORD_FORMAT, "key": t.key, "id": t.id, "status": "failed",
-                "reason": msg, "trial": t.config()})
     say(f"FAILED {t.id}: {msg}")
 
 
@@ -256,39 +171,31 @@ def _search(h, optimizer, trial: Trial, budget: int, progress: bool, desc: str) 
     return time.perf_counter() - t0
 
 
-def _archive(h) -> dict[str, list]:
-    a = h.archive
-    return {"x": [list(e.x) for e in a], "f": [list(e.f) for e in a],
-            "cached": [e.cached for e in a], "seconds": [e.seconds for e in a],
-            "unique_index": [e.unique_index for e in a]}
-
-
-def _exact(exp: Experiment, trial: Trial, h, out: Path, progress: bool, say) -> int:
+def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool, say) -> int:
     """Enumerate the whole space (when exhaustive accepts it) and write the exact front."""
     from wsbench import plugins
 
-    path = exact_path(out, exp, trial)
-    head = {"format": RECORD_FORMAT, "key": exact_key(exp, trial), "task": trial.task.as_dict(),
-            "space": trial.space.as_dict(), "quantizer": trial.quantizer.as_dict(),
-            "metric": exp.metric, "include": exp.include, "screening": trial.screening(),
-            "model": h.view.fingerprint()}
+    rec = ExactRecord(exact_key(exp, trial), trial.task.as_dict(), trial.space.as_dict(),
+                      trial.quantizer.as_dict(), exp.metric, exp.include, "unavailable",
+                      trial.screening(), h.view.fingerprint())
     exhaustive = plugins.create("optimizer", "exhaustive", max_points=exp.exact_max_points)
     h.reset()
-    reason = exhaustive.check(h)
-    if reason:
-        write_json(path, {**head, "status": "unavailable", "reason": reason})
-        say(f"no exact front for {trial.task.label}/{trial.space.label}: {reason}")
+    rec.reason = exhaustive.check(h)
+    if rec.reason:
+        store.write_exact(exp, trial, rec)
+        say(f"no exact front for {trial.task.label}/{trial.space.label}: {rec.reason}")
         return 0
     size = int(h.space_size)
     exact_trial = Trial(trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge,
                         0, size, None, exp.metric, exp.include, 0.0, trial.fidelity, trial.screen_dtype)
-    seconds = _search(h, exhaustive, exact_trial, size, progress,
-                      f"exact front {trial.task.label}/{trial.space.label}/{trial.quantizer.label}")
+    rec.seconds = _search(h, exhaustive, exact_trial, size, progress,
+                          f"exact front {trial.task.label}/{trial.space.label}/{trial.quantizer.label}")
     X, F = h.archive_arrays()
     FX, FF = h.front()
-    write_json(path, {**head, "status": "ok", "points": size, "x": X.tolist(), "f": F.tolist(),
-                      "front_x": FX.tolist(), "front_f": FF.tolist(), "seconds": seconds,
-                      "provenance": run_info(head, 0)}, compact=True)
+    rec.status, rec.reason, rec.points = "ok", None, size
+    rec.x, rec.f, rec.front_x, rec.front_f = X.tolist(), F.tolist(), FX.tolist(), FF.tolist()
+    rec.provenance = run_info(rec.head(), 0)
+    store.write_exact(exp, trial, rec)
     h.view.restore()
     return h.unique
 
@@ -323,58 +230,45 @@ class MemoMerge:
         return result
 
 
-def _solution(s, before=None) -> dict[str, Any]:
-    out = {"x": list(s.x), "k": s.k, "d": s.d, "val": s.val, "test": s.test,
-           "bits_fixed": s.fixed.avg_bits, "bits_huffman": s.huffman.avg_bits,
-           "cr_paper": s.huffman.cr_paper, "cr_file": s.huffman.cr_file,
-           "cr_paper_fixed": s.fixed.cr_paper, "file_bytes": s.huffman.file_size,
-           "bits_layer": s.layer.avg_bits, "cr_paper_layer": s.layer.cr_paper,
-           "cr_file_layer": s.layer.cr_file}
-    if before is not None:
-        out["d_before"] = before.d
-    return out
-
-
-def _ub_solution(h, trial: Trial) -> dict[str, Any]:
+def _ub_solution(h, trial: Trial) -> Solution:
     """The paper's "random UB" row: the harness's quantizer with K = 1024 on the pooled weights."""
     from wsbench.pipeline import score_solution
 
     q = h.quantizer.quantize(h.view.original, 1024)
     s = score_solution(h, trial.quantizer.name, "UB (K=1024)", h.xu, q)
     h.view.restore()
-    return {**_solution(s), "k": 1024}
+    return replace(Solution.from_scored(s), k=1024)
 
 
-def run_trial(trial: Trial, h, baseline: dict[str, float], memo: dict, progress: bool = False
-              ) -> dict[str, Any]:
+def run_trial(trial: Trial, h, baseline: Baseline, memo: dict, progress: bool = False
+              ) -> TrialRecord:
     """Search, then merge the chosen front and re-score it; the trial's record (not written)."""
     from wsbench.pipeline import choose_front, merge_front, score_solution
 
-    head = {"format": RECORD_FORMAT, "key": trial.key, "id": trial.id, "trial": trial.config()}
+    rec = TrialRecord(trial.key, trial.id, trial.config(), "skipped")
     optimizer = trial.optimizer.create()
     merger = MemoMerge(trial.merge.create(), memo.setdefault(content_key(**trial.merge.identity()), {}))
     h.reset()
-    reason = optimizer.check(h)
-    if reason:
-        return {**head, "status": "skipped", "reason": reason}
+    rec.reason = optimizer.check(h)
+    if rec.reason:
+        return rec
     t0 = time.perf_counter()
     search = _search(h, optimizer, trial, trial.budget, progress,
                      f"{trial.optimizer.label} s{trial.seed}")
     t1 = time.perf_counter()
-    chosen = choose_front(h, baseline["val"], trial.max_drop) if h.unique else []
+    chosen = choose_front(h, baseline.val, trial.max_drop) if h.unique else []
     front = [score_solution(h, trial.quantizer.name, "front", x, h.quantization(x)) for x in chosen]
     merged, merge_evals = merge_front(h, front, merger, trial.quantizer.name)
     h.view.restore()
     t2 = time.perf_counter()
-    return {
-        **head, "status": "ok", "baseline": baseline,
-        "n_shared": h.view.numel, "original_bytes": front[0].huffman.original_bytes if front else None,
-        "requested": h.requested, "unique": h.unique, "archive": _archive(h),
-        "front": [_solution(s) for s in front],
-        "merged": [_solution(m, before=s) for s, m in zip(front, merged)],
-        "merge_evaluations": merge_evals,
-        "seconds": {"search": search, "evaluations": float(sum(e.seconds for e in h.archive)),
-                    "rescore_and_merge": t2 - t1, "merge_first_computed": merger.seconds,
-                    "total": t2 - t0},
-        "provenance": run_info(trial.config(), trial.seed),
-    }
+    rec.status, rec.reason, rec.baseline, rec.n_shared = "ok", None, baseline, h.view.numel
+    rec.original_bytes = front[0].coded(Coding.HUFFMAN).original_bytes if front else None
+    rec.requested, rec.unique, rec.archive = h.requested, h.unique, Archive.of(h.archive)
+    rec.front = [Solution.from_scored(s) for s in front]
+    rec.merged = [Solution.from_scored(m, before=s) for s, m in zip(front, merged)]
+    rec.merge_evaluations = merge_evals
+    rec.seconds = {"search": search, "evaluations": float(sum(e.seconds for e in h.archive)),
+                   "rescore_and_merge": t2 - t1, "merge_first_computed": merger.seconds,
+                   "total": t2 - t0}
+    rec.provenance = run_info(trial.config(), trial.seed)
+    return rec

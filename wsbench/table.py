@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from wsbench.records import Coding
+
 if TYPE_CHECKING:
     from wsbench.pipeline import CompressResult, Scored
 
@@ -15,8 +17,8 @@ def _range(values: Sequence[float], fmt: str) -> str:
     return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}-{hi:{fmt}}"
 
 
-def _row(label: str, items: list["Scored"], coding: str) -> dict[str, str]:
-    models = [getattr(s, coding) for s in items]
+def _row(label: str, items: list["Scored"], coding: Coding) -> dict[str, str]:
+    models = [s.coded(coding) for s in items]
     return {
         "method": label,
         "val": _range([s.val for s in items], ".4f"),
@@ -35,12 +37,12 @@ def table_rows(result: "CompressResult") -> list[dict[str, str]]:
     rows = [{"method": "baseline", "val": f"{result.baseline_val:.4f}",
              "test": f"{result.baseline_test:.4f}", "K": "-", "d": f"{result.n_shared}",
              "avg bits": "32", "CR paper": "1.00", "CR file": "1.00"}]
-    rows.append(_row(result.ub.label, [result.ub], "fixed"))
-    rows.append(_row("MO-UB", result.front, "fixed"))
+    rows.append(_row(result.ub.label, [result.ub], Coding.FIXED))
+    rows.append(_row("MO-UB", result.front, Coding.FIXED))
     if result.config.merge != "none":
-        rows.append(_row("+ merge", result.merged, "fixed"))
-    rows.append(_row("+ Huffman", result.merged, "huffman"))
-    rows.append(_row("+ per-tensor Huffman", result.merged, "layer"))  # beyond the paper, lossless
+        rows.append(_row("+ merge", result.merged, Coding.FIXED))
+    rows.append(_row("+ Huffman", result.merged, Coding.HUFFMAN))
+    rows.append(_row("+ per-tensor Huffman", result.merged, Coding.LAYER))  # beyond the paper, lossless
     return rows
 
 

@@ -28,7 +28,6 @@ def write_report(results: str | Path, out: str | Path | None = None,
     from wsbench.cache import atomic_write_bytes
     from wsbench.report.build import build_document
     from wsbench.report.data import load_results
-    from wsbench.runner import read_json
 
     reporters = [plugins.create("reporter", name) for name in formats]
     res = load_results(results)
@@ -39,7 +38,7 @@ def write_report(results: str | Path, out: str | Path | None = None,
         from wsbench.report.plots import task_figures
 
         figs = {task: task_figures(res, task, out / "figures") for task in res.tasks if res.by_task(task)}
-    doc = build_document(res, out, figs, read_json(res.path / "run.json"))
+    doc = build_document(res, out, figs, res.store.read("run.json"))
     written = []
     for name, text in (("indicators.csv", indicators_csv(res)), ("stats.csv", stats_csv(res)),
                        ("pairwise.csv", pairwise_csv(res))):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from wsbench import stats
-from wsbench.indicators import drop_label
+from wsbench.indicators import drop_label, layer_column
 from wsbench.report.paired import coding_table, merge_table
 from wsbench.report.paper_table import paper_table
 from wsbench.report.data import Results, TrialResult, exact_hv, screened, screened_sentence
@@ -27,7 +27,7 @@ class Metric:
 def search_metrics(res: Results) -> list[Metric]:
     tag = f" [{screened(res)}]" if screened(res) else ""
     out = [Metric("hv", f"HV{tag}", True, ".4f")]
-    if any(res.exact_for(t) and res.exact_for(t)[0].get("status") == "ok" for t in res.tasks):
+    if any(res.exact_for(t) and res.exact_for(t)[0].ok for t in res.tasks):
         out += [Metric("hv_ratio", f"HV / exact{tag}", True, ".4f"),
                 Metric("igd_plus", f"IGD+{tag}", False, ".4f"),
                 Metric("evals_to_99", f"evals to 99% exact HV{tag}", False, ".0f"),
@@ -47,7 +47,7 @@ def compression_metrics(res: Results) -> list[Metric]:
         out += [Metric(f"cr_paper@test{t}", f"oracle CR @test-{t}pt", True, ".2f"),
                 Metric(f"cr_file@test{t}", f"oracle CR file @test-{t}pt", True, ".2f")]
     for d in res.exp.drops:  # records written before the per-tensor coding lack it
-        key = f"cr_file_layer@test{drop_label(d)}"
+        key = layer_column(drop_label(d))
         if any(key in t.indicators for t in res.trials):
             out.append(Metric(key, f"oracle CR file per-tensor @test-{drop_label(d)}pt", True, ".2f"))
     return out
@@ -193,12 +193,12 @@ def tasks_table(res: Results) -> Table:
     for task in res.tasks:
         trials = res.by_task(task)
         ref = res.reference[task]
-        ex = [e for e in res.exact_for(task) if e.get("status") == "ok"]
-        exact = "; ".join(f"{len(e['front_f'])} front points of {e['points']}, HV {exact_hv(e, ref):.4f}"
+        ex = [e for e in res.exact_for(task) if e.ok]
+        exact = "; ".join(f"{len(e.front_f)} front points of {e.points}, HV {exact_hv(e, ref):.4f}"
                           for e in ex) or "not computable"
-        b = trials[0].record["baseline"] if trials else None
-        rows.append([Cell(task), Cell(f"{b['val']:.4f}" if b else "-"), Cell(f"{b['test']:.4f}" if b else "-"),
-                     Cell(str(trials[0].record["n_shared"]) if trials else "-"), Cell(exact),
+        b = trials[0].record.baseline if trials else None
+        rows.append([Cell(task), Cell(f"{b.val:.4f}" if b else "-"), Cell(f"{b.test:.4f}" if b else "-"),
+                     Cell(str(trials[0].record.n_shared) if trials else "-"), Cell(exact),
                      Cell(ref.as_dict()["formula"])])
     return Table("tasks", f"Tasks: baseline {res.exp.metric} of the uncompressed model, shared weights, "
                  f"exact front (exhaustive over the whole space) and the fixed indicator normalisation.",
@@ -207,13 +207,11 @@ def tasks_table(res: Results) -> Table:
 
 
 def method_paragraphs(res: Results, run: dict | None) -> list[str]:
-    from wsbench.runner import read_json
-
     e = res.exp
-    runs = [r for r in (read_json(f) for f in sorted((res.path / "runs").glob("*.json"))) if r]
+    runs = res.store.runs()
     machine = (run or {}).get("machine", {})
     git = (run or {}).get("git", {})
-    total = sum(t.record["seconds"]["total"] for t in res.trials)
+    total = sum(t.record.seconds["total"] for t in res.trials)
     out = [
         f"Experiment **{e.name}**{': ' + e.description if e.description else ''}. "
         f"{len(res.exp.trials())} trials = {len(e.tasks)} task(s) x {len(e.spaces)} space(s) x "

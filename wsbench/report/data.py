@@ -1,4 +1,5 @@
-"""Loading a results folder and computing every trial's indicators (see wsbench.runner)."""
+"""Loading a results folder (:class:`~wsbench.store.ResultsStore`) into typed records
+(:mod:`wsbench.records`) and computing every trial's indicators."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ import numpy as np
 from wsbench.errors import ConfigError, reraised
 from wsbench.experiment import LISTS, Experiment, Trial
 from wsbench.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
+from wsbench.records import ExactRecord, TrialRecord
+from wsbench.store import MALFORMED, ResultsStore, other_trial_ids
 
-FACTORS = ("space", "quantizer", "optimizer", "merge")
-# what a results file edited by hand (a missing key, a string for a number) raises while read
-MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)  # what a configuration is; tasks are blocks
+FACTORS = ("space", "quantizer", "optimizer", "merge")  # what a configuration is; tasks are blocks
 
 
 @dataclass
 class TrialResult:
     trial: Trial
-    record: dict[str, Any]
+    record: TrialRecord
     task: str
     config: str
     indicators: dict[str, Any]
@@ -32,7 +33,7 @@ class Results:
     path: Path
     exp: Experiment
     reference: dict[str, Reference]
-    exact: dict[str, dict]          # trial.key -> exact-front record (status ok or unavailable)
+    exact: dict[str, ExactRecord]   # trial.key -> exact-front record (status ok or unavailable)
     trials: list[TrialResult]
     skipped: list[tuple[Trial, str]] = field(default_factory=list)
     failed: list[tuple[Trial, str]] = field(default_factory=list)
@@ -42,16 +43,20 @@ class Results:
     varying: list[str] = field(default_factory=list)   # factors that make up a config label
     others: list[str] = field(default_factory=list)    # trial ids in the folder outside this config
 
+    @property
+    def store(self) -> ResultsStore:
+        return ResultsStore(self.path)
+
     def by_task(self, task: str) -> list[TrialResult]:
         return [t for t in self.trials if t.task == task]
 
-    def exact_for(self, task: str) -> list[dict]:
+    def exact_for(self, task: str) -> list[ExactRecord]:
         """The distinct exact-front records of a task (one per space/quantizer)."""
-        seen: dict[str, dict] = {}
+        seen: dict[str, ExactRecord] = {}
         for t in self.trials:
             rec = self.exact.get(t.trial.key)
             if t.task == task and rec is not None:
-                seen.setdefault(rec["key"], rec)
+                seen.setdefault(rec.key, rec)
         return list(seen.values())
 
 
@@ -84,59 +89,59 @@ def load_results(path: str | Path) -> Results:
     Trial files of other configurations that share the folder are left out, and named in
     ``Results.others`` so that the report says so.
     """
-    from wsbench.runner import exact_path, other_trial_ids, read_json
-
-    path = Path(path)
-    meta = read_json(path / "experiment.json")
+    store = ResultsStore(path)
+    path = store.root
+    meta = store.read("experiment.json")
     if not isinstance(meta, dict):
         raise ConfigError(f"{path}: not a results folder (no readable experiment.json); "
                           f"run `wsbench run EXPERIMENT.toml` first")
     with reraised(ConfigError, f"{path}: experiment.json is incomplete or malformed", *MALFORMED):
         exp = Experiment.from_dict(meta)
     with reraised(ConfigError, f"{path}: reference.json is malformed", *MALFORMED):
-        ref_file = read_json(path / "reference.json") or {}
+        ref_file = store.read("reference.json") or {}
         reference = {k: Reference.from_dict(v) for k, v in ref_file.get("tasks", {}).items()}
     for task in exp.tasks:
         reference.setdefault(task.label, exp.reference.get(task.label, Reference()))
-    records: dict[str, dict] = {}
-    for f in sorted((path / "trials").glob("*.json")):
-        rec = read_json(f)
-        if isinstance(rec, dict) and "key" in rec:
-            records[rec["key"]] = rec
+    records = store.records()
     trials = exp.trials()
     varying = [f for f in FACTORS if len(getattr(exp, _plural(f))) > 1]
     res = Results(path, exp, reference, {}, [], varying=varying,
                   tasks=[t.label for t in exp.tasks], others=other_trial_ids(records, trials))
-    exact_cache: dict[Path, dict | None] = {}
+    exact: dict[Path, ExactRecord | None] = {}  # trials of one task/space/quantizer share it
     for t in trials:
-        rec = records.get(t.key)
         label = config_label(t, varying)
         if label not in res.configs:
             res.configs.append(label)
-        if rec is None:
-            res.missing.append(t)
-            continue
-        if rec.get("status") == "skipped":
-            res.skipped.append((t, rec.get("reason", "")))
-            continue
-        if rec.get("status") != "ok":
-            res.failed.append((t, rec.get("reason", "")))
-            continue
-        ep = exact_path(path, exp, t)
-        if ep not in exact_cache:
-            exact_cache[ep] = read_json(ep)
-        exact = exact_cache[ep]
-        if exact is not None:
-            res.exact[t.key] = exact
-        ref = reference[t.task.label]
-        ok_exact = exact if exact is not None and exact.get("status") == "ok" else None
-        with reraised(ConfigError, f"{path}: trial record {t.id} (or its exact front) is "
-                      f"incomplete or malformed", *MALFORMED):
-            curve = anytime_hv(unique_objectives(rec), ref)
-            ind = trial_indicators(rec, ref, ok_exact, exp.drops, curve=curve)
-        res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))
+        _add_trial(res, store, t, records.get(t.key), label, exact)
     check_one_model(res)
     return res
+
+
+def _add_trial(res: Results, store: ResultsStore, t: Trial, rec: TrialRecord | None,
+               label: str, exact_cache: dict[Path, ExactRecord | None]) -> None:
+    """File one trial of the experiment under missing, skipped, failed or done (indicators)."""
+    if rec is None:
+        res.missing.append(t)
+        return
+    if rec.status == "skipped":
+        res.skipped.append((t, rec.reason or ""))
+        return
+    if not rec.ok:
+        res.failed.append((t, rec.reason or ""))
+        return
+    ep = store.exact_path(res.exp, t)
+    if ep not in exact_cache:
+        exact_cache[ep] = store.exact(res.exp, t)
+    exact = exact_cache[ep]
+    if exact is not None:
+        res.exact[t.key] = exact
+    ref = res.reference[t.task.label]
+    with reraised(ConfigError, f"{res.path}: trial record {t.id} (or its exact front) is "
+                  f"incomplete or malformed", *MALFORMED):
+        curve = anytime_hv(unique_objectives(rec), ref)
+        ind = trial_indicators(rec, ref, exact if exact is not None and exact.ok else None,
+                               res.exp.drops, curve=curve)
+    res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))
 
 
 def check_one_model(res: Results) -> None:
@@ -147,11 +152,12 @@ def check_one_model(res: Results) -> None:
     """
     for task in res.tasks:
         seen: dict[str, str] = {}
+        records: list[tuple[str, TrialRecord | ExactRecord]]
         records = [(t.trial.id, t.record) for t in res.trials if t.task == task]
-        records += [(f"exact front {e['key']}", e) for e in res.exact_for(task)]
+        records += [(f"exact front {e.key}", e) for e in res.exact_for(task)]
         for name, rec in records:
-            if rec.get("model"):
-                seen.setdefault(rec["model"], name)
+            if rec.model:
+                seen.setdefault(rec.model, name)
         if len(seen) > 1:
             (m1, a), (m2, b) = list(seen.items())[:2]
             raise ConfigError(f"{res.path}: task {task} was scored on different trained weights "
@@ -163,8 +169,8 @@ def _plural(factor: str) -> str:
     return next(k for k, v in LISTS.items() if v == factor)
 
 
-def exact_hv(exact: dict, reference: Reference) -> float:
-    return hv2d(reference.normalise(np.asarray(exact["front_f"])), reference.ref_point)
+def exact_hv(exact: ExactRecord, reference: Reference) -> float:
+    return hv2d(reference.normalise(np.asarray(exact.front_f)), reference.ref_point)
 
 
 def curves_on_grid(trials: list[TrialResult], n: int) -> np.ndarray:
@@ -178,8 +184,8 @@ def curves_on_grid(trials: list[TrialResult], n: int) -> np.ndarray:
     return out
 
 
-def best_cr_curve(record: dict, drops: np.ndarray) -> np.ndarray:
+def best_cr_curve(record: TrialRecord, drops: np.ndarray) -> np.ndarray:
     """Best paper CR (merged + Huffman) at validation drop <= each value of ``drops``."""
-    base = record["baseline"]["val"]
-    sols = [(base - s["val"], s["cr_paper"]) for s in record["merged"]]
+    base = record.baseline.val
+    sols = [(base - s.val, s.cr_paper) for s in record.merged]
     return np.array([max([cr for dr, cr in sols if dr <= d + 1e-12], default=np.nan) for d in drops])

@@ -15,31 +15,32 @@ from itertools import combinations
 import numpy as np
 
 from wsbench import stats
-from wsbench.indicators import CODING_KEYS
+from wsbench.records import Coding, Solution, TrialRecord
 from wsbench.report.data import Results, TrialResult
 from wsbench.report.model import Cell, Table
 
-# (record key, column title, format): higher is better for each
+# (Solution attribute, column title, format): higher is better for each
 PAIRED_METRICS = (("test", "test {metric}", ".4f"), ("cr_paper", "CR paper", ".2f"),
                   ("cr_file", "CR file", ".2f"))
 
 
 def _search_key(t: TrialResult) -> str:
     """Everything about a trial except its merge (and the label)."""
-    cfg = dict(t.record["trial"])
+    cfg = dict(t.record.trial)
     cfg.pop("merge", None)
     return json.dumps(cfg, sort_keys=True, default=str)
 
 
-def _member_key(record: dict, x: list) -> str:
+def _member_key(record: TrialRecord, x: list) -> str:
     """A front member's identity: its decision under what its merges depend on (task, space,
     quantizer, screening), not under which seed or optimizer found it."""
-    cfg = {k: v for k, v in record["trial"].items()
+    cfg = {k: v for k, v in record.trial.items()
            if k not in ("merge", "seed", "optimizer", "budget", "max_requested", "max_drop")}
     return json.dumps([cfg, list(x)], sort_keys=True, default=str)
 
 
-def member_pairs(trials: list[TrialResult], a: str, b: str) -> tuple[list[dict], list[dict], int]:
+def member_pairs(trials: list[TrialResult], a: str, b: str
+                 ) -> tuple[list[Solution], list[Solution], int]:
     """Merged solutions of merge ``a`` and ``b`` on the same front members, in matching order,
     and the number of searches that were paired (searches whose fronts differ are left out).
 
@@ -55,11 +56,11 @@ def member_pairs(trials: list[TrialResult], a: str, b: str) -> tuple[list[dict],
         if a not in group or b not in group:
             continue
         ra, rb = group[a].record, group[b].record
-        if [s["x"] for s in ra["front"]] != [s["x"] for s in rb["front"]]:
+        if [s.x for s in ra.front] != [s.x for s in rb.front]:
             continue  # not the same search after all (e.g. a non-deterministic optimizer)
         n += 1
-        for member, x, y in zip(ra["front"], ra["merged"], rb["merged"]):
-            key = _member_key(ra, member["x"])
+        for member, x, y in zip(ra.front, ra.merged, rb.merged):
+            key = _member_key(ra, member.x)
             if key not in seen:
                 seen.add(key)
                 xs.append(x)
@@ -75,9 +76,9 @@ def _delta_cell(xa: np.ndarray, xb: np.ndarray, fmt: str) -> list[Cell]:
             Cell(f"{p:.3g}", bold=p < 0.05)]
 
 
-def _dominates(p: dict, q: dict) -> bool:
+def _dominates(p: Solution, q: Solution) -> bool:
     """At least as good in test metric and whole-file CR, and better in one of them."""
-    mine, theirs = (p["test"], p["cr_file"]), (q["test"], q["cr_file"])
+    mine, theirs = (p.test, p.cr_file), (q.test, q.cr_file)
     return all(a >= b for a, b in zip(mine, theirs)) and mine != theirs
 
 
@@ -94,7 +95,8 @@ def merge_table(res: Results, task: str) -> Table | None:
             continue
         row = [Cell(f"{b} vs {a}"), Cell(str(n_search)), Cell(str(len(xs)))]
         for key, _, fmt in PAIRED_METRICS:
-            row += _delta_cell(np.array([s[key] for s in xs]), np.array([s[key] for s in ys]), fmt)
+            row += _delta_cell(np.array([getattr(s, key) for s in xs]),
+                               np.array([getattr(s, key) for s in ys]), fmt)
         b_wins = sum(_dominates(y, x) for x, y in zip(xs, ys))
         a_wins = sum(_dominates(x, y) for x, y in zip(xs, ys))
         row.append(Cell(f"{b_wins} / {a_wins}"))
@@ -116,10 +118,8 @@ def merge_table(res: Results, task: str) -> Table | None:
                  f"test {metric} and whole-file CR, better in one.", columns, rows)
 
 
-# (shared-table key, per-tensor key, title) for each CR
-CODING_METRICS = tuple((a, b, title) for a, b, title in
-                       zip(CODING_KEYS["huffman"][1:], CODING_KEYS["huffman-layer"][1:],
-                           ("CR paper", "CR file")))
+# (CodedSize attribute, title) of each CR compared between the shared and per-tensor tables
+CODING_METRICS = (("cr_paper", "CR paper"), ("cr_file", "CR file"))
 
 
 def coding_table(res: Results, task: str) -> Table | None:
@@ -128,30 +128,30 @@ def coding_table(res: Results, task: str) -> Table | None:
     The coding is lossless, so both codings of a solution have the same validation and test
     metric: any CR gain is a gain at the same test metric. None for records without it.
     """
-    groups: dict[str, dict[tuple, dict]] = {}
+    groups: dict[str, dict[tuple, Solution]] = {}
     for t in res.by_task(task):
-        if t.record.get("status") != "ok":
+        if not t.record.ok:
             continue
-        sols = t.record["merged"]
-        if sols and all("cr_file_layer" in s for s in sols):
+        sols = t.record.merged
+        if sols and all(s.has(Coding.LAYER) for s in sols):
             # seeds that reach the same solution count it once: the pairs must be independent
             group = groups.setdefault(t.trial.merge.label, {})
             for s in sols:
-                group.setdefault((s["k"], s["d"], s["bits_huffman"], s["test"]), s)
+                group.setdefault((s.k, s.d, s.sizes[Coding.HUFFMAN].bits, s.test), s)
     rows = []
     for label, unique in groups.items():
         sols = list(unique.values())
         row = [Cell(label), Cell(str(len(sols)))]
-        for a, b, _ in CODING_METRICS:
-            xa = np.array([s[a] for s in sols])
-            xb = np.array([s[b] for s in sols])
+        for attr, _ in CODING_METRICS:
+            xa = np.array([getattr(s.sizes[Coding.HUFFMAN], attr) for s in sols])
+            xb = np.array([getattr(s.sizes[Coding.LAYER], attr) for s in sols])
             row += _delta_cell(xa, xb, ".2f")
             row.append(Cell(f"{100 * np.median(xb / xa - 1):+.1f}%"))
         rows.append(row)
     if not rows:
         return None
     columns = ["merge", "distinct solutions"]
-    for _, _, title in CODING_METRICS:
+    for _, title in CODING_METRICS:
         columns += [f"{title}: median per-tensor - shared", f"{title}: better/tie/worse",
                     f"{title}: p", f"{title}: median change"]
     return Table(f"coding-pairs-{task}",

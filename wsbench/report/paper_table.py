@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wsbench.indicators import CODING_KEYS
+from wsbench.records import Coding, Solution
 from wsbench.report.model import Cell, Table
 
 if TYPE_CHECKING:
@@ -20,37 +20,39 @@ def _range(values: list[float], fmt: str) -> str:
     return lo if lo == hi else f"{lo}-{hi}"
 
 
-def _row(label: str, sols: list[dict], coding: str) -> list[Cell]:
-    bits, cr_paper, cr_file = CODING_KEYS[coding]
-    return [Cell(label), Cell(_range([s["val"] for s in sols], ".4f")),
-            Cell(_range([s["test"] for s in sols], ".4f")), Cell(_range([s["k"] for s in sols], "d")),
-            Cell(_range([s["d"] for s in sols], "d")), Cell(_range([s[bits] for s in sols], ".2f")),
-            Cell(_range([s[cr_paper] for s in sols], ".2f")),
-            Cell(_range([s[cr_file] for s in sols], ".2f") if cr_file else "-")]
+def _row(label: str, sols: list[Solution], coding: Coding) -> list[Cell]:
+    sizes = [s.sizes[coding] for s in sols]
+    return [Cell(label), Cell(_range([s.val for s in sols], ".4f")),
+            Cell(_range([s.test for s in sols], ".4f")), Cell(_range([s.k for s in sols], "d")),
+            Cell(_range([s.d for s in sols], "d")), Cell(_range([z.bits for z in sizes], ".2f")),
+            Cell(_range([z.cr_paper for z in sizes], ".2f")),
+            Cell(_range([z.cr_file for z in sizes], ".2f") if coding.cr_file_key else "-")]
 
 
 def paper_table(res: "Results", task: str) -> Table | None:
     """Rows as in the paper: baseline, UB (K=1024), then MO-UB / + merge / + Huffman per
     configuration; (min-max) over the chosen front members of all seeds."""
-    trials = [t for t in res.by_task(task) if t.record.get("status") == "ok"]
+    trials = [t for t in res.by_task(task) if t.record.ok]
     if not trials:
         return None
     first = trials[0].record
-    base = first["baseline"]
-    rows = [[Cell("baseline"), Cell(f"{base['val']:.4f}"), Cell(f"{base['test']:.4f}"), Cell("-"),
-             Cell(str(first.get("n_shared", "-"))), Cell("32"), Cell("1.00"), Cell("1.00")]]
-    if first.get("ub"):
-        rows.append(_row("UB (K=1024)", [first["ub"]], "fixed"))
+    base = first.baseline
+    assert base is not None
+    rows = [[Cell("baseline"), Cell(f"{base.val:.4f}"), Cell(f"{base.test:.4f}"), Cell("-"),
+             Cell(str(first.n_shared if first.n_shared is not None else "-")), Cell("32"),
+             Cell("1.00"), Cell("1.00")]]
+    if first.ub:
+        rows.append(_row("UB (K=1024)", [first.ub], Coding.FIXED))
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
     for c in configs:
         recs = [t.record for t in trials if t.config == c]
-        front = [s for r in recs for s in r["front"]]
-        merged = [s for r in recs for s in r["merged"]]
+        front = [s for r in recs for s in r.front]
+        merged = [s for r in recs for s in r.merged]
         tag = f" [{c}]" if len(configs) > 1 else ""
-        rows += [_row(f"MO-UB{tag}", front, "fixed"), _row(f"+ merge{tag}", merged, "fixed"),
-                 _row(f"+ Huffman{tag}", merged, "huffman")]
-        if merged and all("bits_layer" in s for s in merged):  # older records lack it
-            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, "huffman-layer"))
+        rows += [_row(f"MO-UB{tag}", front, Coding.FIXED), _row(f"+ merge{tag}", merged, Coding.FIXED),
+                 _row(f"+ Huffman{tag}", merged, Coding.HUFFMAN)]
+        if merged and all(s.has(Coding.LAYER) for s in merged):  # older records lack it
+            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, Coding.LAYER))
     metric = res.exp.metric
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
                  f"front members of all {len(res.exp.seeds)} seeds; val/test: {metric} re-scored on "

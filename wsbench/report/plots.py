@@ -64,7 +64,7 @@ def hv_curves(res: Results, task: str, stem: Path) -> Figure:
         ax.plot(x, med, color=colors[c], lw=1.6, label=c)
         ax.fill_between(x, q1, q3, color=colors[c], alpha=0.18, lw=0)
     for e in res.exact_for(task):
-        if e.get("status") == "ok":
+        if e.ok:
             ax.axhline(exact_hv(e, res.reference[task]), color="k", ls="--", lw=1, label="exact front")
     ax.set_xscale("log")
     ax.set_xlabel("unique evaluations")
@@ -93,19 +93,19 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
     plt = _plt()
     groups = _groups(res, task)
     colors = _colors(list(groups))
-    ds = [f[1] for ts in groups.values() for t in ts for f in t.record["archive"]["f"]]
+    ds = [f[1] for ts in groups.values() for t in ts for f in t.record.archive.f]
     grid = np.unique(np.round(np.geomspace(max(1.0, min(ds, default=2)), max(ds, default=1024), 400)))
-    base = next(iter(groups.values()))[0].record["baseline"]["val"] if groups else None
+    base = next(iter(groups.values()))[0].record.baseline.val if groups else None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     widths = np.linspace(4.5, 1.2, max(len(groups), 1))  # identical surfaces stay visible
     for ax, zoom in zip(axes, (False, True)):
         for (c, ts), lw in zip(groups.items(), widths):
-            F = [np.asarray(t.record["archive"]["f"]) for t in ts]
+            F = [np.asarray(t.record.archive.f) for t in ts]
             med = attainment(F, grid)
             ax.step(grid, 1 - med, where="post", color=colors[c], lw=lw, alpha=0.85, label=c)
         for e in res.exact_for(task):
-            if e.get("status") == "ok":
-                P = np.asarray(e["front_f"])
+            if e.ok:
+                P = np.asarray(e.front_f)
                 order = np.argsort(P[:, 1])
                 ax.step(P[order, 1], 1 - P[order, 0], where="post", color="k", ls="--", lw=1,
                         label="exact front")
@@ -131,8 +131,8 @@ def cr_vs_drop(res: Results, task: str, stem: Path) -> Figure:
     plt = _plt()
     groups = _groups(res, task)
     colors = _colors(list(groups))
-    pts = {c: np.array([(t.record["baseline"]["val"] - s["val"], s["cr_paper"])
-                        for t in ts for s in t.record["merged"]]).reshape(-1, 2)
+    pts = {c: np.array([(t.record.baseline.val - s.val, s.cr_paper)
+                        for t in ts for s in t.record.merged]).reshape(-1, 2)
            for c, ts in groups.items()}
     lowest = min([0.0] + [float(P[:, 0].min()) for P in pts.values() if len(P)])
     drops = np.linspace(lowest, res.exp.max_drop, 81)
