@@ -161,7 +161,7 @@ class DigitsTask:
         return model
 
     def load(self, *, progress: bool = True) -> TaskData:
-        from wsbench.models.checkpoint import read_checkpoint
+        from wsbench.checkpoint import read_checkpoint
 
         _, val, test = digits_splits(self.seed)
         if self.shipped is not None:

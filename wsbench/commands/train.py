@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     args.epochs = 60 if args.epochs is None else args.epochs
     if args.epochs == 0 and not (args.init and args.swa_epochs):  # the rest: validate, at parsing
         raise ConfigError("--epochs must be at least 1 (0 only with --init and --swa-epochs)")
-    from wsbench.train_cifar import train_cifar_model
+    from wsbench_plugins.cifar.train import train_cifar_model
 
     device = None if args.device in (None, "auto") else args.device
     validate.device_available(device, "--device")

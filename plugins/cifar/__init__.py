@@ -14,11 +14,11 @@ from pathlib import Path
 
 from wsbench.errors import ConfigError, ModelError
 from wsbench.hookspecs import hookimpl
-from wsbench.data.cifar import limited  # noqa: F401 (re-export: it lived here)
-from wsbench.models.checkpoint import checkpoint_exists, read_checkpoint
+from wsbench_plugins.cifar.data import limited  # noqa: F401 (re-export: it lived here)
+from wsbench.checkpoint import checkpoint_exists, read_checkpoint
 from wsbench.task import TaskData
 
-PACKAGED = Path(__file__).resolve().parent / "checkpoints"
+PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"  # plugins/checkpoints
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 
@@ -55,8 +55,8 @@ class CifarTask:
     def load(self, *, progress: bool = True) -> TaskData:
         import torch
 
-        from wsbench.data.cifar import load_cifar, paper_split, to_float
-        from wsbench.models.resnet_cifar import build_model
+        from wsbench_plugins.cifar.data import load_cifar, paper_split, to_float
+        from wsbench_plugins.cifar.models import build_model
 
         path = self.checkpoint_path()
         model = build_model(self.arch, NUM_CLASSES[self.dataset])

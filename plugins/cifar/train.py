@@ -1,6 +1,6 @@
 """``wsbench train``'s job: a CIFAR model trained on the paper split, written with its facts.
 
-The training loop itself is ``wsbench.training.train``; this module adds the data, the split,
+The training loop itself is ``wsbench_plugins.cifar.training.train``; this module adds the data, the split,
 the files (.pt/.sha256/.log/.json and the resumable state) and the record of how they were made.
 """
 
@@ -18,9 +18,9 @@ import torch
 
 from wsbench import provenance
 from wsbench.cache import atomic_write_bytes
-from wsbench.data.cifar import load_cifar, paper_split
+from wsbench_plugins.cifar.data import load_cifar, paper_split
 from wsbench.errors import ConfigError, ModelError
-from wsbench.training import bf16_supported, evaluate_accuracy, train
+from wsbench_plugins.cifar.training import bf16_supported, evaluate_accuracy, train
 
 
 def train_cifar_model(
@@ -60,13 +60,13 @@ def train_cifar_model(
     ``train_limit`` training images and measures accuracy on ``eval_limit`` validation and test
     images each; the limits go into the recipe.
     """
-    from wsbench.models.resnet_cifar import build_model
+    from wsbench_plugins.cifar.models import build_model
 
     name = f"{dataset}-{arch}"
     torch.set_num_threads(threads or os.cpu_count() or 1)
     init_state, init_facts = None, None
     if init is not None:
-        from wsbench.models.checkpoint import read_checkpoint
+        from wsbench.checkpoint import read_checkpoint
 
         init_state = read_checkpoint(Path(init))
         init_facts = {"path": str(init),
@@ -167,7 +167,7 @@ def train_cifar_model(
 
 def _sets(ds: dict, tr_idx, val_idx, train_limit: int | None, eval_limit: int | None) -> dict:
     """(images, labels) of train, validation and test, each cut to its limit (None: all)."""
-    from wsbench.data.cifar import limited
+    from wsbench_plugins.cifar.data import limited
 
     return {"train": limited(ds["train_x"][tr_idx], ds["train_y"][tr_idx], train_limit, 0),
             "val": limited(ds["train_x"][val_idx], ds["train_y"][val_idx], eval_limit, 0),

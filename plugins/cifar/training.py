@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsbench.data.cifar import to_float
-from wsbench.thread_governor import ThreadGovernor as _ThreadGovernor
-from wsbench.training_state import _read_state, _run_key, _where, _write_state
+from wsbench_plugins.cifar.data import to_float
+from wsbench_plugins.cifar.thread_governor import ThreadGovernor as _ThreadGovernor
+from wsbench_plugins.cifar.training_state import _read_state, _run_key, _where, _write_state
 
 
 def bf16_supported(device: str | None = None) -> bool:
