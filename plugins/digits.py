@@ -121,11 +121,21 @@ class DigitsTask:
                     opt.step()
         return model.eval()
 
-    def train(self, out: Path, *, progress: bool = True) -> dict:
-        """Train and write ``<name>.pt``, ``.sha256`` and ``.json`` into ``out``; the facts."""
+    def train(self, out: Path, *, progress: bool = True, seed: int | None = None,
+              epochs: int | None = None) -> dict:
+        """Train and write ``<name>.pt``, ``.sha256`` and ``.json`` into ``out``; the facts.
+
+        ``seed`` and ``epochs`` (``wsbench train --seed/--epochs``) train that configuration
+        instead of this task's. The facts' ``summary`` says whether the file equals the shipped
+        one (it does on the machine that trained it; another CPU may round differently).
+        """
         from wsbench.cache import atomic_write_bytes
         from wsbench.provenance import run_info
 
+        if (seed, epochs) != (None, None):
+            other = DigitsTask(self.arch, self.seed if seed is None else seed,
+                               self.epochs if epochs is None else epochs)
+            return other.train(out, progress=progress)
         model = self.fit()
         blob = state_bytes(model)
         sha = hashlib.sha256(blob).hexdigest()
@@ -142,7 +152,19 @@ class DigitsTask:
         atomic_write_bytes(out / f"{self.name}.sha256", f"{sha}  {self.name}.pt\n".encode())
         atomic_write_bytes(out / f"{self.name}.json", (json.dumps(facts, indent=1) + "\n").encode())
         facts["path"] = str(out / f"{self.name}.pt")
+        facts["summary"] = self._compared_with_shipped(facts)
         return facts
+
+    def _compared_with_shipped(self, facts: dict) -> str:
+        """One line: where the model went and, for the default one, whether it is the shipped file."""
+        line = f"{self.name}: wrote {facts['path']} (sha256 {facts['sha256'][:16]})"
+        shipped = self.shipped
+        if shipped is not None and shipped.with_suffix(".sha256").exists():
+            same = shipped.with_suffix(".sha256").read_text().split()[0] == facts["sha256"]
+            line += ("; identical to the shipped checkpoint" if same else
+                     f"; differs from the shipped {shipped.name} (another CPU's kernels round "
+                     f"differently: every task run loads the shipped file)")
+        return line
 
     def _cached_or_trained(self):
         import torch
@@ -161,7 +183,7 @@ class DigitsTask:
         return model
 
     def load(self, *, progress: bool = True) -> TaskData:
-        from wsbench.models.checkpoint import read_checkpoint
+        from wsbench.checkpoint import read_checkpoint
 
         _, val, test = digits_splits(self.seed)
         if self.shipped is not None:

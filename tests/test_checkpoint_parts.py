@@ -11,7 +11,7 @@ import torch
 
 from wsbench import plugins
 from wsbench.errors import ModelError
-from wsbench.models.checkpoint import checkpoint_exists, part_paths, read_checkpoint, write_parts
+from wsbench.checkpoint import checkpoint_exists, part_paths, read_checkpoint, write_parts
 
 
 def _saved(path: Path, state: dict) -> bytes:
@@ -74,7 +74,7 @@ def test_the_task_finds_its_checkpoint_as_parts(tmp_path, monkeypatch):
     """A task looks for NAME.pt or its parts where checkpoints live (here: the user cache)."""
     from test_cifar_task import _fake_cifar
 
-    from wsbench.models.resnet_cifar import build_model
+    from wsbench_plugins.cifar.models import build_model
 
     monkeypatch.setenv("WSBENCH_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "cache" / "checkpoints"

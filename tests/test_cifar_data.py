@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wsbench.data.cifar import default_cifar_path, load_cifar, paper_split, to_float
-from wsbench.data.imagenet import decode_images, imagenet_split, load_imagenet_folder
+from wsbench_plugins.cifar.data import default_cifar_path, load_cifar, paper_split, to_float
+from wsbench_plugins.cifar.imagenet import decode_images, imagenet_split, load_imagenet_folder
 from wsbench.errors import ConfigError
 
 SHARED_TAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.xz"

@@ -31,7 +31,7 @@ def _fake_cifar(root: Path, per_class: int = 20, classes: int = 10) -> Path:
 
 
 def _checkpoint(path: Path, num_classes: int = 10) -> Path:
-    from wsbench.models.resnet_cifar import resnet20
+    from wsbench_plugins.cifar.models import resnet20
 
     torch.manual_seed(0)
     buf = io.BytesIO()
@@ -102,7 +102,7 @@ def test_shipped_model_on_real_cifar10_subset():
 
 
 def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, capsys, request):
-    import wsbench.training as training
+    import wsbench_plugins.cifar.training as training
     from wsbench.cli import main
 
     request.addfinalizer(lambda n=torch.get_num_threads(): torch.set_num_threads(n))  # --threads 1

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from wsbench.cli import main
-from wsbench.data.cifar import load_cifar
+from wsbench_plugins.cifar.data import load_cifar
 from wsbench.errors import ConfigError, ModelError
-from wsbench.models.checkpoint import read_checkpoint
+from wsbench.checkpoint import read_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -194,7 +194,7 @@ def test_corrupt_image_is_one_config_error(tmp_path, bad):
         tf.add(root, arcname="imgs")
     with pytest.raises(ConfigError, match="bad.png: not a readable image"):
         load_cifar(tmp_path / "imgs.tar")
-    from wsbench.data.imagenet import decode_images
+    from wsbench_plugins.cifar.imagenet import decode_images
 
     with pytest.raises(ConfigError, match="not a readable image"):
         decode_images([root / "train" / "cat" / "bad.png"])

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from wsbench.errors import ConfigError, ModelError
-from wsbench.models import build_model, cifar_resnet18, resnet20
-from wsbench.training import evaluate_accuracy, train
+from wsbench_plugins.cifar.models import build_model, cifar_resnet18, resnet20
+from wsbench_plugins.cifar.training import evaluate_accuracy, train
 
 
 def _params(m: torch.nn.Module) -> int:
@@ -64,7 +64,7 @@ def test_training_deterministic(tmp_path):
 
 
 def test_thread_governor_drops_to_one_thread_under_contention():
-    from wsbench.training import _ThreadGovernor
+    from wsbench_plugins.cifar.training import _ThreadGovernor
 
     before = torch.get_num_threads()
     try:
@@ -80,7 +80,7 @@ def test_thread_governor_drops_to_one_thread_under_contention():
 
 
 def test_thread_governor_compares_steps_per_example():
-    from wsbench.training import _ThreadGovernor
+    from wsbench_plugins.cifar.training import _ThreadGovernor
 
     before = torch.get_num_threads()
     try:
@@ -98,7 +98,7 @@ def test_thread_governor_compares_steps_per_example():
 
 
 def test_swa_ends_on_the_mean_of_the_epoch_end_weights(monkeypatch):
-    import wsbench.training as training
+    import wsbench_plugins.cifar.training as training
 
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (160, 32, 32, 3), dtype=np.uint8)
@@ -125,8 +125,8 @@ def test_swa_ends_on_the_mean_of_the_epoch_end_weights(monkeypatch):
 
 
 def test_update_bn_statistics_do_not_depend_on_the_order_of_the_images():
-    from wsbench.data.cifar import to_float
-    from wsbench.training import update_bn
+    from wsbench_plugins.cifar.data import to_float
+    from wsbench_plugins.cifar.training import update_bn
 
     # two very different groups, listed group by group as the paper split lists classes:
     # batches taken in that order would each see one group and understate the variance
@@ -152,7 +152,7 @@ def test_update_bn_statistics_do_not_depend_on_the_order_of_the_images():
 @pytest.mark.parametrize("swa_epochs,killed_at_write", [(0, 2), (2, 4)])
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, one_thread,
                                                                 swa_epochs, killed_at_write):
-    import wsbench.training as training
+    import wsbench_plugins.cifar.training as training
 
     rng = np.random.default_rng(2)
     x = rng.integers(0, 256, (160, 32, 32, 3), dtype=np.uint8)

@@ -130,9 +130,9 @@ def test_file_only_values_are_refused(capsys, tmp_path, change, key):
     (["compress", "--max-requested", "0"], "--max-requested: must be at least 1, got 0"),
 ])
 def test_flag_only_values_are_refused(capsys, tmp_path, no_search, monkeypatch, argv, words):
-    import wsbench.train_cifar
+    import wsbench_plugins.cifar.train
 
-    monkeypatch.setattr(wsbench.train_cifar, "train_cifar_model", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(wsbench_plugins.cifar.train, "train_cifar_model", lambda *a, **k: 1 / 0)
     out = ["--out", str(tmp_path / "o")]
     assert words in errors(capsys, [*argv, *out])
     assert not (tmp_path / "o").exists()

@@ -30,9 +30,12 @@ class Task(Protocol):
     """A task plugin: ``load`` returns the trained model and data.
 
     A task's own seed (split, training) is a factory option, so that optimizer seeds repeat
-    a search on the same trained model. Optionally a task has ``train(out, *, progress)``,
-    which writes its checkpoint (``.pt``, ``.sha256``, ``.json``) into ``out`` and returns its
-    facts (``path``, ``sha256``, ...): ``wsbench train --task NAME`` calls it.
+    a search on the same trained model. Optionally a task has ``train(out, *, progress,
+    **options)``, which writes its checkpoint (``.pt``, ``.sha256``, ``.json``) into ``out`` and
+    returns its facts (``path``, ``sha256``, optionally a one-line ``summary``): ``wsbench train
+    --task NAME`` calls it, so training lives with the task, and passes the flags the user gave
+    as keyword options (``epochs``, ``seed``, ``lr``, ...); a flag that ``train`` does not name
+    as a parameter is refused before any work, so a task declares only the options it takes.
     """
 
     name: str

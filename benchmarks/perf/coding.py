@@ -33,7 +33,7 @@ def run(report: Report, quick: bool) -> None:
 
     from wsbench import huffman
     from wsbench.compress import compress_model, load_state_dict
-    from wsbench.models.resnet_cifar import cifar_resnet18
+    from wsbench_plugins.cifar.models import cifar_resnet18
 
     idx, d = _resnet18_like_indices()
     table = huffman.build_table(np.bincount(idx, minlength=d))

@@ -22,7 +22,7 @@ def model_data(arch: str, n_val: int) -> Any:
     """A kaiming-initialised ``arch`` on random images: timing needs the sizes, not training."""
     import torch
 
-    from wsbench.models.resnet_cifar import build_model
+    from wsbench_plugins.cifar.models import build_model
 
     torch.manual_seed(0)
     return synthetic_task(build_model(arch, 10), n_val, 16, (3, 32, 32))
@@ -36,7 +36,7 @@ def sizes(quick: bool) -> dict[str, int]:
 
 
 def run(report: Report, quick: bool) -> None:
-    from wsbench.training import bf16_supported
+    from wsbench_plugins.cifar.training import bf16_supported
 
     n = sizes(quick)
     with_bf16 = bf16_supported(report.device)

@@ -23,7 +23,7 @@ def resnet20_data(n_val: int) -> Any:
     CIFAR evaluation without waiting for a trained checkpoint."""
     import torch
 
-    from wsbench.models.resnet_cifar import resnet20
+    from wsbench_plugins.cifar.models import resnet20
 
     torch.manual_seed(0)
     return synthetic_task(resnet20(), n_val, 16, (3, 32, 32))

@@ -28,7 +28,7 @@ def main(k: int = 256) -> dict:
     import torch
 
     from wsbench.compress import compress_model
-    from wsbench.models.resnet_cifar import cifar_resnet18
+    from wsbench_plugins.cifar.models import cifar_resnet18
 
     torch.manual_seed(0)
     model = cifar_resnet18().eval()

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from wsbench.cache import atomic_write_bytes, cache_dir, content_key
-from wsbench.data.imagenet import imagenet_split, load_imagenet_folder  # noqa: F401 (re-export)
-from wsbench.data.imagenet import unreadable_image
-from wsbench.data.safe_pickle import load_batch
+from wsbench_plugins.cifar.imagenet import imagenet_split, load_imagenet_folder  # noqa: F401 (re-export)
+from wsbench_plugins.cifar.imagenet import unreadable_image
+from wsbench_plugins.cifar.safe_pickle import load_batch
 from wsbench.errors import ConfigError
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
