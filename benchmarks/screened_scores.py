@@ -23,12 +23,13 @@ import numpy as np
 def main(argv: list[str]) -> int:
     import torch
 
-    from wsbench.pipeline import CompressConfig, build_harness
+    from wsbench.pipeline import CompressConfig
+    from wsbench.trial import build_harness
 
     threads, dtype, fidelity, ks = int(argv[0]), argv[1], float(argv[2]), argv[3]
     torch.set_num_threads(threads)
-    h = build_harness(CompressConfig(task="cifar10-resnet20", fidelity=fidelity, screen_dtype=dtype),
-                      progress=False)
+    h = build_harness(CompressConfig(task="cifar10-resnet20", fidelity=fidelity,
+                                     screen_dtype=dtype).trial(), progress=False)
     out, t0 = {}, time.perf_counter()
     for k in (int(v) for v in ks.split(",")):
         q = h.quantization(np.array([float(k)]))

@@ -18,9 +18,9 @@ from wsbench.fitness import FitnessHarness, stratified_subset
 from wsbench.merge import MergeResult, MergeStrategy, needs_holdout
 from wsbench.metrics import macro_f1
 from wsbench.optimizer import drive
-from wsbench.pipeline import merge_front
+from wsbench.trial import merge_front
 from wsbench.problem import CachedProblem
-from wsbench.runner import MemoMerge
+from wsbench.trial import MemoMerge
 
 KS = np.array([[2.0], [5.0], [9.0], [5.0]])
 

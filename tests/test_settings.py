@@ -123,7 +123,7 @@ def test_the_choices_are_declared_once():
 
 
 def test_population_eval_and_fidelity_seed_reach_the_harness_from_a_toml_file(tmp_path, monkeypatch):
-    import wsbench.pipeline
+    import wsbench.fitness
     from wsbench import runner
 
     path = tmp_path / "e.toml"
@@ -136,8 +136,8 @@ def test_population_eval_and_fidelity_seed_reach_the_harness_from_a_toml_file(tm
     def harness(data, quantizer, space, **kwargs):
         seen.update(kwargs)
 
-    monkeypatch.setattr(wsbench.pipeline, "FitnessHarness", harness)
-    runner._harness(exp, trial, {trial.task.label: object()}, progress=False)
+    monkeypatch.setattr(wsbench.fitness, "FitnessHarness", harness)
+    runner.harness(exp, trial, {trial.task.label: object()}, progress=False)
     assert (seen["fidelity"], seen["fidelity_seed"], seen["population_eval"]) == (0.5, 7, "loop")
 
 

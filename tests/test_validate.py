@@ -70,13 +70,14 @@ SAME = [
 @pytest.fixture
 def no_search(monkeypatch):
     """Fail the test if anything gets as far as a search."""
-    import wsbench.pipeline
+    import wsbench.optimizer
+    import wsbench.trial
 
     def refuse(*a, **k):
         raise AssertionError("the search started")
 
-    monkeypatch.setattr(wsbench.pipeline, "build_harness", refuse)
-    monkeypatch.setattr(wsbench.pipeline, "drive", refuse)
+    monkeypatch.setattr(wsbench.trial, "build_harness", refuse)
+    monkeypatch.setattr(wsbench.optimizer, "drive", refuse)
 
 
 @pytest.mark.parametrize("bad,flags,change,flag,key", SAME, ids=[f"{c[0]}:{c[3]}" for c in SAME])

@@ -13,8 +13,9 @@ from typing import Any, Callable
 from wsbench import runner
 from wsbench.claims import Claims
 from wsbench.experiment import Experiment, Trial
-from wsbench.records import Baseline, Solution, TrialRecord
+from wsbench.records import TrialRecord
 from wsbench.store import ResultsStore
+from wsbench.trial import HarnessFacts, harness_facts, run_trial
 
 
 @dataclass
@@ -48,7 +49,7 @@ class GroupRunner:
         if not pending and not need_exact:
             return
         try:
-            h = runner._harness(exp, group[0], self.data_cache, self.progress)
+            h = runner.harness(exp, group[0], self.data_cache, self.progress)
         except Exception as exc:  # noqa: BLE001 - recorded, the other groups still run
             if not pending:
                 say(f"no exact front for {group[0].task.label}/{group[0].space.label}: {exc}")
@@ -59,18 +60,16 @@ class GroupRunner:
                         runner._fail(store, t, exc, summary, say)
                 self.bar.update()
             return
-        model = h.view.fingerprint()  # a trial key names the task, not its checkpoint
-        runner._check_same_model(store.root, self.finished.values(), group[0], model)
-        baseline = Baseline(h.score_baseline("val"), h.score_baseline("test"))
+        runner._check_same_model(store.root, self.finished.values(), group[0], h.view.fingerprint())
+        facts = harness_facts(h, group[0].quantizer.name) if pending else None
         if need_exact:
             self.exact(group[0], h)
         memo: dict[str, Any] = {}
-        ub = runner._ub_solution(h, group[0]) if pending else None
         for t in pending:
             lock = self.claims.claim(t)
             if lock is not None:
                 with lock:
-                    self.trial(t, h, baseline, memo, ub, model)
+                    self.trial(t, h, facts, memo)
             self.bar.update()
 
     def exact(self, trial: Trial, h) -> None:
@@ -87,12 +86,10 @@ class GroupRunner:
                 self.say(f"exact front of {trial.task.label}/{trial.space.label} failed: "
                          f"{type(exc).__name__}: {exc}")
 
-    def trial(self, t: Trial, h, baseline: Baseline, memo: dict, ub: Solution | None,
-              model: str) -> None:
+    def trial(self, t: Trial, h, facts: HarnessFacts, memo: dict) -> None:
         summary = self.summary
         try:
-            rec = runner.run_trial(t, h, baseline, memo, self.progress)
-            rec.ub, rec.n_shared, rec.model = ub, h.view.numel, model
+            rec = run_trial(t, h, facts, memo, self.progress).record
         except Exception as exc:  # noqa: BLE001 - one failing plugin must not stop the rest
             runner._fail(self.store, t, exc, summary, self.say)
             return

@@ -18,7 +18,8 @@ from wsbench.staging import prepare_root, write_staged  # noqa: F401 - prepare_r
 from wsbench.table import format_table, table_rows
 
 if TYPE_CHECKING:
-    from wsbench.pipeline import CompressResult, Scored
+    from wsbench.pipeline import CompressResult
+    from wsbench.records import Solution, TrialRecord
 
 
 def run_name(result: "CompressResult") -> str:
@@ -36,12 +37,13 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def front_rows(result: "CompressResult") -> list[dict]:
+def front_rows(record: "TrialRecord") -> list[dict]:
+    """front.csv: each chosen solution before and after merging, with its coded sizes."""
     rows = []
-    for s, m in zip(result.front, result.merged):
+    for s, m in zip(record.front, record.merged):
         rows.append({
             "x": " ".join(f"{v:g}" for v in s.x), "K": s.k, "d": s.d,
-            "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.coded(Coding.FIXED).avg_bits,
+            "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.sizes[Coding.FIXED].bits,
             "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
             **_sizes(m, Coding.HUFFMAN), **_sizes(m, Coding.LAYER),
             "file": f"compressed/{file_name(m)}",
@@ -49,11 +51,11 @@ def front_rows(result: "CompressResult") -> list[dict]:
     return rows
 
 
-def _sizes(s: "Scored", coding: Coding) -> dict[str, float]:
+def _sizes(s: "Solution", coding: Coding) -> dict[str, float | None]:
     """The front.csv columns of one coding: the record's size keys, bits as ``avg_<key>``."""
-    m = s.coded(coding)
-    return {f"avg_{coding.bits_key}": m.avg_bits, coding.cr_paper_key: m.cr_paper,
-            str(coding.cr_file_key): m.cr_file}
+    z = s.sizes[coding]
+    return {f"avg_{coding.bits_key}": z.bits, coding.cr_paper_key: z.cr_paper,
+            str(coding.cr_file_key): z.cr_file}
 
 
 def file_name(s) -> str:
@@ -68,22 +70,25 @@ def write_outputs(result: "CompressResult", out_root: str | Path, name: str | No
 
 def _write_stage(result: "CompressResult", stage: Path) -> None:
     from wsbench.plots import front_plot
+    from wsbench.store import write_json
 
+    cfg, rec = result.config, result.record
     (stage / "compressed").mkdir(parents=True)
-    rows = table_rows(result)
-    (stage / "table.md").write_text(format_table(rows, result.config.metric, markdown=True) + "\n")
+    rows = table_rows(rec, cfg.merge)
+    (stage / "table.md").write_text(format_table(rows, cfg.metric, markdown=True) + "\n")
     _write_csv(stage / "table.csv", rows)
-    _write_csv(stage / "front.csv", front_rows(result))
-    archive = [{**{f"x{j}": v for j, v in enumerate(x)}, "f1": f[0], "f2": f[1]}
-               for x, f in zip(result.archive_x, result.archive_f)]
-    _write_csv(stage / "archive.csv", archive)
+    _write_csv(stage / "front.csv", front_rows(rec))
+    archive = rec.archive.x if rec.archive else []
+    _write_csv(stage / "archive.csv", [{**{f"x{j}": v for j, v in enumerate(x)}, "f1": f[0], "f2": f[1]}
+                                       for x, f in zip(archive, rec.archive.f if rec.archive else [])])
     for m in result.merged:
-        m.coded(result.config.coding).save(stage / "compressed" / file_name(m))
-    front_plot(result, stage / "front.png")
-    info = run_info(result.config.as_dict(), result.config.seed)
-    info.update(requested_evaluations=result.requested, unique_evaluations=result.unique,
-                merge_evaluations=result.merge_evaluations, seconds=result.seconds,
-                baseline={"val": result.baseline_val, "test": result.baseline_test},
-                n_shared_weights=result.n_shared, original_bytes=result.original_bytes,
-                model=result.model)
+        m.coded(cfg.coding).save(stage / "compressed" / file_name(m))
+    front_plot(rec, cfg, stage / "front.png")
+    write_json(stage / "trial.json", rec.to_dict(), compact=True)  # what `wsbench run` would write
+    info = run_info(cfg.as_dict(), cfg.seed)
+    assert rec.baseline is not None
+    info.update(requested_evaluations=rec.requested, unique_evaluations=rec.unique,
+                merge_evaluations=rec.merge_evaluations, seconds=result.seconds,
+                baseline=rec.baseline.to_dict(), n_shared_weights=rec.n_shared,
+                original_bytes=rec.original_bytes, model=rec.model)
     (stage / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n")

@@ -11,17 +11,14 @@ full config) and not run again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
-from wsbench.cache import content_key
 from wsbench.errors import ConfigError
 from wsbench.experiment import Experiment, Trial
 from wsbench.provenance import run_info
-from wsbench.records import Archive, Baseline, Coding, ExactRecord, Solution, TrialRecord
+from wsbench.records import ExactRecord, TrialRecord
 from wsbench.store import ResultsStore, exact_key, other_trial_ids
 
 
@@ -127,53 +124,16 @@ class _threads:
             torch.set_num_threads(self.old)
 
 
-def _harness(exp: Experiment, trial: Trial, data_cache: dict, progress: bool):
-    from wsbench.pipeline import build_harness
-
-    cfg = compress_config(exp, trial)
-    if trial.task.label not in data_cache:
-        data_cache[trial.task.label] = trial.task.create().load(progress=progress)
-    return build_harness(cfg, progress, data=data_cache[trial.task.label])
-
-
-def compress_config(exp: Experiment, trial: Trial):
-    """The :class:`~wsbench.pipeline.CompressConfig` equivalent of one trial."""
-    from wsbench.pipeline import CompressConfig
-
-    return CompressConfig(
-        task=trial.task.name, optimizer=trial.optimizer.name, quantizer=trial.quantizer.name,
-        merge=trial.merge.name, space=trial.space.name, seed=trial.seed, budget=trial.budget,
-        max_requested=trial.max_requested, metric=trial.metric, max_drop=trial.max_drop,
-        include=trial.include, device=exp.device, task_options=dict(trial.task.options),
-        optimizer_options=dict(trial.optimizer.options),
-        quantizer_options=dict(trial.quantizer.options), merge_options=dict(trial.merge.options),
-        space_options=dict(trial.space.options), fidelity=trial.fidelity,
-        screen_dtype=trial.screen_dtype, fidelity_seed=trial.fidelity_seed,
-        population_eval=trial.population_eval)
-
-
 def _fail(store: ResultsStore, t: Trial, exc: BaseException, summary: RunSummary, say) -> None:
     msg = store.write_failure(t, exc)
     summary.failed.append((t.id, msg))
     say(f"FAILED {t.id}: {msg}")
 
 
-def _search(h, optimizer, trial: Trial, budget: int, progress: bool, desc: str) -> float:
-    from tqdm.auto import tqdm
-
-    from wsbench.optimizer import drive
-
-    t0 = time.perf_counter()
-    with tqdm(total=int(min(budget, h.space_size)), desc=desc, unit="eval", leave=False,
-              disable=not progress, position=1) as bar:
-        drive(optimizer, h, budget=budget, seed=trial.seed, on_batch=bar.update,
-              max_requested=trial.max_requested)
-    return time.perf_counter() - t0
-
-
 def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool, say) -> int:
     """Enumerate the whole space (when exhaustive accepts it) and write the exact front."""
     from wsbench import plugins
+    from wsbench.trial import search
 
     rec = ExactRecord(exact_key(exp, trial), trial.task.as_dict(), trial.space.as_dict(),
                       trial.quantizer.as_dict(), exp.metric, exp.include, "unavailable",
@@ -188,8 +148,8 @@ def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool
     size = int(h.space_size)
     exact_trial = Trial(trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge,
                         0, size, None, exp.metric, exp.include, 0.0, trial.fidelity, trial.screen_dtype)
-    rec.seconds = _search(h, exhaustive, exact_trial, size, progress,
-                          f"exact front {trial.task.label}/{trial.space.label}/{trial.quantizer.label}")
+    rec.seconds = search(h, exhaustive, exact_trial, size, progress,
+                         f"exact front {trial.task.label}/{trial.space.label}/{trial.quantizer.label}")
     X, F = h.archive_arrays()
     FX, FF = h.front()
     rec.status, rec.reason, rec.points = "ok", None, size
@@ -200,75 +160,10 @@ def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool
     return h.unique
 
 
-class MemoMerge:
-    """A merge strategy whose results are remembered by quantization content.
+def harness(exp: Experiment, trial: Trial, data_cache: dict, progress: bool):
+    """The trial's harness on the task's data, loaded once per task label."""
+    from wsbench.trial import build_harness
 
-    Trials of one harness often keep the same front members; the merge is deterministic
-    post-processing (not part of the search being compared), so it is done once per distinct
-    quantization. The evaluations and seconds reported are those of the first computation.
-    Everything else the wrapped strategy declares (``name``, ``needs_holdout``, its options:
-    the MergeStrategy contract) is read through from it, so a new declaration needs no copy here.
-    """
-
-    def __init__(self, merger: Any, memo: dict) -> None:
-        self.merger, self.memo = merger, memo
-        self.seconds = 0.0
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("merger", "memo", "seconds"):
-            raise AttributeError(name)  # not delegated: copy/pickle probes, a half-built object
-        return getattr(self.merger, name)
-
-    def merge(self, q: Any, score: Any, **scorers: Any) -> Any:
-        digest = q.digest()
-        if digest not in self.memo:
-            t0 = time.perf_counter()
-            result = self.merger.merge(q, score, **scorers)
-            self.memo[digest] = (result, time.perf_counter() - t0)
-        result, seconds = self.memo[digest]
-        self.seconds += seconds
-        return result
-
-
-def _ub_solution(h, trial: Trial) -> Solution:
-    """The paper's "random UB" row: the harness's quantizer with K = 1024 on the pooled weights."""
-    from wsbench.pipeline import score_solution
-
-    q = h.quantizer.quantize(h.view.original, 1024)
-    s = score_solution(h, trial.quantizer.name, "UB (K=1024)", h.xu, q)
-    h.view.restore()
-    return replace(Solution.from_scored(s), k=1024)
-
-
-def run_trial(trial: Trial, h, baseline: Baseline, memo: dict, progress: bool = False
-              ) -> TrialRecord:
-    """Search, then merge the chosen front and re-score it; the trial's record (not written)."""
-    from wsbench.pipeline import choose_front, merge_front, score_solution
-
-    rec = TrialRecord(trial.key, trial.id, trial.config(), "skipped")
-    optimizer = trial.optimizer.create()
-    merger = MemoMerge(trial.merge.create(), memo.setdefault(content_key(**trial.merge.identity()), {}))
-    h.reset()
-    rec.reason = optimizer.check(h)
-    if rec.reason:
-        return rec
-    t0 = time.perf_counter()
-    search = _search(h, optimizer, trial, trial.budget, progress,
-                     f"{trial.optimizer.label} s{trial.seed}")
-    t1 = time.perf_counter()
-    chosen = choose_front(h, baseline.val, trial.max_drop) if h.unique else []
-    front = [score_solution(h, trial.quantizer.name, "front", x, h.quantization(x)) for x in chosen]
-    merged, merge_evals = merge_front(h, front, merger, trial.quantizer.name)
-    h.view.restore()
-    t2 = time.perf_counter()
-    rec.status, rec.reason, rec.baseline, rec.n_shared = "ok", None, baseline, h.view.numel
-    rec.original_bytes = front[0].coded(Coding.HUFFMAN).original_bytes if front else None
-    rec.requested, rec.unique, rec.archive = h.requested, h.unique, Archive.of(h.archive)
-    rec.front = [Solution.from_scored(s) for s in front]
-    rec.merged = [Solution.from_scored(m, before=s) for s, m in zip(front, merged)]
-    rec.merge_evaluations = merge_evals
-    rec.seconds = {"search": search, "evaluations": float(sum(e.seconds for e in h.archive)),
-                   "rescore_and_merge": t2 - t1, "merge_first_computed": merger.seconds,
-                   "total": t2 - t0}
-    rec.provenance = run_info(trial.config(), trial.seed)
-    return rec
+    if trial.task.label not in data_cache:
+        data_cache[trial.task.label] = trial.task.create().load(progress=progress)
+    return build_harness(trial, exp.device, data=data_cache[trial.task.label], progress=progress)

@@ -1,49 +1,24 @@
-"""The Table-I-shaped summary of a compression run."""
+"""The Table-I-shaped summary of a compression run, as text, Markdown or CSV rows."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
-
-from wsbench.records import Coding
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wsbench.pipeline import CompressResult, Scored
+    from wsbench.records import TrialRecord
 
 COLUMNS = ("method", "val", "test", "K", "d", "avg bits", "CR paper", "CR file")
 
 
-def _range(values: Sequence[float], fmt: str) -> str:
-    lo, hi = min(values), max(values)
-    return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}-{hi:{fmt}}"
+def table_rows(record: "TrialRecord", merge: str) -> list[dict[str, str]]:
+    """The run's Table I (the report's builder over one record): baseline, UB, MO-UB front,
+    + merge (unless ``merge`` is "none"), + Huffman, + per-tensor Huffman; ranges over the front."""
+    from wsbench.report.paper_table import table_one_rows
 
-
-def _row(label: str, items: list["Scored"], coding: Coding) -> dict[str, str]:
-    models = [s.coded(coding) for s in items]
-    return {
-        "method": label,
-        "val": _range([s.val for s in items], ".4f"),
-        "test": _range([s.test for s in items], ".4f"),
-        "K": _range([s.k for s in items], "d"),
-        "d": _range([s.d for s in items], "d"),
-        "avg bits": _range([m.avg_bits for m in models], ".2f"),
-        "CR paper": _range([m.cr_paper for m in models], ".2f"),
-        "CR file": _range([m.cr_file for m in models], ".2f"),
-    }
-
-
-def table_rows(result: "CompressResult") -> list[dict[str, str]]:
-    """Rows: baseline, UB at K=1024, MO-UB front, + merge, + Huffman (and per-tensor Huffman
-    tables, beyond the paper); ranges over the front."""
-    rows = [{"method": "baseline", "val": f"{result.baseline_val:.4f}",
-             "test": f"{result.baseline_test:.4f}", "K": "-", "d": f"{result.n_shared}",
-             "avg bits": "32", "CR paper": "1.00", "CR file": "1.00"}]
-    rows.append(_row(result.ub.label, [result.ub], Coding.FIXED))
-    rows.append(_row("MO-UB", result.front, Coding.FIXED))
-    if result.config.merge != "none":
-        rows.append(_row("+ merge", result.merged, Coding.FIXED))
-    rows.append(_row("+ Huffman", result.merged, Coding.HUFFMAN))
-    rows.append(_row("+ per-tensor Huffman", result.merged, Coding.LAYER))  # beyond the paper, lossless
-    return rows
+    assert record.baseline is not None
+    rows = table_one_rows(record.baseline, record.n_shared, record.ub,
+                          [("", record.front, record.merged)], merge_row=merge != "none")
+    return [dict(zip(COLUMNS, row)) for row in rows]
 
 
 def format_table(rows: list[dict[str, str]], metric: str = "f1", markdown: bool = False) -> str:

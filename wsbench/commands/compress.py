@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     prepare_root(args.out, args.name, "--out")  # before the search, not after it
     result = run_compress(cfg, progress=not args.no_progress)
     out = write_outputs(result, args.out, args.name)
-    print(format_table(table_rows(result), cfg.metric))
+    print(format_table(table_rows(result.record, cfg.merge), cfg.metric))
     print(f"\n{result.requested} evaluations requested, {result.unique} unique, "
           f"{result.merge_evaluations} in merging; {len(result.merged)} solutions on the front; "
           f"{result.seconds['total']:.1f} s")

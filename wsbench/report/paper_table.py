@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wsbench.records import Coding, Solution
+from wsbench.records import Baseline, Coding, Solution
 from wsbench.report.model import Cell, Table
 
 if TYPE_CHECKING:
@@ -20,39 +20,49 @@ def _range(values: list[float], fmt: str) -> str:
     return lo if lo == hi else f"{lo}-{hi}"
 
 
-def _row(label: str, sols: list[Solution], coding: Coding) -> list[Cell]:
+def _row(label: str, sols: list[Solution], coding: Coding) -> list[str]:
     sizes = [s.sizes[coding] for s in sols]
-    return [Cell(label), Cell(_range([s.val for s in sols], ".4f")),
-            Cell(_range([s.test for s in sols], ".4f")), Cell(_range([s.k for s in sols], "d")),
-            Cell(_range([s.d for s in sols], "d")), Cell(_range([z.bits for z in sizes], ".2f")),
-            Cell(_range([z.cr_paper for z in sizes], ".2f")),
-            Cell(_range([z.cr_file for z in sizes], ".2f") if coding.cr_file_key else "-")]
+    return [label, _range([s.val for s in sols], ".4f"), _range([s.test for s in sols], ".4f"),
+            _range([s.k for s in sols], "d"), _range([s.d for s in sols], "d"),
+            _range([z.bits for z in sizes], ".2f"), _range([z.cr_paper for z in sizes], ".2f"),
+            _range([z.cr_file for z in sizes], ".2f") if coding.cr_file_key else "-"]
+
+
+def table_one_rows(baseline: Baseline, n_shared: int | None, ub: Solution | None,
+                   configs: list[tuple[str, list[Solution], list[Solution]]],
+                   merge_row: bool = True) -> list[list[str]]:
+    """The one Table I builder (the report's per task, ``wsbench compress``'s per run): baseline,
+    UB (K=1024), then per configuration (tag, front, merged) MO-UB / + merge / + Huffman and the
+    per-tensor Huffman row beyond the paper; each cell a (min-max) range over the solutions."""
+    rows = [["baseline", f"{baseline.val:.4f}", f"{baseline.test:.4f}", "-",
+             str(n_shared if n_shared is not None else "-"), "32", "1.00", "1.00"]]
+    if ub:
+        rows.append(_row(f"UB (K={ub.k})", [ub], Coding.FIXED))
+    for tag, front, merged in configs:
+        rows.append(_row(f"MO-UB{tag}", front, Coding.FIXED))
+        if merge_row:
+            rows.append(_row(f"+ merge{tag}", merged, Coding.FIXED))
+        rows.append(_row(f"+ Huffman{tag}", merged, Coding.HUFFMAN))
+        if merged and all(s.has(Coding.LAYER) for s in merged):  # older records lack it
+            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, Coding.LAYER))
+    return rows
 
 
 def paper_table(res: "Results", task: str) -> Table | None:
-    """Rows as in the paper: baseline, UB (K=1024), then MO-UB / + merge / + Huffman per
-    configuration; (min-max) over the chosen front members of all seeds."""
+    """Rows as in the paper, (min-max) over the chosen front members of all seeds."""
     trials = [t for t in res.by_task(task) if t.record.ok]
     if not trials:
         return None
     first = trials[0].record
-    base = first.baseline
-    assert base is not None
-    rows = [[Cell("baseline"), Cell(f"{base.val:.4f}"), Cell(f"{base.test:.4f}"), Cell("-"),
-             Cell(str(first.n_shared if first.n_shared is not None else "-")), Cell("32"),
-             Cell("1.00"), Cell("1.00")]]
-    if first.ub:
-        rows.append(_row("UB (K=1024)", [first.ub], Coding.FIXED))
+    assert first.baseline is not None
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
+    groups = []
     for c in configs:
         recs = [t.record for t in trials if t.config == c]
-        front = [s for r in recs for s in r.front]
-        merged = [s for r in recs for s in r.merged]
-        tag = f" [{c}]" if len(configs) > 1 else ""
-        rows += [_row(f"MO-UB{tag}", front, Coding.FIXED), _row(f"+ merge{tag}", merged, Coding.FIXED),
-                 _row(f"+ Huffman{tag}", merged, Coding.HUFFMAN)]
-        if merged and all(s.has(Coding.LAYER) for s in merged):  # older records lack it
-            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, Coding.LAYER))
+        groups.append((f" [{c}]" if len(configs) > 1 else "", [s for r in recs for s in r.front],
+                       [s for r in recs for s in r.merged]))
+    rows = [[Cell(v) for v in row]
+            for row in table_one_rows(first.baseline, first.n_shared, first.ub, groups)]
     metric = res.exp.metric
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
                  f"front members of all {len(res.exp.seeds)} seeds; val/test: {metric} re-scored on "
