@@ -19,8 +19,8 @@ def main() -> None:
     import numpy as np
 
     from wsbench import plugins
-    from wsbench.compress import CompressedModel
-    from wsbench.weights import WeightView
+    from wsbench.codec.compress import CompressedModel
+    from wsbench.codec.weights import WeightView
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)

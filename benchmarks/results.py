@@ -63,8 +63,8 @@ def selected(only: list[str] | None) -> list[Block]:
 
 
 def run_experiments(blocks: list[Block], progress: bool) -> None:
-    from wsbench.experiment import load_experiment
-    from wsbench.runner import run_experiment
+    from wsbench.experiments.experiment import load_experiment
+    from wsbench.experiments.runner import run_experiment
 
     for name in dict.fromkeys(b.experiment for b in blocks):
         exp = load_experiment(ROOT / "benchmarks" / name)
@@ -78,7 +78,7 @@ def run_experiments(blocks: list[Block], progress: bool) -> None:
 def load_folders(blocks: list[Block]) -> tuple[dict, dict[str, str]]:
     """The loaded results of each block's experiment; and the experiments whose folder is not
     here (by block name), which a check on another machine cannot compare."""
-    from wsbench.experiment import load_experiment
+    from wsbench.experiments.experiment import load_experiment
     from wsbench.report.data import load_results
 
     loaded, absent = {}, {}
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(blocks) - len(changed) - len(missing)} of {len(blocks)} tables reproduce"
               + (f" ({len(absent)} not checked: no results here)" if absent else ""))
         return 1 if changed or missing else 0
-    from wsbench.cache import atomic_write_bytes
+    from wsbench.files.cache import atomic_write_bytes
 
     atomic_write_bytes(args.results_md, new.encode())
     for name in missing:

@@ -23,8 +23,8 @@ import numpy as np
 def main(argv: list[str]) -> int:
     import torch
 
-    from wsbench.pipeline import CompressConfig
-    from wsbench.trial import build_harness
+    from wsbench.experiments.compress_run import CompressConfig
+    from wsbench.experiments.trial import build_harness
 
     threads, dtype, fidelity, ks = int(argv[0]), argv[1], float(argv[2]), argv[3]
     torch.set_num_threads(threads)

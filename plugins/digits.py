@@ -16,8 +16,7 @@ import io
 import json
 from pathlib import Path
 
-from wsbench.hookspecs import hookimpl
-from wsbench.task import TaskData
+from wsbench import TaskData, hookimpl
 
 RECIPE_VERSION = 2  # 2: one thread, deterministic algorithms; the defaults shipped
 DEFAULT_SEED, DEFAULT_EPOCHS = 0, 30
@@ -129,8 +128,8 @@ class DigitsTask:
         instead of this task's. The facts' ``summary`` says whether the file equals the shipped
         one (it does on the machine that trained it; another CPU may round differently).
         """
-        from wsbench.cache import atomic_write_bytes
-        from wsbench.provenance import run_info
+        from wsbench.files.cache import atomic_write_bytes
+        from wsbench.experiments.provenance import run_info
 
         if (seed, epochs) != (None, None):
             other = DigitsTask(self.arch, self.seed if seed is None else seed,
@@ -169,7 +168,7 @@ class DigitsTask:
     def _cached_or_trained(self):
         import torch
 
-        from wsbench.cache import atomic_write_bytes, cache_dir, content_key
+        from wsbench.files.cache import atomic_write_bytes, cache_dir, content_key
 
         key = content_key(task=self.name, seed=self.seed, epochs=self.epochs,
                           recipe=RECIPE_VERSION, torch=torch.__version__.split("+")[0])
@@ -183,7 +182,7 @@ class DigitsTask:
         return model
 
     def load(self, *, progress: bool = True) -> TaskData:
-        from wsbench.checkpoint import read_checkpoint
+        from wsbench.tasks.checkpoint import read_checkpoint
 
         _, val, test = digits_splits(self.seed)
         if self.shipped is not None:

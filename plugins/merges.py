@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 from wsbench.errors import ConfigError
-from wsbench.hookspecs import hookimpl
-from wsbench.merge import MergeResult, MergeStrategy, Scorer
-from wsbench.quantization import Quantization
+from wsbench import MergeResult, MergeStrategy, Quantization, Scorer, hookimpl
 
 if TYPE_CHECKING:
     import torch

@@ -6,9 +6,7 @@ built-ins) because it shares only the paper's pass with the neighbour merges.
 
 from __future__ import annotations
 
-from wsbench.hookspecs import hookimpl
-from wsbench.merge import MergeResult, MergeStrategy, Scorer
-from wsbench.quantization import Quantization
+from wsbench import MergeResult, MergeStrategy, Quantization, Scorer, hookimpl
 from wsbench_plugins.merges import (check_tolerance, first_score_and_last, ascending_bins,
                                     neighbor_pass)
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.hookspecs import hookimpl
-from wsbench.optimizer import Optimizer, Problem
+from wsbench import Optimizer, Problem, hookimpl
 
 
 def linear_sampling() -> Any:

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from wsbench.errors import ConfigError
-from wsbench.hookspecs import hookimpl
-from wsbench.optimizer import Problem
+from wsbench import Problem, hookimpl
 from wsbench_plugins.optimizers import NSGA2
 
 

@@ -7,7 +7,7 @@ lands in the same archive, so the indicators judge it like any other optimizer.
 Fixed choices (documented because results depend on them):
 
 * Objectives are normalised with the problem's bounds, never with data, by the indicators'
-  own :class:`wsbench.indicators.Reference`: z1 = f1 (1 - metric, already in [0, 1]) and
+  own :class:`wsbench.experiments.indicators.Reference`: z1 = f1 (1 - metric, already in [0, 1]) and
   z2 = log2(d) / log2(d_max) (``d_scale="log2"``, default) or d / d_max (``"linear"``), with
   d_max the K of the upper bounds (:func:`d_max`). log2 by default because the benchmark's
   hypervolume is measured on that scale: with it, evenly spread weights land evenly along the
@@ -35,8 +35,7 @@ from abc import abstractmethod
 import numpy as np
 
 from wsbench.errors import ConfigError
-from wsbench.hookspecs import hookimpl
-from wsbench.optimizer import Optimizer, Problem
+from wsbench import Optimizer, Problem, hookimpl
 from wsbench_plugins.optimizers import exhausted
 from wsbench_plugins.scalarise import Box, box_chebyshev, gap_boxes, next_box  # noqa: F401
 
@@ -86,7 +85,7 @@ class ScalarizedOptimizer(Optimizer):
 
     def __init__(self, n_weights: int = 5, rho: float = 1e-3, stale_batches: int = 5,
                  d_scale: str = "log2") -> None:
-        from wsbench.indicators import D_SCALES
+        from wsbench.experiments.indicators import D_SCALES
 
         if d_scale not in D_SCALES:
             raise ConfigError(f"d_scale must be one of {', '.join(D_SCALES)}, got {d_scale!r}")
@@ -103,7 +102,7 @@ class ScalarizedOptimizer(Optimizer):
         return None if problem.n_obj == 2 else f"scalarises 2 objectives, got {problem.n_obj}"
 
     def setup(self, problem: Problem, seed: int, budget: int) -> None:
-        from wsbench.indicators import Reference
+        from wsbench.experiments.indicators import Reference
 
         self.problem, self.budget = problem, int(budget)
         self.encoding = UnitEncoding(problem.xl, problem.xu, problem.integer)

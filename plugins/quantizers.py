@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wsbench.hookspecs import hookimpl
-from wsbench.quantization import Quantization, compact
+from wsbench import Quantization, compact, hookimpl
 
 if TYPE_CHECKING:
     import torch

@@ -16,7 +16,7 @@ Box = tuple[tuple[float, float], tuple[float, float]]  # (corner c, upper corner
 def gap_boxes(Z: np.ndarray, ref: tuple[float, float] = (1.0, 1.0)) -> list[Box]:
     """The boxes between neighbours of the non-dominated set of ``Z`` (normalised, minimised),
     the virtual anchors (ref1, 0) and (0, ref2) included, largest area first; empty ones left out."""
-    from wsbench.pareto import non_dominated
+    from wsbench.search.pareto import non_dominated
 
     Z = np.minimum(np.asarray(Z, dtype=np.float64).reshape(-1, 2), ref)
     P = np.unique(Z[non_dominated(Z)], axis=0) if len(Z) else Z

@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wsbench.errors import ConfigError
-from wsbench.hookspecs import hookimpl
-from wsbench.quantization import Quantization, compact
+from wsbench import Quantization, compact, hookimpl
 
 if TYPE_CHECKING:
     import torch
 
-    from wsbench.quantization import Quantizer
-    from wsbench.weights import WeightView
+    from wsbench.codec.quantization import Quantizer
+    from wsbench.codec.weights import WeightView
 
 K_LIMIT = 1 << 20
 

@@ -34,7 +34,7 @@ def digits_cnn(_digits_cnn_trained):
 @pytest.fixture
 def digits_harness(digits_cnn):
     from wsbench import plugins
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
 
     return FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"),
                           plugins.create("space", "k", k_min=2, k_max=64), device="cpu")

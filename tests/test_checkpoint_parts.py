@@ -11,7 +11,7 @@ import torch
 
 from wsbench import plugins
 from wsbench.errors import ModelError
-from wsbench.checkpoint import checkpoint_exists, part_paths, read_checkpoint, write_parts
+from wsbench.tasks.checkpoint import checkpoint_exists, part_paths, read_checkpoint, write_parts
 
 
 def _saved(path: Path, state: dict) -> bytes:

@@ -86,7 +86,7 @@ def test_shipped_checkpoint_matches_its_sha256():
 @pytest.mark.skipif(not SHARED_TAR.exists(), reason=f"{SHARED_TAR} is absent (CIFAR-10 JPEG data)")
 def test_shipped_model_on_real_cifar10_subset():
     """CIFAR-10 (JPEG): the shipped ResNet-20 on a 500-image subset of each split."""
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
     from wsbench_plugins.cifar import PACKAGED
 
     if not (PACKAGED / "cifar10-resnet20.pt").exists():

@@ -68,7 +68,7 @@ def test_compress_end_to_end(capsys, tmp_path, digits_cnn, coding):
     assert info["seed"] == 0 and info["config"]["budget"] == 30
     assert info["unique_evaluations"] <= 30 and info["requested_evaluations"] >= info["unique_evaluations"]
     assert info["versions"]["torch"] and "machine" in info and "git" in info
-    from wsbench.weights import WeightView
+    from wsbench.codec.weights import WeightView
 
     assert info["model"] == WeightView.of(digits_cnn.model).fingerprint()  # which weights ran
     front = list(csv.DictReader(open(run / "front.csv")))

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from wsbench.cli import main
-from wsbench.experiment import load_experiment
+from wsbench.experiments.experiment import load_experiment
 
 SLOW_RUN = """
 import sys, time
-from wsbench.fitness import FitnessHarness
+from wsbench.search.fitness import FitnessHarness
 evaluate = FitnessHarness._evaluate_one
 def slow(self, x):  # long enough trials that the two processes overlap
     time.sleep(0.1)
@@ -29,7 +29,7 @@ sys.exit(main(sys.argv[1:]))
 
 HOLD = """
 import sys, time
-from wsbench import locking
+from wsbench.files import locking
 lock = locking.take(sys.argv[1])
 print("held" if lock else "taken", flush=True)
 time.sleep(float(sys.argv[2]))
@@ -75,8 +75,8 @@ def test_two_runs_on_one_folder_run_each_trial_once(tmp_path, digits_cnn):
 
 
 def test_a_trial_held_by_a_process_that_stops_is_run_here_after_waiting(tmp_path, digits_cnn):
-    from wsbench.claims import Claims
-    from wsbench.runner import run_experiment
+    from wsbench.experiments.claims import Claims
+    from wsbench.experiments.runner import run_experiment
 
     path = tmp_path / "e.toml"
     path.write_text(EXPERIMENT.replace("seeds = 4", "seeds = 2"))
@@ -113,10 +113,10 @@ def test_compress_runs_ending_in_the_same_second_keep_both(tmp_path, digits_cnn,
 
 @pytest.mark.parametrize("out", ["file", "file/sub"])
 def test_compress_to_an_unusable_out_fails_before_the_search(tmp_path, capsys, monkeypatch, out):
-    import wsbench.pipeline
+    import wsbench.experiments.compress_run
 
     (tmp_path / "file").write_text("not a folder")
-    monkeypatch.setattr(wsbench.pipeline, "run_compress", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(wsbench.experiments.compress_run, "run_compress", lambda *a, **k: 1 / 0)
     t0 = time.perf_counter()
     assert main(["compress", "--out", str(tmp_path / out), "--no-progress"]) == 2
     err = capsys.readouterr().err
@@ -135,7 +135,7 @@ def _holder(lock_path, seconds: str) -> subprocess.Popen:
 
 
 def test_stale_partials_are_cleaned_live_ones_kept(tmp_path):
-    from wsbench.staging import prepare_root
+    from wsbench.experiments.staging import prepare_root
 
     def partial(name: str):
         stage = tmp_path / f".{name}.partial"

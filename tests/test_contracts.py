@@ -14,9 +14,9 @@ import torch
 
 from wsbench import plugins
 from wsbench.errors import PluginError
-from wsbench.optimizer import Optimizer, drive
-from wsbench.problem import CachedProblem
-from wsbench.weights import WeightView
+from wsbench.search.optimizer import Optimizer, drive
+from wsbench.search.problem import CachedProblem
+from wsbench.codec.weights import WeightView
 
 
 class SyntheticProblem(CachedProblem):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wsbench.errors import ConfigError
-from wsbench.experiment import load_experiment, parse_experiment
+from wsbench.experiments.experiment import load_experiment, parse_experiment
 
 BASE = {"name": "t", "tasks": ["digits-mlp"], "optimizers": ["nsga2"], "budget": 10}
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from test_validate import toml_text
 from wsbench import validate
 from wsbench.errors import ConfigError
-from wsbench.experiment import Experiment, load_experiment
+from wsbench.experiments.experiment import Experiment, load_experiment
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def mostly(good: st.SearchStrategy, wild: st.SearchStrategy) -> st.SearchStrategy:

@@ -16,8 +16,8 @@ from wsbench import plugins
 from wsbench.cli import main
 from wsbench.errors import PluginError
 from wsbench.hookspecs import hookimpl
-from wsbench.optimizer import drive
-from wsbench.problem import CachedProblem
+from wsbench.search.optimizer import drive
+from wsbench.search.problem import CachedProblem
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wsbench-example-optimizer"
 

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 import wsbench
 from wsbench.errors import FormatError, ModelError
-from wsbench.fileformat import VERSION
+from wsbench.codec.fileformat import VERSION
 
 
 class TinySequenceModel(nn.Module):

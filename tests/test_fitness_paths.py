@@ -13,8 +13,8 @@ import torch
 
 from wsbench import plugins
 from wsbench.errors import ConfigError
-from wsbench.fitness import FitnessHarness, stratified_subset
-from wsbench.metrics import macro_f1
+from wsbench.search.fitness import FitnessHarness, stratified_subset
+from wsbench.search.metrics import macro_f1
 
 KS = np.array([[2.0], [3.0], [5.0], [9.0], [3.0], [17.0], [40.0], [64.0], [9.0]])  # with repeats
 
@@ -142,8 +142,8 @@ def test_stratified_subset_keeps_every_class():
 
 
 def test_pipeline_rescores_a_screened_front_on_full_val_and_test(digits_cnn):
-    from wsbench.pareto import non_dominated
-    from wsbench.pipeline import CompressConfig, run_compress
+    from wsbench.search.pareto import non_dominated
+    from wsbench.experiments.compress_run import CompressConfig, run_compress
 
     cfg = CompressConfig(budget=25, max_requested=200, merge="none", fidelity=0.25,
                          screen_dtype="bfloat16", max_drop=1.0,
@@ -178,7 +178,7 @@ def test_weights_written_in_place_and_restored(digits_cnn):
 
 
 def test_full_split_scores_are_remembered_by_content(digits_cnn, monkeypatch):
-    from wsbench.quantization import Quantization
+    from wsbench.codec.quantization import Quantization
 
     h = make(digits_cnn)
     calls = []
@@ -223,7 +223,7 @@ def test_bad_options_are_config_errors(digits_cnn, bad):
 
 @pytest.mark.parametrize("k", [2, 3, 255, 1024, 70_000])
 def test_fast_uniform_equals_bucketize_reference(k):
-    from wsbench.quantization import compact
+    from wsbench.codec.quantization import compact
     from wsbench_plugins.quantizers import _uniform_bins_torch, portable_linspace
 
     gen = torch.Generator().manual_seed(k)
@@ -244,7 +244,7 @@ def test_fast_uniform_equals_bucketize_reference(k):
 
 @pytest.mark.parametrize("bits", [1, 3, 8, 11, 20])
 def test_fixed_width_packing_matches_a_bit_string(monkeypatch, bits):
-    from wsbench import fileformat
+    from wsbench.codec import fileformat
 
     monkeypatch.setattr(fileformat, "_CHUNK", 16)
     idx = np.random.default_rng(bits).integers(0, 2 ** bits, 101)
@@ -257,7 +257,7 @@ def test_fixed_width_packing_matches_a_bit_string(monkeypatch, bits):
 
 
 def test_chunked_huffman_encoding_is_one_stream(monkeypatch):
-    from wsbench import huffman
+    from wsbench.codec import huffman
 
     idx = np.random.default_rng(0).choice(5, size=1001, p=[0.5, 0.2, 0.15, 0.1, 0.05])
     table = huffman.build_table(np.bincount(idx, minlength=5))

@@ -33,7 +33,7 @@ def _plan(tmp_path: Path, tiny: bool) -> Plan:
 
 
 def test_protocol_file_changes_only_task_seeds_and_device(tmp_path):
-    from wsbench.experiment import load_experiment
+    from wsbench.experiments.experiment import load_experiment
 
     published = tomllib.loads((ROOT / "benchmarks" / "paper-cifar10.toml").read_text())
     path = experiment_file(_plan(tmp_path, tiny=False), "paper-cifar10-resnet18",

@@ -198,7 +198,7 @@ def test_deeply_nested_header_json_is_one_line(tmp_path, capsys):
 def test_huffman_decoding_stops_after_n_values_and_refuses_leftover_bits():
     import numpy as np
 
-    from wsbench import huffman
+    from wsbench.codec import huffman
 
     idx = np.array([0, 0, 0, 1, 2, 3, 0, 0])
     table = huffman.build_table(np.bincount(idx))
@@ -212,7 +212,7 @@ def test_huffman_decoding_stops_after_n_values_and_refuses_leftover_bits():
 
 @pytest.mark.parametrize("shape", [[0, 2**61, 2**61], [2**62], [1] * 65, [-1], [True, 3]])
 def test_shapes_torch_cannot_hold_are_refused(shape):
-    from wsbench.fileformat_checks import _shared
+    from wsbench.codec.fileformat_checks import _shared
 
     with pytest.raises(FormatError, match="malformed shape"):
         _shared([["w", shape, "float32"]])

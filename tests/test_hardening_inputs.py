@@ -17,7 +17,7 @@ import torch
 from wsbench.cli import main
 from wsbench_plugins.cifar.data import load_cifar
 from wsbench.errors import ConfigError, ModelError
-from wsbench.checkpoint import read_checkpoint
+from wsbench.tasks.checkpoint import read_checkpoint
 
 
 @pytest.fixture(autouse=True)

@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from wsbench import plugins
-from wsbench.fitness import FitnessHarness, stratified_subset
-from wsbench.merge import MergeResult, MergeStrategy, needs_holdout
-from wsbench.metrics import macro_f1
-from wsbench.optimizer import drive
-from wsbench.trial import merge_front
-from wsbench.problem import CachedProblem
-from wsbench.trial import MemoMerge
+from wsbench.search.fitness import FitnessHarness, stratified_subset
+from wsbench.codec.merge import MergeResult, MergeStrategy, needs_holdout
+from wsbench.search.metrics import macro_f1
+from wsbench.search.optimizer import drive
+from wsbench.experiments.trial import merge_front
+from wsbench.search.problem import CachedProblem
+from wsbench.experiments.trial import MemoMerge
 
 KS = np.array([[2.0], [5.0], [9.0], [5.0]])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsbench import huffman
+from wsbench.codec import huffman
 
 
 @pytest.mark.parametrize("seed,d", [(0, 2), (1, 7), (2, 300), (3, 1024)])

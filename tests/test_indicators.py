@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsbench.indicators import (Reference, anytime_hv, best_at_drop, evals_to_reach, hv2d,
+from wsbench.experiments.indicators import (Reference, anytime_hv, best_at_drop, evals_to_reach, hv2d,
                                 hypervolume, igd_plus, trial_indicators)
-from wsbench.records import Coding
+from wsbench.experiments.records import Coding
 
 
 def _pymoo_hv(Z, ref):

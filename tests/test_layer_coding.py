@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 import wsbench
-from wsbench import huffman, layer_coding
+from wsbench.codec import huffman, layer_coding
 from wsbench.errors import FormatError
 from wsb_files import rewrite
 

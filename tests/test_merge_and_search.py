@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from wsbench import plugins
-from wsbench.optimizer import drive
-from wsbench.pareto import non_dominated
+from wsbench.search.optimizer import drive
+from wsbench.search.pareto import non_dominated
 
 
 @pytest.mark.parametrize("name", ["neighbor", "neighbor-bits", "deadzone-neighbor"])
@@ -57,7 +57,7 @@ def test_exhaustive_front_equals_brute_force(digits_harness):
 
 
 def test_nsga2_budget_cache_and_seed(digits_cnn):
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
 
     def run(seed):
         h = FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"),

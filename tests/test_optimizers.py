@@ -8,8 +8,8 @@ import pytest
 
 from wsbench import plugins
 from wsbench.errors import ConfigError, PluginError
-from wsbench.optimizer import drive
-from wsbench.problem import CachedProblem
+from wsbench.search.optimizer import drive
+from wsbench.search.problem import CachedProblem
 from wsbench_plugins.optimizers_single import UnitEncoding, box_chebyshev, d_max, gap_boxes, next_box
 
 
@@ -140,7 +140,7 @@ def l_front_objectives():
 
 def test_box_scalarisations_cover_the_whole_l_shaped_front():
     """Solving each chosen scalarisation exactly finds every front point, the accurate leg too."""
-    from wsbench.indicators import Reference
+    from wsbench.experiments.indicators import Reference
 
     F = l_front_objectives()
     Z = Reference().normalise(F)

@@ -11,7 +11,7 @@ from wsbench import plugins
 from wsbench.cli import main
 from wsbench.errors import PluginError
 from wsbench.hookspecs import hookimpl
-from wsbench.quantization import compact
+from wsbench.codec.quantization import compact
 
 
 class SignQuantizer:

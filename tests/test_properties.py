@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import wsbench
-from wsbench import huffman, layer_coding, plugins
+from wsbench.codec import huffman, layer_coding
+from wsbench import plugins
 from wsbench.errors import FormatError
 from wsb_files import build, parts
 

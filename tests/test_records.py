@@ -8,11 +8,11 @@ import math
 import pytest
 
 from wsbench.errors import ConfigError
-from wsbench.experiment import parse_experiment
-from wsbench.records import (RECORD_FORMAT, Coding, CodedSize, ExactRecord, Solution,
+from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.records import (RECORD_FORMAT, Coding, CodedSize, ExactRecord, Solution,
                              TrialRecord)
-from wsbench.runner import run_experiment
-from wsbench.store import ResultsStore, read_json, write_json
+from wsbench.experiments.runner import run_experiment
+from wsbench.experiments.store import ResultsStore, read_json, write_json
 
 
 # a tiny real run: one searched trial per merge, one skipped per merge (the space is over
@@ -165,7 +165,7 @@ def test_the_store_owns_the_layout_and_writes_atomically(tmp_path):
 
 
 def test_a_staged_folder_is_published_whole_or_not_at_all(tmp_path):
-    from wsbench.staging import write_staged
+    from wsbench.experiments.staging import write_staged
 
     def good(stage):
         stage.mkdir()

@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from wsbench.experiment import parse_experiment
-from wsbench.runner import run_experiment
+from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.runner import run_experiment
 
 OPTIMIZERS = ["exhaustive", {"name": "nsga2", "pop_size": 4, "label": "nsga2-p4"}, "random"]
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from wsbench.errors import ConfigError
-from wsbench.experiment import parse_experiment
-from wsbench.runner import run_experiment
-from wsbench.store import exact_path
+from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.runner import run_experiment
+from wsbench.experiments.store import exact_path
 
 SMALL = {"name": "threads", "spaces": [{"name": "k", "k_max": 40}], "merges": ["neighbor"],
          "optimizers": [{"name": "nsga2", "pop_size": 8}], "seeds": [0], "budget": 24,
@@ -140,7 +140,7 @@ def test_a_hand_edited_results_folder_is_one_error_line(tmp_path, capsys, damage
 DIGESTS = """
 import sys
 from wsbench import plugins
-from wsbench.weights import WeightView
+from wsbench.codec.weights import WeightView
 data = plugins.create("task", "digits-cnn").load(progress=False)
 w = WeightView.of(data.model).original
 q = plugins.create("quantizer", "uniform")

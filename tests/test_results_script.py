@@ -6,8 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from wsbench.experiment import parse_experiment
-from wsbench.runner import run_experiment
+from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.runner import run_experiment
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "results.py"
 

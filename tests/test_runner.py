@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from wsbench import plugins
-from wsbench.experiment import parse_experiment
+from wsbench.experiments.experiment import parse_experiment
 from wsbench.hookspecs import hookimpl
-from wsbench.optimizer import Optimizer
-from wsbench.runner import run_experiment
-from wsbench.store import finished_keys
+from wsbench.search.optimizer import Optimizer
+from wsbench.experiments.runner import run_experiment
+from wsbench.experiments.store import finished_keys
 
 K_MAX = 20  # space k in [2, 20]: 19 decisions, the exact front costs 19 evaluations
 
@@ -76,7 +76,7 @@ def _exp(**over):
 
 @pytest.fixture
 def count_evaluations(monkeypatch):
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
 
     calls = []
     original = FitnessHarness._evaluate_one

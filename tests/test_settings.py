@@ -9,10 +9,10 @@ import pytest
 
 from test_validate import toml_text
 from wsbench import settings
-from wsbench.cache import content_key
+from wsbench.files.cache import content_key
 from wsbench.cli import build_parser, main
 from wsbench.errors import ConfigError
-from wsbench.experiment import LISTS, TRIAL_FORMAT, Experiment, load_experiment, parse_experiment
+from wsbench.experiments.experiment import LISTS, TRIAL_FORMAT, Experiment, load_experiment, parse_experiment
 
 BASE = {"name": "t", "tasks": ["digits-mlp"], "optimizers": ["nsga2"], "budget": 10}
 # settings that make sense for one command only; any other new setting must be offered by both
@@ -80,7 +80,7 @@ def test_compress_help_documents_every_compress_setting(capsys):
 
 
 def test_compress_flags_reach_its_config(capsys, tmp_path, monkeypatch):
-    import wsbench.pipeline
+    import wsbench.experiments.compress_run
 
     seen = []
 
@@ -88,7 +88,7 @@ def test_compress_flags_reach_its_config(capsys, tmp_path, monkeypatch):
         seen.append(cfg)
         raise ConfigError("stop")
 
-    monkeypatch.setattr(wsbench.pipeline, "run_compress", stop)
+    monkeypatch.setattr(wsbench.experiments.compress_run, "run_compress", stop)
     cli_error(capsys, tmp_path, ["--fidelity", "0.5", "--fidelity-seed", "7",
                                  "--population-eval", "loop", "--no-progress"])
     cfg = seen[0]
@@ -113,18 +113,19 @@ def test_a_bad_choice_is_the_same_one_line_error_from_a_file_and_a_flag(f, capsy
 
 
 def test_the_choices_are_declared_once():
-    from wsbench import fitness, pipeline
-    from wsbench.metrics import METRICS
+    from wsbench.search import fitness
+    from wsbench.experiments import compress_run
+    from wsbench.search.metrics import METRICS
 
     assert fitness.SCREEN_DTYPES is settings.SCREEN_DTYPES
     assert fitness.POPULATION_EVALS is settings.POPULATION_EVALS
-    assert pipeline.FILE_CODINGS is settings.FILE_CODINGS
+    assert compress_run.FILE_CODINGS is settings.FILE_CODINGS
     assert settings.spec(next(f for f in ALL if f.name == "metric")).choices is METRICS
 
 
 def test_population_eval_and_fidelity_seed_reach_the_harness_from_a_toml_file(tmp_path, monkeypatch):
-    import wsbench.fitness
-    from wsbench import runner
+    import wsbench.search.fitness
+    from wsbench.experiments import runner
 
     path = tmp_path / "e.toml"
     path.write_text(toml_text({**BASE, "fidelity": 0.5, "fidelity_seed": 7,
@@ -136,7 +137,7 @@ def test_population_eval_and_fidelity_seed_reach_the_harness_from_a_toml_file(tm
     def harness(data, quantizer, space, **kwargs):
         seen.update(kwargs)
 
-    monkeypatch.setattr(wsbench.fitness, "FitnessHarness", harness)
+    monkeypatch.setattr(wsbench.search.fitness, "FitnessHarness", harness)
     runner.harness(exp, trial, {trial.task.label: object()}, progress=False)
     assert (seen["fidelity"], seen["fidelity_seed"], seen["population_eval"]) == (0.5, 7, "loop")
 

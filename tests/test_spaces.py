@@ -8,7 +8,7 @@ import torch
 
 from wsbench import plugins
 from wsbench.errors import ConfigError
-from wsbench.weights import WeightView
+from wsbench.codec.weights import WeightView
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_layerwise_k_is_one_codebook_per_layer(view, uniform):
 
 
 def test_layerwise_k_saves_and_merges_like_a_global_codebook(view, uniform, tmp_path):
-    from wsbench.compress import CompressedModel, load_state_dict
+    from wsbench.codec.compress import CompressedModel, load_state_dict
 
     space = plugins.create("space", "layerwise-k", k_max=64)
     space.bind(view)
@@ -122,7 +122,7 @@ def test_layerwise_k_refuses_a_decision_of_the_wrong_length(view, uniform):
                                                    ("k-clip", "cb-nsga2", "neighbor")])
 def test_spaces_run_through_the_pipeline(space, optimizer, merge):
     """The whole pipeline (search, test scores, merge, coding) on the digits task."""
-    from wsbench.pipeline import CompressConfig, run_compress
+    from wsbench.experiments.compress_run import CompressConfig, run_compress
 
     cfg = CompressConfig(space=space, optimizer=optimizer, budget=8, merge=merge,
                          task_options={"epochs": 1}, space_options={"k_max": 8},

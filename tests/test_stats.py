@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from wsbench import stats
+from wsbench.experiments import stats
 
 
 def test_a12_hand_values():

@@ -8,8 +8,8 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from wsbench import plugins
-from wsbench.metrics import accuracy, macro_f1
-from wsbench.weights import WeightView
+from wsbench.search.metrics import accuracy, macro_f1
+from wsbench.codec.weights import WeightView
 
 
 def test_digits_splits_are_disjoint_and_stratified():
@@ -34,7 +34,7 @@ def test_training_is_deterministic_and_cached(tmp_path, monkeypatch):
 
 
 def test_default_task_is_accurate(digits_cnn):
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
 
     h = FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"),
                        plugins.create("space", "k"), device="cpu")

@@ -70,14 +70,14 @@ SAME = [
 @pytest.fixture
 def no_search(monkeypatch):
     """Fail the test if anything gets as far as a search."""
-    import wsbench.optimizer
-    import wsbench.trial
+    import wsbench.search.optimizer
+    import wsbench.experiments.trial
 
     def refuse(*a, **k):
         raise AssertionError("the search started")
 
-    monkeypatch.setattr(wsbench.trial, "build_harness", refuse)
-    monkeypatch.setattr(wsbench.optimizer, "drive", refuse)
+    monkeypatch.setattr(wsbench.experiments.trial, "build_harness", refuse)
+    monkeypatch.setattr(wsbench.search.optimizer, "drive", refuse)
 
 
 @pytest.mark.parametrize("bad,flags,change,flag,key", SAME, ids=[f"{c[0]}:{c[3]}" for c in SAME])
@@ -151,8 +151,8 @@ def test_the_longest_trial_id_is_writable_whatever_the_pid(tmp_path, monkeypatch
     """Labels are cut to 40 characters in a trial id; its record's temporary name must fit too."""
     import os
 
-    from wsbench.experiment import parse_experiment
-    from wsbench.store import write_json
+    from wsbench.experiments.experiment import parse_experiment
+    from wsbench.experiments.store import write_json
 
     label = {"label": "a" * 100}
     exp = parse_experiment({**BASE, **{k: [{"name": n, **label}] for k, n in (

@@ -20,7 +20,7 @@ def build(meta: dict, header: dict, tensors: dict, rehash: bool = True) -> bytes
     so that the reader's own consistency checks (not the checksum) are what refuse it."""
     from safetensors.torch import save
 
-    from wsbench.fileformat import checksum
+    from wsbench.codec.fileformat import checksum
 
     header = dict(header)
     if rehash:

@@ -1,22 +1,56 @@
 """wsbench: retraining-free weight-sharing compression, benchmarked.
 
-The public API is imported lazily so that ``import wsbench`` (and ``wsbench --help``) stays
-fast: torch loads only when a function that needs it is called.
+Everything a user or a plugin author needs is importable from here, as in pytest and llm::
+
+    import wsbench
+
+    @wsbench.hookimpl
+    def wsbench_register_optimizers(register):
+        register("my-search", MySearch, "what it does")
+
+    class MySearch(wsbench.Optimizer): ...
+
+Names are imported lazily so that ``import wsbench`` (and ``wsbench --help``) stays fast: torch
+loads only when something that needs it is used. ARCHITECTURE.md maps the packages.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wsbench.hookspecs import Register, hookimpl
+
 __version__ = "0.1.0"
-__all__ = ["compress_model", "load_state_dict", "CompressedModel", "WeightView", "__version__"]
 
 if TYPE_CHECKING:
-    from wsbench.compress import CompressedModel, compress_model, load_state_dict
-    from wsbench.weights import WeightView
+    from wsbench.codec.compress import CompressedModel, compress_model, load_state_dict
+    from wsbench.codec.merge import MergeResult, MergeStrategy, Scorer
+    from wsbench.codec.quantization import Quantization, Quantizer, compact
+    from wsbench.codec.weights import WeightView
+    from wsbench.errors import ConfigError, PluginError, WsbenchError
+    from wsbench.plugins import create, register, unregister
+    from wsbench.search.optimizer import Optimizer, Problem
+    from wsbench.search.pareto import non_dominated
+    from wsbench.search.space import Space
+    from wsbench.tasks.task import Task, TaskData
 
-_LAZY = {"compress_model": "wsbench.compress", "load_state_dict": "wsbench.compress",
-         "CompressedModel": "wsbench.compress", "WeightView": "wsbench.weights"}
+_LAZY = {
+    # using compressed models
+    "compress_model": "wsbench.codec.compress", "load_state_dict": "wsbench.codec.compress",
+    "CompressedModel": "wsbench.codec.compress", "WeightView": "wsbench.codec.weights",
+    # the contracts a plugin implements, one per plugin kind
+    "Task": "wsbench.tasks.task", "TaskData": "wsbench.tasks.task",
+    "Quantizer": "wsbench.codec.quantization", "Quantization": "wsbench.codec.quantization",
+    "compact": "wsbench.codec.quantization", "Space": "wsbench.search.space",
+    "Optimizer": "wsbench.search.optimizer", "Problem": "wsbench.search.optimizer",
+    "MergeStrategy": "wsbench.codec.merge", "MergeResult": "wsbench.codec.merge",
+    "Scorer": "wsbench.codec.merge", "non_dominated": "wsbench.search.pareto",
+    # the registry (in-process plugins: tests, notebooks) and the errors a plugin may raise
+    "register": "wsbench.plugins", "unregister": "wsbench.plugins", "create": "wsbench.plugins",
+    "WsbenchError": "wsbench.errors", "ConfigError": "wsbench.errors",
+    "PluginError": "wsbench.errors",
+}
+__all__ = ["hookimpl", "Register", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

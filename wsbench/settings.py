@@ -16,7 +16,7 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, Callable
 
 from wsbench import validate
-from wsbench.metrics import METRICS
+from wsbench.search.metrics import METRICS
 
 RUN, COMPRESS = "run", "compress"
 BOTH = frozenset({RUN, COMPRESS})

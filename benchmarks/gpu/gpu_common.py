@@ -122,7 +122,7 @@ def tail(path: Path, lines: int = 15) -> str:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write beside, then rename: a run killed mid-write leaves the previous file whole.
 
-    Not wsbench.cache.atomic_write_bytes: the driver must report its status even when the
+    Not wsbench.files.cache.atomic_write_bytes: the driver must report its status even when the
     install step failed and wsbench cannot be imported."""
     tmp = path.with_name(f"{path.name}.tmp")
     tmp.write_bytes(data)

@@ -36,7 +36,7 @@ print(json.dumps(facts, indent=2))
 
 PARTS = """import hashlib, shutil, sys
 from pathlib import Path
-from wsbench.checkpoint import read_checkpoint, write_parts
+from wsbench.tasks.checkpoint import read_checkpoint, write_parts
 pt, out, size = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 parts = write_parts(pt, size, out)
 shutil.copyfile(pt.with_suffix(".sha256"), out / pt.with_suffix(".sha256").name)

@@ -65,7 +65,7 @@ def synthetic_task(model: Any, n_val: int, n_test: int, shape: tuple[int, ...],
     """A TaskData of random inputs and labels: timing needs the sizes, not a trained model."""
     import torch
 
-    from wsbench.task import TaskData
+    from wsbench.tasks.task import TaskData
 
     gen = torch.Generator().manual_seed(seed)
     rand = lambda n: torch.randn((n, *shape), generator=gen)  # noqa: E731

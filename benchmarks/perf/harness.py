@@ -31,7 +31,7 @@ def resnet20_data(n_val: int) -> Any:
 
 def harness(data: Any, device: str = "cpu", **options: Any) -> Any:
     from wsbench import plugins
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
 
     return FitnessHarness(data, plugins.create("quantizer", "uniform"),
                           plugins.create("space", "k"), device=device, **options)

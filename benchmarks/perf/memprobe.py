@@ -27,7 +27,7 @@ def main(k: int = 256) -> dict:
     import safetensors.torch  # noqa: F401
     import torch
 
-    from wsbench.compress import compress_model
+    from wsbench.codec.compress import compress_model
     from wsbench_plugins.cifar.models import cifar_resnet18
 
     torch.manual_seed(0)

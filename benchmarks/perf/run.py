@@ -55,7 +55,7 @@ def run_all(quick: bool = False, sections: list[str] | None = None, json_path: P
 
     ``device`` is where the harness sections (overhead, population, device) run; by default
     the device section runs only when that is not the CPU."""
-    from wsbench.provenance import run_info
+    from wsbench.experiments.provenance import run_info
 
     # the device section at full size is a GPU's work (hours of ResNet-18 passes on a CPU)
     names = sections or [s for s in SECTIONS if s != "device" or device != "cpu"]
@@ -70,7 +70,7 @@ def run_all(quick: bool = False, sections: list[str] | None = None, json_path: P
     echo(format_report(report, info["machine"]))
     echo(f"\nbench: {time.perf_counter() - start:.1f} s in all")
     if json_path is not None:
-        from wsbench.cache import atomic_write_bytes
+        from wsbench.files.cache import atomic_write_bytes
 
         data = {**report.as_dict(), "seconds": time.perf_counter() - start, "provenance": info}
         atomic_write_bytes(Path(json_path), json.dumps(data, indent=2, default=str).encode())

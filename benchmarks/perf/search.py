@@ -12,7 +12,7 @@ S4B = "4b screening (low fidelity, bf16) on digits-cnn"
 def run(report: Report, quick: bool) -> None:
     """NSGA-II with the paper's settings (pop 100, 10,000 requests) on space k, digits-cnn."""
     from wsbench import plugins
-    from wsbench.optimizer import drive
+    from wsbench.search.optimizer import drive
 
     h = harness(digits_data())
     opt = plugins.create("optimizer", "nsga2")  # paper defaults: pop 100, SBX/PM as published
@@ -37,8 +37,8 @@ def run(report: Report, quick: bool) -> None:
 
 
 def _front_quality(h, F_exact, reference) -> tuple[float, float]:
-    from wsbench.indicators import hypervolume, igd_plus
-    from wsbench.pareto import non_dominated
+    from wsbench.experiments.indicators import hypervolume, igd_plus
+    from wsbench.search.pareto import non_dominated
 
     X, _ = h.front()
     F = h.rescore(X)  # full validation split, fp32
@@ -53,8 +53,8 @@ def run_screening(report: Report, quick: bool) -> None:
     Sweeping every K isolates the effect of screening from any optimizer's randomness.
     """
     from wsbench import plugins
-    from wsbench.indicators import Reference
-    from wsbench.optimizer import drive
+    from wsbench.experiments.indicators import Reference
+    from wsbench.search.optimizer import drive
 
     data = digits_data()
     k_max = 256 if quick else 1024

@@ -2,9 +2,7 @@
 
 import numpy as np
 
-from wsbench.hookspecs import hookimpl
-from wsbench.optimizer import Optimizer
-from wsbench.pareto import non_dominated
+from wsbench import Optimizer, hookimpl, non_dominated
 
 
 class HillClimber(Optimizer):

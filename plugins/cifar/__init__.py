@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsbench.checkpoint import checkpoint_exists, read_checkpoint
+from wsbench.tasks.checkpoint import checkpoint_exists, read_checkpoint
 from wsbench.errors import ConfigError, ModelError
-from wsbench.hookspecs import hookimpl
-from wsbench.task import TaskData
+from wsbench import TaskData, hookimpl
 from wsbench_plugins.cifar.data import limited  # noqa: F401 (re-export: it lived here)
 
 PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"  # plugins/checkpoints
@@ -28,7 +27,7 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 def checkpoint_candidates(name: str) -> list[Path]:
     """Where a task's checkpoint may be: shipped with wsbench, then the user cache."""
-    from wsbench.cache import cache_dir
+    from wsbench.files.cache import cache_dir
 
     return [PACKAGED / f"{name}.pt", cache_dir("checkpoints") / f"{name}.pt"]
 

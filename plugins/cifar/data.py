@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.cache import atomic_write_bytes, cache_dir, content_key
+from wsbench.files.cache import atomic_write_bytes, cache_dir, content_key
 from wsbench_plugins.cifar.imagenet import imagenet_split, load_imagenet_folder  # noqa: F401 (re-export)
 from wsbench_plugins.cifar.imagenet import unreadable_image
 from wsbench_plugins.cifar.safe_pickle import load_batch

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from wsbench.errors import ConfigError
-from wsbench.safe_io import read_regular_file
+from wsbench.files.safe_io import read_regular_file
 
 MAX_BATCH_BYTES = 1 << 30  # CIFAR-100's train file, the largest, is about 150 MB
 _DTYPES = re.compile(r"[<>|=]?[biuf][1248]")  # plain numeric dtypes only (no objects, no records)

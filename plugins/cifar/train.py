@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from wsbench import provenance
-from wsbench.cache import atomic_write_bytes
+from wsbench.experiments import provenance
+from wsbench.files.cache import atomic_write_bytes
 from wsbench.errors import ConfigError, ModelError
 from wsbench_plugins.cifar.data import load_cifar, paper_split
 from wsbench_plugins.cifar.training import bf16_supported, evaluate_accuracy, train
@@ -88,7 +88,7 @@ def _start_from(init: str | Path | None) -> tuple[dict | None, dict | None]:
     accuracies of the run that made it, so the chain of runs is complete); None without one."""
     if init is None:
         return None, None
-    from wsbench.checkpoint import read_checkpoint
+    from wsbench.tasks.checkpoint import read_checkpoint
 
     init_state = read_checkpoint(Path(init))
     init_facts = {"path": str(init), "sha256": hashlib.sha256(Path(init).read_bytes()).hexdigest()}

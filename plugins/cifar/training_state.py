@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wsbench.cache import atomic_write_bytes, content_key
+from wsbench.files.cache import atomic_write_bytes, content_key
 from wsbench.errors import ConfigError, ModelError
 
 

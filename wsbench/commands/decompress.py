@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from wsbench.cache import atomic_write_bytes
-    from wsbench.compress import load_state_dict
+    from wsbench.files.cache import atomic_write_bytes
+    from wsbench.codec.compress import load_state_dict
 
     state = load_state_dict(args.file)
     out = args.output or args.file.with_suffix(".pt")

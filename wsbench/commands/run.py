@@ -23,12 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wsbench.experiment import load_experiment
+    from wsbench.experiments.experiment import load_experiment
 
     exp = load_experiment(args.config)
     out = args.out if args.out is not None else Path("results") / exp.name
     if args.dry_run:
-        from wsbench.store import finished_keys
+        from wsbench.experiments.store import finished_keys
 
         done = finished_keys(out) if out.exists() else set()
         trials = exp.trials()
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'done' if t.key in done else 'todo'}  {t.id}")
         print(f"{len(trials)} trials, {sum(t.key in done for t in trials)} done; results: {out}")
         return 0
-    from wsbench.runner import run_experiment
-    from wsbench.store import prepare_root
+    from wsbench.experiments.runner import run_experiment
+    from wsbench.experiments.store import prepare_root
     from wsbench.validate import device_available
 
     prepare_root(out, None)

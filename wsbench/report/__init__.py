@@ -25,7 +25,7 @@ def write_report(results: str | Path, out: str | Path | None = None,
     A12 of every pair per task and metric). Returns the files written.
     """
     from wsbench import plugins
-    from wsbench.cache import atomic_write_bytes
+    from wsbench.files.cache import atomic_write_bytes
     from wsbench.report.build import build_document
     from wsbench.report.data import load_results
 
@@ -64,7 +64,7 @@ def indicators_csv(res) -> str:
 
 
 def stats_csv(res) -> str:
-    from wsbench import stats
+    from wsbench.experiments import stats
 
     rows = []
     for task in res.tasks:
@@ -81,7 +81,7 @@ def stats_csv(res) -> str:
 
 def pairwise_csv(res) -> str:
     """Every pair of configurations per task and metric: rank-sum p, Holm p, A12."""
-    from wsbench import stats
+    from wsbench.experiments import stats
     from wsbench.report.build import compression_metrics, search_metrics, values
 
     rows = []

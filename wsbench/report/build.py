@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench import stats
-from wsbench.indicators import drop_label, layer_column
+from wsbench.experiments import stats
+from wsbench.experiments.indicators import drop_label, layer_column
 from wsbench.report.paired import coding_table, merge_table
 from wsbench.report.paper_table import paper_table
 from wsbench.report.data import Results, TrialResult, exact_hv, screened, screened_sentence

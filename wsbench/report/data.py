@@ -1,5 +1,5 @@
-"""Loading a results folder (:class:`~wsbench.store.ResultsStore`) into typed records
-(:mod:`wsbench.records`) and computing every trial's indicators."""
+"""Loading a results folder (:class:`~wsbench.experiments.store.ResultsStore`) into typed records
+(:mod:`wsbench.experiments.records`) and computing every trial's indicators."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from wsbench.errors import ConfigError, reraised
-from wsbench.experiment import LISTS, Experiment, Trial
-from wsbench.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
-from wsbench.records import ExactRecord, TrialRecord
-from wsbench.store import MALFORMED, ResultsStore, other_trial_ids
+from wsbench.experiments.experiment import LISTS, Experiment, Trial
+from wsbench.experiments.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
+from wsbench.experiments.records import ExactRecord, TrialRecord
+from wsbench.experiments.store import MALFORMED, ResultsStore, other_trial_ids
 
 FACTORS = ("space", "quantizer", "optimizer", "merge")  # what a configuration is; tasks are blocks
 

@@ -61,7 +61,7 @@ class HtmlReporter:
     filename = "report.html"
 
     def write(self, doc: Document, out: Path) -> Path:
-        from wsbench.cache import atomic_write_bytes
+        from wsbench.files.cache import atomic_write_bytes
 
         path = Path(out) / self.filename
         atomic_write_bytes(path, render(doc).encode())

@@ -45,7 +45,7 @@ class LatexReporter:
     filename = "tables.tex"
 
     def write(self, doc: Document, out: Path) -> Path:
-        from wsbench.cache import atomic_write_bytes
+        from wsbench.files.cache import atomic_write_bytes
 
         path = Path(out) / self.filename
         atomic_write_bytes(path, render(doc).encode())

@@ -38,7 +38,7 @@ class MarkdownReporter:
     filename = "report.md"
 
     def write(self, doc: Document, out: Path) -> Path:
-        from wsbench.cache import atomic_write_bytes
+        from wsbench.files.cache import atomic_write_bytes
 
         path = Path(out) / self.filename
         atomic_write_bytes(path, render(doc).encode())

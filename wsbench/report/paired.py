@@ -14,8 +14,8 @@ from itertools import combinations
 
 import numpy as np
 
-from wsbench import stats
-from wsbench.records import Coding, Solution, TrialRecord
+from wsbench.experiments import stats
+from wsbench.experiments.records import Coding, Solution, TrialRecord
 from wsbench.report.data import Results, TrialResult
 from wsbench.report.model import Cell, Table
 

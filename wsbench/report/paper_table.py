@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wsbench.records import Baseline, Coding, Solution
+from wsbench.experiments.records import Baseline, Coding, Solution
 from wsbench.report.model import Cell, Table
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ Built to cost little more than the forward pass itself:
   forwards under bf16 autocast; :meth:`FitnessHarness.rescore` gives the full-split fp32
   objectives the reported results must use;
 * ``population_eval="batched"`` scores a whole population in one vmapped forward
-  (``torch.func.functional_call`` over stacked weights, wsbench/population.py); the default
+  (``torch.func.functional_call`` over stacked weights, wsbench/search/population.py); the default
   picks the loop on CPU, where it was measured faster, and the batched pass on CUDA.
 
 Code outside the harness uses its API, never its insides: :meth:`FitnessHarness.reset` before
@@ -26,19 +26,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wsbench.errors import ConfigError
-from wsbench.metrics import get_metric
-from wsbench.population import PopulationForward
-from wsbench.problem import CachedProblem
+from wsbench.search.metrics import get_metric
+from wsbench.search.population import PopulationForward
+from wsbench.search.problem import CachedProblem
 from wsbench.settings import POPULATION_EVALS, SCREEN_DTYPES  # the choices, declared once
-from wsbench.weights import Include, WeightView, flat_parameters
+from wsbench.codec.weights import Include, WeightView, flat_parameters
 
 if TYPE_CHECKING:
     import torch
 
-    from wsbench.merge import Scorer
-    from wsbench.quantization import Quantization, Quantizer
-    from wsbench.space import Space
-    from wsbench.task import TaskData
+    from wsbench.codec.merge import Scorer
+    from wsbench.codec.quantization import Quantization, Quantizer
+    from wsbench.search.space import Space
+    from wsbench.tasks.task import TaskData
 
 def resolve_device(device: str | None = None) -> "torch.device":
     """``None``/``"auto"``: CUDA when there is one, else CPU."""

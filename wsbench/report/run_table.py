@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wsbench.records import TrialRecord
+    from wsbench.experiments.records import TrialRecord
 
 COLUMNS = ("method", "val", "test", "K", "d", "avg bits", "CR paper", "CR file")
 

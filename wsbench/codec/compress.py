@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench import fileformat, huffman, layer_coding
-from wsbench.cache import atomic_write_bytes
+from wsbench.codec import fileformat, huffman, layer_coding
+from wsbench.files.cache import atomic_write_bytes
 from wsbench.errors import FormatError
-from wsbench.quantization import Quantization
-from wsbench.weights import Include, WeightView
+from wsbench.codec.quantization import Quantization
+from wsbench.codec.weights import Include, WeightView
 
 if TYPE_CHECKING:
     import torch
@@ -172,7 +172,7 @@ def compress_model(model: "torch.nn.Module", k: int, quantizer: str = "uniform",
 def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
     """Decode a compressed file into a state dict that ``model.load_state_dict`` accepts.
 
-    :func:`wsbench.fileformat.read` has checked the header against the tensors, so decoding
+    :func:`wsbench.codec.fileformat.read` has checked the header against the tensors, so decoding
     allocates no more than the file holds; anything a decoder still refuses is a FormatError.
     """
     import torch

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wsbench.pareto import non_dominated
+from wsbench.search.pareto import non_dominated
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from wsbench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from wsbench.pipeline import Scored
+    from wsbench.experiments.compress_run import Scored
 
 RECORD_FORMAT = 1  # schema version written into every record; raise it when a key changes meaning
 
@@ -106,7 +106,7 @@ class Solution(_FileKeys):
 
     @classmethod
     def from_scored(cls, s: "Scored", before: "Scored | None" = None) -> "Solution":
-        """From a :class:`~wsbench.pipeline.Scored` (and, when merged, the member before)."""
+        """From a :class:`~wsbench.experiments.compress_run.Scored` (and, when merged, the member before)."""
         sizes = {c: CodedSize(s.coded(c).avg_bits, s.coded(c).cr_paper,
                               s.coded(c).cr_file if c.cr_file_key else None) for c in Coding}
         return cls(list(s.x), s.k, s.d, s.val, s.test, sizes,

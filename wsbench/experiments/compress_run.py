@@ -1,8 +1,8 @@
 """``wsbench compress``: a one-trial experiment, run by the runner's own trial code.
 
-The configuration becomes a :class:`~wsbench.experiment.Trial`, run by
-:func:`wsbench.trial.run_trial` exactly as ``wsbench run`` runs each of its trials; the result is
-that trial's :class:`~wsbench.records.TrialRecord` (its table, plot and CSVs are views of it)
+The configuration becomes a :class:`~wsbench.experiments.experiment.Trial`, run by
+:func:`wsbench.experiments.trial.run_trial` exactly as ``wsbench run`` runs each of its trials; the result is
+that trial's :class:`~wsbench.experiments.records.TrialRecord` (its table, plot and CSVs are views of it)
 plus the scored solutions whose compressed files are saved.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from wsbench import trial as trial_run
+from wsbench.experiments import trial as trial_run
 from wsbench.errors import ConfigError
-from wsbench.experiment import LISTS, PluginSpec, Trial
-from wsbench.records import TrialRecord
+from wsbench.experiments.experiment import LISTS, PluginSpec, Trial
+from wsbench.experiments.records import TrialRecord
 from wsbench.settings import FILE_CODINGS  # what `wsbench compress` may save files with
-from wsbench.trial import Scored
+from wsbench.experiments.trial import Scored
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, ContextManager, Sequence
 if TYPE_CHECKING:
     import torch
 
-    from wsbench.quantization import Quantization
-    from wsbench.weights import WeightView
+    from wsbench.codec.quantization import Quantization
+    from wsbench.codec.weights import WeightView
 
 
 class PopulationForward:

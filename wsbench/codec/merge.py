@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     import torch
 
-    from wsbench.quantization import Quantization
+    from wsbench.codec.quantization import Quantization
 
 Scorer = Callable[["torch.Tensor"], float]  # dequantized pooled weights -> validation metric
 

@@ -1,7 +1,7 @@
 """Run an experiment: every trial once, each written atomically to ``trials/<trial-id>.json``.
 
-The results folder (its layout, files and records) is :class:`wsbench.store.ResultsStore`'s; the
-records are :mod:`wsbench.records`. The harness (trained model, data, quantizer, space) is built
+The results folder (its layout, files and records) is :class:`wsbench.experiments.store.ResultsStore`'s; the
+records are :mod:`wsbench.experiments.records`. The harness (trained model, data, quantizer, space) is built
 once per (task, space, quantizer) and reused; each trial gets a fresh decision cache and archive,
 so its budget and counts are its own unique evaluations and its wall time includes every
 evaluation it caused. A trial whose file says ``"status": "ok"`` is found by its key (hash of its
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from wsbench.errors import ConfigError
-from wsbench.experiment import Experiment, Trial
-from wsbench.provenance import run_info
-from wsbench.records import ExactRecord, TrialRecord
-from wsbench.store import ResultsStore, exact_key, other_trial_ids
+from wsbench.experiments.experiment import Experiment, Trial
+from wsbench.experiments.provenance import run_info
+from wsbench.experiments.records import ExactRecord, TrialRecord
+from wsbench.experiments.store import ResultsStore, exact_key, other_trial_ids
 
 
 @dataclass
@@ -53,11 +53,11 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>).
 
     Other processes may run the same folder: each trial is locked while it runs
-    (:mod:`wsbench.claims`); trials they hold are waited for at the end, and run here only if
+    (:mod:`wsbench.experiments.claims`); trials they hold are waited for at the end, and run here only if
     they stopped first."""
     from tqdm.auto import tqdm
 
-    from wsbench.groups import GroupRunner
+    from wsbench.experiments.groups import GroupRunner
 
     out = Path(out) if out is not None else Path("results") / exp.name
     store = ResultsStore(out)
@@ -133,7 +133,7 @@ def _fail(store: ResultsStore, t: Trial, exc: BaseException, summary: RunSummary
 def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool, say) -> int:
     """Enumerate the whole space (when exhaustive accepts it) and write the exact front."""
     from wsbench import plugins
-    from wsbench.trial import search
+    from wsbench.experiments.trial import search
 
     rec = ExactRecord(exact_key(exp, trial), trial.task.as_dict(), trial.space.as_dict(),
                       trial.quantizer.as_dict(), exp.metric, exp.include, "unavailable",
@@ -162,7 +162,7 @@ def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool
 
 def harness(exp: Experiment, trial: Trial, data_cache: dict, progress: bool):
     """The trial's harness on the task's data, loaded once per task label."""
-    from wsbench.trial import build_harness
+    from wsbench.experiments.trial import build_harness
 
     if trial.task.label not in data_cache:
         data_cache[trial.task.label] = trial.task.create().load(progress=progress)

@@ -10,7 +10,7 @@ Layout (all tensors little-endian, as safetensors stores them):
   or of a tensor's declared dtype or shape can load as another model. Version 1 (codings
   ``huffman`` and ``fixed``) covered the tensors' names and bytes only, version 2 (coding
   ``huffman-layer``) the header too; both are still read, after the same consistency checks
-  (:mod:`wsbench.fileformat_checks`);
+  (:mod:`wsbench.codec.fileformat_checks`);
 * ``codebook`` float32[d], the shared values;
 * ``huffman.count`` / ``huffman.symbol`` int64, the canonical code table (coding ``huffman``);
 * ``huffman.lengths`` uint8[d], the shared table's code lengths, and ``layers.lengths`` uint8,
@@ -20,7 +20,7 @@ Layout (all tensors little-endian, as safetensors stores them):
 * ``rest.<name>``: every other state-dict entry (biases, norms, buffers) unchanged.
 
 Loading uses safetensors only: nothing is ever unpickled. Only a regular file under the size cap
-of :mod:`wsbench.safe_io` is read, and the header is checked against the tensors before anything
+of :mod:`wsbench.files.safe_io` is read, and the header is checked against the tensors before anything
 is decoded, so what decoding allocates is bounded by what the file holds.
 """
 
@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wsbench import fileformat_checks
+from wsbench.codec import fileformat_checks
 from wsbench.errors import FormatError
-from wsbench.fileformat_checks import fixed_width
-from wsbench.safe_io import read_regular_file
+from wsbench.codec.fileformat_checks import fixed_width
+from wsbench.files.safe_io import read_regular_file
 
 if TYPE_CHECKING:
     import torch
@@ -116,7 +116,7 @@ def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int =
 def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
     """Read and verify a compressed file; every failure is one FormatError line.
 
-    The header is checked against the tensors (:func:`wsbench.fileformat_checks.check`)
+    The header is checked against the tensors (:func:`wsbench.codec.fileformat_checks.check`)
     before the caller decodes anything.
     """
     path = Path(path)

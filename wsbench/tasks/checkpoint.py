@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from wsbench.errors import ModelError
-from wsbench.safe_io import read_regular_file
+from wsbench.files.safe_io import read_regular_file
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _PART = re.compile(r"\.part(\d{3})")
@@ -42,7 +42,7 @@ def write_parts(path: Path, part_bytes: int = PART_BYTES, out_dir: Path | None =
     """Split the file ``path`` into parts of at most ``part_bytes`` (written atomically) in
     ``out_dir`` (default: beside it); stale parts of an earlier, longer split are removed.
     Returns the parts in order."""
-    from wsbench.cache import atomic_write_bytes
+    from wsbench.files.cache import atomic_write_bytes
 
     if part_bytes < 1:
         raise ValueError(f"part_bytes must be >= 1, got {part_bytes}")

@@ -10,7 +10,7 @@ Layout::
     locks/<key>.lock  held (flock) by the process running that trial, removed when it is done
 
 The runner writes through this class and the report reads through it, so neither knows file
-names or JSON keys (records are :mod:`wsbench.records`). Every file is written atomically.
+names or JSON keys (records are :mod:`wsbench.experiments.records`). Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from wsbench.cache import atomic_write_bytes, content_key
+from wsbench.files.cache import atomic_write_bytes, content_key
 from wsbench.errors import ConfigError
-from wsbench.provenance import run_info
-from wsbench.records import RECORD_FORMAT, ExactRecord, TrialRecord
-from wsbench.staging import prepare_root  # noqa: F401 - the check before writing a results root
+from wsbench.experiments.provenance import run_info
+from wsbench.experiments.records import RECORD_FORMAT, ExactRecord, TrialRecord
+from wsbench.experiments.staging import prepare_root  # noqa: F401 - the check before writing a results root
 
 if TYPE_CHECKING:
-    from wsbench import locking
-    from wsbench.claims import Claims
-    from wsbench.experiment import Experiment, Trial
+    from wsbench.files import locking
+    from wsbench.experiments.claims import Claims
+    from wsbench.experiments.experiment import Experiment, Trial
 
 # what a results file edited by hand (a missing key, a string for a number) raises while read
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -109,15 +109,15 @@ class ResultsStore:
         return self.root / "locks" / f"{key}.lock"
 
     def claims(self) -> "Claims":
-        """This folder's trial claims (:mod:`wsbench.claims`); made before reading records, so
+        """This folder's trial claims (:mod:`wsbench.experiments.claims`); made before reading records, so
         that what changes afterwards is known to be another process's."""
-        from wsbench.claims import Claims
+        from wsbench.experiments.claims import Claims
 
         return Claims(self.root)
 
     def lock_exact(self, exp: "Experiment", trial: "Trial") -> "locking.Lock | None":
         """The lock of the trial's exact front; None while another process computes it."""
-        from wsbench import locking
+        from wsbench.files import locking
 
         return locking.take(self.lock_path("exact-" + exact_key(exp, trial)))
 

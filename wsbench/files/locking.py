@@ -14,7 +14,7 @@ import os
 import socket
 from pathlib import Path
 
-from wsbench.provenance import utc_now
+from wsbench.experiments.provenance import utc_now
 
 
 class Lock:

@@ -1,6 +1,6 @@
 """Experiment configuration: a TOML file -> a validated :class:`Experiment` -> its trials.
 
-Reading and checking files is :mod:`wsbench.experiment_toml` (re-exported here); the run-wide
+Reading and checking files is :mod:`wsbench.experiments.experiment_toml` (re-exported here); the run-wide
 settings and their checks are declared once in :mod:`wsbench.settings`. An experiment is tasks x spaces x quantizers x optimizers x merges x seeds; each combination is
 one :class:`Trial` with a budget in unique evaluations. Every plugin entry is a name or a table
 ``{name = "nsga2", label = "nsga2-p20", pop_size = 20}`` (``label`` names it in reports; the
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
-from wsbench.cache import content_key
-from wsbench.experiment_toml import load_experiment, parse_experiment
-from wsbench.indicators import Reference
+from wsbench.files.cache import content_key
+from wsbench.experiments.experiment_toml import load_experiment, parse_experiment
+from wsbench.experiments.indicators import Reference
 from wsbench.settings import DEFAULTS, SCREENING
 
 __all__ = ["LISTS", "TRIAL_FORMAT", "Experiment", "PluginSpec", "Trial", "load_experiment",

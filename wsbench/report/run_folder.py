@@ -1,6 +1,6 @@
 """What a compression run writes to ``results/<run>/``: tables, CSVs, the front plot, one
 compressed file per chosen solution and ``run.json``. How the folder is written atomically (a
-staging folder, renamed when complete) is :mod:`wsbench.staging`'s.
+staging folder, renamed when complete) is :mod:`wsbench.experiments.staging`'s.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wsbench.provenance import run_info
-from wsbench.records import Coding
-from wsbench.staging import prepare_root, write_staged  # noqa: F401 - prepare_root: compress's import
-from wsbench.table import format_table, table_rows
+from wsbench.experiments.provenance import run_info
+from wsbench.experiments.records import Coding
+from wsbench.experiments.staging import prepare_root, write_staged  # noqa: F401 - prepare_root: compress's import
+from wsbench.report.run_table import format_table, table_rows
 
 if TYPE_CHECKING:
-    from wsbench.pipeline import CompressResult
-    from wsbench.records import Solution, TrialRecord
+    from wsbench.experiments.compress_run import CompressResult
+    from wsbench.experiments.records import Solution, TrialRecord
 
 
 def run_name(result: "CompressResult") -> str:
@@ -64,13 +64,13 @@ def file_name(s) -> str:
 
 def write_outputs(result: "CompressResult", out_root: str | Path, name: str | None = None) -> Path:
     """Write the run's files under ``out_root/name`` (default :func:`run_name`), atomically as
-    a whole (:func:`wsbench.staging.write_staged`); the folder's path."""
+    a whole (:func:`wsbench.experiments.staging.write_staged`); the folder's path."""
     return write_staged(out_root, name or run_name(result), lambda stage: _write_stage(result, stage))
 
 
 def _write_stage(result: "CompressResult", stage: Path) -> None:
-    from wsbench.plots import front_plot
-    from wsbench.store import write_json
+    from wsbench.report.run_plot import front_plot
+    from wsbench.experiments.store import write_json
 
     cfg, rec = result.config, result.record
     (stage / "compressed").mkdir(parents=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wsbench.pipeline import CompressConfig
-    from wsbench.records import TrialRecord
+    from wsbench.experiments.compress_run import CompressConfig
+    from wsbench.experiments.records import TrialRecord
 
 
 def front_plot(rec: "TrialRecord", cfg: "CompressConfig", path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Reading experiment files: TOML -> checked values -> an :class:`~wsbench.experiment.Experiment`.
+"""Reading experiment files: TOML -> checked values -> an :class:`~wsbench.experiments.experiment.Experiment`.
 
 Kept apart from the data model so that the model stays small; the run-wide settings are read
 through :mod:`wsbench.settings` (the same checks as ``wsbench compress``'s flags). Every problem
@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from wsbench import settings, validate
-from wsbench.cache import content_key
+from wsbench.files.cache import content_key
 from wsbench.errors import ConfigError, WsbenchError
-from wsbench.indicators import D_SCALES, Reference
+from wsbench.experiments.indicators import D_SCALES, Reference
 
 if TYPE_CHECKING:
-    from wsbench.experiment import Experiment, PluginSpec
+    from wsbench.experiments.experiment import Experiment, PluginSpec
 
 DEFAULT_LISTS = {"spaces": ["k"], "quantizers": ["uniform"], "merges": ["neighbor"]}
 OWN_KEYS = {"name", "description", "seeds", "indicator", "tasks", "spaces", "quantizers",
@@ -35,7 +35,7 @@ REQUIRED_KEYS = ("name", "tasks", "optimizers",
 def load_experiment(path: str | Path) -> "Experiment":
     """Read and validate an experiment TOML file (ConfigError naming the file and key)."""
     from wsbench.errors import reraised
-    from wsbench.safe_io import read_regular_file
+    from wsbench.files.safe_io import read_regular_file
 
     path = Path(path)  # a regular file of at most 16 MiB: never a FIFO, device or binary blob
     raw = read_regular_file(path, ConfigError, "experiment file", limit=16 << 20)
@@ -54,7 +54,7 @@ def load_experiment(path: str | Path) -> "Experiment":
 
 def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: str = "") -> "Experiment":
     """Check a parsed experiment file; the first problem found is raised as one line."""
-    from wsbench.experiment import LISTS, Experiment
+    from wsbench.experiments.experiment import LISTS, Experiment
 
     def fail(key: str, msg: str) -> ConfigError:
         return ConfigError(f"{source}: {key}: {msg}")
@@ -148,7 +148,7 @@ def _plugin_list(value: Any, key: str, kind: str, fail) -> list["PluginSpec"]:
 
 def _plugin_spec(item: Any, key: str, kind: str, fail) -> "PluginSpec":
     from wsbench import plugins
-    from wsbench.experiment import PluginSpec
+    from wsbench.experiments.experiment import PluginSpec
 
     if isinstance(item, str):
         name, options, label = item, {}, None

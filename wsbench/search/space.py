@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from wsbench.quantization import Quantization, Quantizer
-    from wsbench.weights import WeightView
+    from wsbench.codec.quantization import Quantization, Quantizer
+    from wsbench.codec.weights import WeightView
 
 
 @runtime_checkable

@@ -1,5 +1,5 @@
 """Results folders written atomically as a whole (``wsbench compress`` run folders), and the
-checks every results root gets before a search; the mechanics behind :mod:`wsbench.store`.
+checks every results root gets before a search; the mechanics behind :mod:`wsbench.experiments.store`.
 
 A folder is written into a hidden staging folder ``.<name>.partial`` that is renamed at the end,
 so an interrupted run never leaves a folder that looks complete. The writer holds a lock on
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from wsbench import locking
+from wsbench.files import locking
 from wsbench.errors import ConfigError
 
 PARTIAL_MAX_AGE = 24 * 3600  # seconds: a staging folder with no lock file is then abandoned

@@ -2,7 +2,7 @@
 
 ``wsbench run`` runs every trial of an experiment through :func:`run_trial`, and ``wsbench
 compress`` is a one-trial experiment through the same function; its table, plot and files are
-views of the same :class:`~wsbench.records.TrialRecord`. What a harness's trials share (the
+views of the same :class:`~wsbench.experiments.records.TrialRecord`. What a harness's trials share (the
 baseline, the "random UB" row, the weights' fingerprint) is :class:`HarnessFacts`, computed once.
 """
 
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench.cache import content_key
-from wsbench.compress import CompressedModel
+from wsbench.files.cache import content_key
+from wsbench.codec.compress import CompressedModel
 from wsbench.errors import ConfigError
-from wsbench.merge import MergeStrategy, needs_holdout
-from wsbench.pareto import non_dominated
-from wsbench.provenance import run_info
-from wsbench.records import Archive, Baseline, Coding, Solution, TrialRecord
+from wsbench.codec.merge import MergeStrategy, needs_holdout
+from wsbench.search.pareto import non_dominated
+from wsbench.experiments.provenance import run_info
+from wsbench.experiments.records import Archive, Baseline, Coding, Solution, TrialRecord
 
 if TYPE_CHECKING:
-    from wsbench.experiment import Trial
-    from wsbench.fitness import FitnessHarness
-    from wsbench.quantization import Quantization
+    from wsbench.experiments.experiment import Trial
+    from wsbench.search.fitness import FitnessHarness
+    from wsbench.codec.quantization import Quantization
 
 UB_K = 1024  # the paper's "random UB" row: uniform bins, K = 1024, before any search
 SCREEN_MARGIN = 0.02  # screened front members re-scored: those within max_drop + this of baseline
@@ -48,20 +48,12 @@ class Scored:
         return self.quantization.d
 
     def coded(self, coding: str) -> CompressedModel:
-        """The model coded as ``coding`` (a :class:`~wsbench.records.Coding` or its value)."""
+        """The model coded as ``coding`` (a :class:`~wsbench.experiments.records.Coding` or its value)."""
         return self.models[Coding(coding)]
 
     @property
-    def fixed(self) -> CompressedModel:
-        return self.models[Coding.FIXED]
-
-    @property
-    def huffman(self) -> CompressedModel:
+    def huffman(self) -> CompressedModel:  # the paper's coding, the one most callers want
         return self.models[Coding.HUFFMAN]
-
-    @property
-    def layer(self) -> CompressedModel:
-        return self.models[Coding.LAYER]
 
 
 @dataclass
@@ -86,7 +78,7 @@ class HarnessFacts:
 def build_harness(trial: "Trial", device: str | None = None, data: Any = None,
                   progress: bool = True) -> "FitnessHarness":
     """The fitness harness of ``trial``; ``data`` (the task's loaded TaskData) skips loading."""
-    from wsbench.fitness import FitnessHarness
+    from wsbench.search.fitness import FitnessHarness
 
     if data is None:
         data = trial.task.create().load(progress=progress)
@@ -188,7 +180,7 @@ def search(h: "FitnessHarness", optimizer: Any, trial: "Trial", budget: int, pro
     """Drive ``optimizer`` over the harness within ``budget`` unique evaluations; the seconds."""
     from tqdm.auto import tqdm
 
-    from wsbench.optimizer import drive
+    from wsbench.search.optimizer import drive
 
     t0 = time.perf_counter()
     with tqdm(total=int(min(budget, h.space_size)), desc=desc, unit="eval", leave=False,

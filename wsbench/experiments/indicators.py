@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from wsbench.pareto import non_dominated
-from wsbench.records import Coding, ExactRecord, Solution, TrialRecord
+from wsbench.search.pareto import non_dominated
+from wsbench.experiments.records import Coding, ExactRecord, Solution, TrialRecord
 
 D_SCALES = ("log2", "linear")
 
@@ -152,7 +152,7 @@ def unique_objectives(record: TrialRecord) -> np.ndarray:
 def trial_indicators(record: TrialRecord | Mapping[str, Any], reference: Reference,
                      exact: ExactRecord | Mapping[str, Any] | None, drops: Sequence[float],
                      curve: np.ndarray | None = None) -> dict[str, Any]:
-    """One row of indicators for a finished trial record (see :mod:`wsbench.records`).
+    """One row of indicators for a finished trial record (see :mod:`wsbench.experiments.records`).
 
     ``exact`` is the exact-front record (None when the space's front is not computable);
     ``curve`` the trial's anytime HV when already computed. Records written by hand (dicts)

@@ -1,6 +1,6 @@
 """Which process runs which trial when several ``wsbench run`` share one results folder.
 
-A process claims a trial by locking ``locks/<trial key>.lock`` (:mod:`wsbench.locking`) for as
+A process claims a trial by locking ``locks/<trial key>.lock`` (:mod:`wsbench.files.locking`) for as
 long as it works on it. A trial locked by another live process is *taken*: it is skipped and
 waited for at the end. A trial whose record changed since this run looked at the folder was
 written by another process (finished, skipped or failed there) and is not run again here, so
@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wsbench import locking
-from wsbench.store import ResultsStore
+from wsbench.files import locking
+from wsbench.experiments.store import ResultsStore
 
 if TYPE_CHECKING:
-    from wsbench.experiment import Trial
+    from wsbench.experiments.experiment import Trial
 
 
 class Claims:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wsbench import huffman
-from wsbench.fileformat_checks import MAX_CODE_LENGTH  # the longest code bitarray decodes
+from wsbench.codec import huffman
+from wsbench.codec.fileformat_checks import MAX_CODE_LENGTH  # the longest code bitarray decodes
 
 TABLE_META_BITS = 64  # what an own table adds to the tensor's entry in the header, roughly
 
@@ -132,7 +132,7 @@ def to_file(code: LayerCode) -> tuple[dict[str, np.ndarray], list[list[int]]]:
 
 def from_file(arrays: dict[str, np.ndarray], rows: list, data: bytes, n_bits: int, d: int) -> LayerCode:
     """The inverse of :func:`to_file`. The reader has checked ``rows`` against the tables, the
-    codebook and ``n_bits`` already (:mod:`wsbench.fileformat_checks`)."""
+    codebook and ``n_bits`` already (:mod:`wsbench.codec.fileformat_checks`)."""
     shared = np.asarray(arrays["huffman.lengths"])
     own = np.asarray(arrays["layers.lengths"])
     if shared.dtype != np.uint8 or own.dtype != np.uint8 or shared.size != d:

@@ -1,7 +1,7 @@
-"""Running groups of trials that share a harness, for :func:`wsbench.runner.run_experiment`.
+"""Running groups of trials that share a harness, for :func:`wsbench.experiments.runner.run_experiment`.
 
 The harness (trained model, data, quantizer, space) is built once per group; each trial is
-claimed (:mod:`wsbench.claims`) before it runs, so processes sharing a results folder never run
+claimed (:mod:`wsbench.experiments.claims`) before it runs, so processes sharing a results folder never run
 one trial twice, and the exact front is locked the same way.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from wsbench import runner
-from wsbench.claims import Claims
-from wsbench.experiment import Experiment, Trial
-from wsbench.records import TrialRecord
-from wsbench.store import ResultsStore
-from wsbench.trial import HarnessFacts, harness_facts, run_trial
+from wsbench.experiments import runner
+from wsbench.experiments.claims import Claims
+from wsbench.experiments.experiment import Experiment, Trial
+from wsbench.experiments.records import TrialRecord
+from wsbench.experiments.store import ResultsStore
+from wsbench.experiments.trial import HarnessFacts, harness_facts, run_trial
 
 
 @dataclass

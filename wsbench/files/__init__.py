@@ -1,0 +1,1 @@
+"""Writing and reading files safely: atomic writes, content keys, locks, bounded reads."""
