@@ -128,8 +128,8 @@ class DigitsTask:
         instead of this task's. The facts' ``summary`` says whether the file equals the shipped
         one (it does on the machine that trained it; another CPU may round differently).
         """
-        from wsbench.files.cache import atomic_write_bytes
         from wsbench.experiments.provenance import run_info
+        from wsbench.files.cache import atomic_write_bytes
 
         if (seed, epochs) != (None, None):
             other = DigitsTask(self.arch, self.seed if seed is None else seed,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
-from wsbench.errors import ConfigError
 from wsbench import MergeResult, MergeStrategy, Quantization, Scorer, hookimpl
+from wsbench.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch

@@ -6,9 +6,9 @@ built-ins) because it shares only the paper's pass with the neighbour merges.
 
 from __future__ import annotations
 
+from wsbench_plugins.merges import ascending_bins, check_tolerance, first_score_and_last, neighbor_pass
+
 from wsbench import MergeResult, MergeStrategy, Quantization, Scorer, hookimpl
-from wsbench_plugins.merges import (check_tolerance, first_score_and_last, ascending_bins,
-                                    neighbor_pass)
 
 
 def merge_range(q: Quantization, lo: int, hi: int) -> Quantization:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from wsbench.errors import ConfigError
-from wsbench import Problem, hookimpl
 from wsbench_plugins.optimizers import NSGA2
+
+from wsbench import Problem, hookimpl
+from wsbench.errors import ConfigError
 
 
 def rank_order(rank: np.ndarray, crowding: np.ndarray) -> np.ndarray:

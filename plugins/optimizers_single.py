@@ -33,11 +33,11 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
-
-from wsbench.errors import ConfigError
-from wsbench import Optimizer, Problem, hookimpl
 from wsbench_plugins.optimizers import exhausted
 from wsbench_plugins.scalarise import Box, box_chebyshev, gap_boxes, next_box  # noqa: F401
+
+from wsbench import Optimizer, Problem, hookimpl
+from wsbench.errors import ConfigError
 
 
 def d_max(problem: Problem) -> float:

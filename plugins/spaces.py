@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from wsbench.errors import ConfigError
 from wsbench import Quantization, compact, hookimpl
+from wsbench.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch

@@ -73,7 +73,6 @@ def test_parts_need_their_sha256(tmp_path):
 def test_the_task_finds_its_checkpoint_as_parts(tmp_path, monkeypatch):
     """A task looks for NAME.pt or its parts where checkpoints live (here: the user cache)."""
     from test_cifar_task import _fake_cifar
-
     from wsbench_plugins.cifar.models import build_model
 
     monkeypatch.setenv("WSBENCH_CACHE", str(tmp_path / "cache"))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from wsbench_plugins.cifar.data import default_cifar_path, load_cifar, paper_split, to_float
 from wsbench_plugins.cifar.imagenet import decode_images, imagenet_split, load_imagenet_folder
+
 from wsbench.errors import ConfigError
 
 SHARED_TAR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpeg.tar.xz"

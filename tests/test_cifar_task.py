@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +86,9 @@ def test_shipped_checkpoint_matches_its_sha256():
 @pytest.mark.skipif(not SHARED_TAR.exists(), reason=f"{SHARED_TAR} is absent (CIFAR-10 JPEG data)")
 def test_shipped_model_on_real_cifar10_subset():
     """CIFAR-10 (JPEG): the shipped ResNet-20 on a 500-image subset of each split."""
-    from wsbench.search.fitness import FitnessHarness
     from wsbench_plugins.cifar import PACKAGED
+
+    from wsbench.search.fitness import FitnessHarness
 
     if not (PACKAGED / "cifar10-resnet20.pt").exists():
         pytest.skip("the trained CIFAR-10 ResNet-20 checkpoint is not in this checkout")
@@ -103,6 +104,7 @@ def test_shipped_model_on_real_cifar10_subset():
 
 def test_train_keeps_an_interrupted_run_and_resumes_it(tmp_path, monkeypatch, capsys, request):
     import wsbench_plugins.cifar.training as training
+
     from wsbench.cli import main
 
     request.addfinalizer(lambda n=torch.get_num_threads(): torch.set_num_threads(n))  # --threads 1

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from wsbench import plugins
+from wsbench.codec.weights import WeightView
 from wsbench.errors import PluginError
 from wsbench.search.optimizer import Optimizer, drive
 from wsbench.search.problem import CachedProblem
-from wsbench.codec.weights import WeightView
 
 
 class SyntheticProblem(CachedProblem):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from wsb_files import build, parts
 
 import wsbench
-from wsb_files import build, parts
 
 DATA = Path(__file__).parent / "data"
 LIMIT_MIB = 100

@@ -9,8 +9,8 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_validate import toml_text
+
 from wsbench import validate
 from wsbench.errors import ConfigError
 from wsbench.experiments.experiment import Experiment, load_experiment

@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 import wsbench
-from wsbench.errors import FormatError, ModelError
 from wsbench.codec.fileformat import VERSION
+from wsbench.errors import FormatError, ModelError
 
 
 class TinySequenceModel(nn.Module):

@@ -142,8 +142,8 @@ def test_stratified_subset_keeps_every_class():
 
 
 def test_pipeline_rescores_a_screened_front_on_full_val_and_test(digits_cnn):
-    from wsbench.search.pareto import non_dominated
     from wsbench.experiments.compress_run import CompressConfig, run_compress
+    from wsbench.search.pareto import non_dominated
 
     cfg = CompressConfig(budget=25, max_requested=200, merge="none", fidelity=0.25,
                          screen_dtype="bfloat16", max_drop=1.0,
@@ -223,8 +223,9 @@ def test_bad_options_are_config_errors(digits_cnn, bad):
 
 @pytest.mark.parametrize("k", [2, 3, 255, 1024, 70_000])
 def test_fast_uniform_equals_bucketize_reference(k):
-    from wsbench.codec.quantization import compact
     from wsbench_plugins.quantizers import _uniform_bins_torch, portable_linspace
+
+    from wsbench.codec.quantization import compact
 
     gen = torch.Generator().manual_seed(k)
     w = torch.randn(30_001, generator=gen) ** 3

@@ -64,7 +64,6 @@ def test_a_step_past_its_timeout_is_ended(tmp_path):
 
 def test_results_too_big_to_return_leave_the_trial_records_out(tmp_path, monkeypatch):
     import gpu_common
-
     from gpu_common import Clock, publish
 
     plan = _plan(tmp_path, tiny=True)

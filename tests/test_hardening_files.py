@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from wsb_files import build, parts
 
 import wsbench
 from wsbench.cli import main
 from wsbench.errors import FormatError
-from wsb_files import build, parts
 
 DATA = Path(__file__).parent / "data"
 VALUES = (-1.0, -0.5, 0.25, 1.0)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from wsbench_plugins.cifar.data import load_cifar
 
 from wsbench.cli import main
-from wsbench_plugins.cifar.data import load_cifar
 from wsbench.errors import ConfigError, ModelError
 from wsbench.tasks.checkpoint import read_checkpoint
 

@@ -14,13 +14,12 @@ import pytest
 import torch
 
 from wsbench import plugins
-from wsbench.search.fitness import FitnessHarness, stratified_subset
 from wsbench.codec.merge import MergeResult, MergeStrategy, needs_holdout
+from wsbench.experiments.trial import MemoMerge, merge_front
+from wsbench.search.fitness import FitnessHarness, stratified_subset
 from wsbench.search.metrics import macro_f1
 from wsbench.search.optimizer import drive
-from wsbench.experiments.trial import merge_front
 from wsbench.search.problem import CachedProblem
-from wsbench.experiments.trial import MemoMerge
 
 KS = np.array([[2.0], [5.0], [9.0], [5.0]])
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wsbench.experiments.indicators import (Reference, anytime_hv, best_at_drop, evals_to_reach, hv2d,
-                                hypervolume, igd_plus, trial_indicators)
+from wsbench.experiments.indicators import (
+    Reference,
+    anytime_hv,
+    best_at_drop,
+    evals_to_reach,
+    hv2d,
+    hypervolume,
+    igd_plus,
+    trial_indicators,
+)
 from wsbench.experiments.records import Coding
 
 

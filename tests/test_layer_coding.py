@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from wsb_files import rewrite
 
 import wsbench
 from wsbench.codec import huffman, layer_coding
 from wsbench.errors import FormatError
-from wsb_files import rewrite
 
 
 def _two_scale_model() -> nn.Module:

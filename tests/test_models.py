@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from wsbench.errors import ConfigError, ModelError
 from wsbench_plugins.cifar.models import build_model, cifar_resnet18, resnet20
 from wsbench_plugins.cifar.training import evaluate_accuracy, train
+
+from wsbench.errors import ConfigError, ModelError
 
 
 def _params(m: torch.nn.Module) -> int:

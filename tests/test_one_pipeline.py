@@ -68,7 +68,6 @@ def test_a_plugin_written_against_the_top_package_runs(tmp_path):
     """Registered in-process with only `wsbench.*` names, used by name, then unregistered."""
     import numpy as np
 
-    from wsbench import plugins
 
     class Grid(wsbench.Optimizer):
         def setup(self, problem, seed, budget):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from wsbench_plugins.optimizers_single import UnitEncoding, box_chebyshev, d_max, gap_boxes, next_box
 
 from wsbench import plugins
 from wsbench.errors import ConfigError, PluginError
 from wsbench.search.optimizer import drive
 from wsbench.search.problem import CachedProblem
-from wsbench_plugins.optimizers_single import UnitEncoding, box_chebyshev, d_max, gap_boxes, next_box
 
 
 class Problem(CachedProblem):

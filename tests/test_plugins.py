@@ -9,9 +9,9 @@ import torch
 
 from wsbench import plugins
 from wsbench.cli import main
+from wsbench.codec.quantization import compact
 from wsbench.errors import PluginError
 from wsbench.hookspecs import hookimpl
-from wsbench.codec.quantization import compact
 
 
 class SignQuantizer:

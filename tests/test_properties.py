@@ -13,12 +13,12 @@ import torch.nn as nn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from wsb_files import build, parts
 
 import wsbench
-from wsbench.codec import huffman, layer_coding
 from wsbench import plugins
+from wsbench.codec import huffman, layer_coding
 from wsbench.errors import FormatError
-from wsb_files import build, parts
 
 SCALE = float(os.environ.get("WSBENCH_HYPOTHESIS_SCALE", "1"))  # e.g. 20 for a long local hunt
 FAST = settings(max_examples=int(60 * SCALE), deadline=None, suppress_health_check=[HealthCheck.too_slow])

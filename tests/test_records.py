@@ -9,11 +9,9 @@ import pytest
 
 from wsbench.errors import ConfigError
 from wsbench.experiments.experiment import parse_experiment
-from wsbench.experiments.records import (RECORD_FORMAT, Coding, CodedSize, ExactRecord, Solution,
-                             TrialRecord)
+from wsbench.experiments.records import RECORD_FORMAT, CodedSize, Coding, ExactRecord, Solution, TrialRecord
 from wsbench.experiments.runner import run_experiment
 from wsbench.experiments.store import ResultsStore, read_json, write_json
-
 
 # a tiny real run: one searched trial per merge, one skipped per merge (the space is over
 # exhaustive's cap), merges none and neighbor, and an exact front

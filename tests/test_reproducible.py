@@ -51,7 +51,6 @@ def test_one_and_two_threads_from_empty_caches_give_identical_records(tmp_path, 
 def test_training_a_digits_model_ignores_the_callers_thread_count():
     """Two threads gave weights 4e-4 apart from one before training was pinned to one thread."""
     import torch
-
     from wsbench_plugins.digits import DigitsTask, state_bytes
 
     before = torch.get_num_threads()

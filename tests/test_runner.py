@@ -9,10 +9,10 @@ import pytest
 
 from wsbench import plugins
 from wsbench.experiments.experiment import parse_experiment
-from wsbench.hookspecs import hookimpl
-from wsbench.search.optimizer import Optimizer
 from wsbench.experiments.runner import run_experiment
 from wsbench.experiments.store import finished_keys
+from wsbench.hookspecs import hookimpl
+from wsbench.search.optimizer import Optimizer
 
 K_MAX = 20  # space k in [2, 20]: 19 decisions, the exact front costs 19 evaluations
 

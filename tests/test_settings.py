@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-
 from test_validate import toml_text
+
 from wsbench import settings
-from wsbench.files.cache import content_key
 from wsbench.cli import build_parser, main
 from wsbench.errors import ConfigError
 from wsbench.experiments.experiment import LISTS, TRIAL_FORMAT, Experiment, load_experiment, parse_experiment
+from wsbench.files.cache import content_key
 
 BASE = {"name": "t", "tasks": ["digits-mlp"], "optimizers": ["nsga2"], "budget": 10}
 # settings that make sense for one command only; any other new setting must be offered by both
@@ -113,8 +113,8 @@ def test_a_bad_choice_is_the_same_one_line_error_from_a_file_and_a_flag(f, capsy
 
 
 def test_the_choices_are_declared_once():
-    from wsbench.search import fitness
     from wsbench.experiments import compress_run
+    from wsbench.search import fitness
     from wsbench.search.metrics import METRICS
 
     assert fitness.SCREEN_DTYPES is settings.SCREEN_DTYPES

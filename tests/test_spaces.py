@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from wsbench import plugins
-from wsbench.errors import ConfigError
 from wsbench.codec.weights import WeightView
+from wsbench.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

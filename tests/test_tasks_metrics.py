@@ -8,8 +8,8 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from wsbench import plugins
-from wsbench.search.metrics import accuracy, macro_f1
 from wsbench.codec.weights import WeightView
+from wsbench.search.metrics import accuracy, macro_f1
 
 
 def test_digits_splits_are_disjoint_and_stratified():

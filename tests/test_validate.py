@@ -70,8 +70,8 @@ SAME = [
 @pytest.fixture
 def no_search(monkeypatch):
     """Fail the test if anything gets as far as a search."""
-    import wsbench.search.optimizer
     import wsbench.experiments.trial
+    import wsbench.search.optimizer
 
     def refuse(*a, **k):
         raise AssertionError("the search started")

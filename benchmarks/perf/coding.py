@@ -30,10 +30,10 @@ def _resnet18_like_indices() -> tuple[np.ndarray, int]:
 
 def run(report: Report, quick: bool) -> None:
     import torch
+    from wsbench_plugins.cifar.models import cifar_resnet18
 
     from wsbench.codec import huffman
     from wsbench.codec.compress import compress_model, load_state_dict
-    from wsbench_plugins.cifar.models import cifar_resnet18
 
     idx, d = _resnet18_like_indices()
     table = huffman.build_table(np.bincount(idx, minlength=d))

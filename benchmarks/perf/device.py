@@ -21,7 +21,6 @@ BATCHED_GOAL = 3.0  # batched at least this many times faster than a loop, per e
 def model_data(arch: str, n_val: int) -> Any:
     """A kaiming-initialised ``arch`` on random images: timing needs the sizes, not training."""
     import torch
-
     from wsbench_plugins.cifar.models import build_model
 
     torch.manual_seed(0)

@@ -22,7 +22,6 @@ def resnet20_data(n_val: int) -> Any:
     """ResNet-20 (0.27M weights, kaiming-initialised) on random 32x32 images: the cost of a
     CIFAR evaluation without waiting for a trained checkpoint."""
     import torch
-
     from wsbench_plugins.cifar.models import resnet20
 
     torch.manual_seed(0)

@@ -26,9 +26,9 @@ def main(k: int = 256) -> dict:
     import bitarray  # noqa: F401  - imported before the baseline: not part of compressing
     import safetensors.torch  # noqa: F401
     import torch
+    from wsbench_plugins.cifar.models import cifar_resnet18
 
     from wsbench.codec.compress import compress_model
-    from wsbench_plugins.cifar.models import cifar_resnet18
 
     torch.manual_seed(0)
     model = cifar_resnet18().eval()

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsbench.tasks.checkpoint import checkpoint_exists, read_checkpoint
-from wsbench.errors import ConfigError, ModelError
-from wsbench import TaskData, hookimpl
 from wsbench_plugins.cifar.data import limited  # noqa: F401 (re-export: it lived here)
+
+from wsbench import TaskData, hookimpl
+from wsbench.errors import ConfigError, ModelError
+from wsbench.tasks.checkpoint import checkpoint_exists, read_checkpoint
 
 PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"  # plugins/checkpoints
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
@@ -60,7 +61,6 @@ class CifarTask:
     def load(self, *, progress: bool = True) -> TaskData:
         """The trained model with the paper's validation split and the test set (limited if asked)."""
         import torch
-
         from wsbench_plugins.cifar.data import load_cifar, paper_split, to_float
         from wsbench_plugins.cifar.models import build_model
 

@@ -12,12 +12,11 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
-
-from wsbench.files.cache import atomic_write_bytes, cache_dir, content_key
-from wsbench_plugins.cifar.imagenet import imagenet_split, load_imagenet_folder  # noqa: F401 (re-export)
-from wsbench_plugins.cifar.imagenet import unreadable_image
+from wsbench_plugins.cifar.imagenet import imagenet_split, load_imagenet_folder, unreadable_image  # noqa: F401 (re-export)
 from wsbench_plugins.cifar.safe_pickle import load_batch
+
 from wsbench.errors import ConfigError
+from wsbench.files.cache import atomic_write_bytes, cache_dir, content_key
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)

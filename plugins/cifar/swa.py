@@ -7,7 +7,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from wsbench_plugins.cifar.augment import augment, device_of
 from wsbench_plugins.cifar.data import to_float
 

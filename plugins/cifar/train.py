@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import torch
-
-from wsbench.experiments import provenance
-from wsbench.files.cache import atomic_write_bytes
-from wsbench.errors import ConfigError, ModelError
 from wsbench_plugins.cifar.data import load_cifar, paper_split
 from wsbench_plugins.cifar.training import bf16_supported, evaluate_accuracy, train
+
+from wsbench.errors import ConfigError, ModelError
+from wsbench.experiments import provenance
+from wsbench.files.cache import atomic_write_bytes
 
 
 def train_cifar_model(

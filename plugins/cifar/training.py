@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 from wsbench_plugins.cifar.augment import augment, device_of, to_device
 from wsbench_plugins.cifar.data import to_float
 from wsbench_plugins.cifar.swa import average_in, load_average, update_bn  # noqa: F401 (re-export)

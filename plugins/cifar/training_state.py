@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wsbench.files.cache import atomic_write_bytes, content_key
 from wsbench.errors import ConfigError, ModelError
+from wsbench.files.cache import atomic_write_bytes, content_key
 
 
 def _where(segment: dict) -> dict:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wsbench.codec import fileformat, huffman, layer_coding
-from wsbench.files.cache import atomic_write_bytes
-from wsbench.errors import FormatError
 from wsbench.codec.quantization import Quantization
 from wsbench.codec.weights import Include, WeightView
+from wsbench.errors import FormatError
+from wsbench.files.cache import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch

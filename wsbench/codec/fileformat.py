@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from wsbench.codec import fileformat_checks
+from wsbench.codec.fileformat_checks import fixed_width  # noqa: F401 (fileformat.fixed_width: compress.py)
 from wsbench.errors import FormatError
-from wsbench.codec.fileformat_checks import fixed_width
 from wsbench.files.safe_io import read_regular_file
 
 if TYPE_CHECKING:

@@ -42,8 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from wsbench.commands import parse_options
     from wsbench.errors import ConfigError
-    from wsbench.report.run_folder import prepare_root, write_outputs
     from wsbench.experiments.compress_run import CompressConfig, run_compress
+    from wsbench.report.run_folder import prepare_root, write_outputs
     from wsbench.report.run_table import format_table, table_rows
 
     opts = parse_options(args.options)

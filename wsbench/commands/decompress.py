@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from wsbench.files.cache import atomic_write_bytes
     from wsbench.codec.compress import load_state_dict
+    from wsbench.files.cache import atomic_write_bytes
 
     state = load_state_dict(args.file)
     out = args.output or args.file.with_suffix(".pt")

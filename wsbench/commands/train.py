@@ -83,8 +83,8 @@ def _add_cifar_flags(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train through the task's ``train()``; print its summary (or where it wrote what)."""
     from wsbench import plugins
-    from wsbench.files.cache import cache_dir
     from wsbench.errors import ConfigError
+    from wsbench.files.cache import cache_dir
 
     task = plugins.create("task", args.task)
     train = getattr(task, "train", None)

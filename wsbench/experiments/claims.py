@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wsbench.files import locking
 from wsbench.experiments.store import ResultsStore
+from wsbench.files import locking
 
 if TYPE_CHECKING:
     from wsbench.experiments.experiment import Trial

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.experiments import trial as trial_run
 from wsbench.errors import ConfigError
+from wsbench.experiments import trial as trial_run
 from wsbench.experiments.experiment import LISTS, PluginSpec, Trial
 from wsbench.experiments.records import TrialRecord
-from wsbench.settings import FILE_CODINGS  # what `wsbench compress` may save files with
 from wsbench.experiments.trial import Scored
+from wsbench.settings import FILE_CODINGS  # what `wsbench compress` may save files with
 
 
 @dataclass

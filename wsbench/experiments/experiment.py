@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
-from wsbench.files.cache import content_key
 from wsbench.experiments.experiment_toml import load_experiment, parse_experiment
 from wsbench.experiments.indicators import Reference
+from wsbench.files.cache import content_key
 from wsbench.settings import DEFAULTS, SCREENING
 
 __all__ = ["LISTS", "TRIAL_FORMAT", "Experiment", "PluginSpec", "Trial", "load_experiment",

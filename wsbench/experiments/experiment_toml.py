@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from wsbench import settings, validate
-from wsbench.files.cache import content_key
 from wsbench.errors import ConfigError, WsbenchError
 from wsbench.experiments.indicators import D_SCALES, Reference
+from wsbench.files.cache import content_key
 
 if TYPE_CHECKING:
     from wsbench.experiments.experiment import Experiment, PluginSpec

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from wsbench.search.pareto import non_dominated
 from wsbench.experiments.records import Coding, ExactRecord, Solution, TrialRecord
+from wsbench.search.pareto import non_dominated
 
 D_SCALES = ("log2", "linear")
 

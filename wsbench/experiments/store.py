@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from wsbench.files.cache import atomic_write_bytes, content_key
 from wsbench.errors import ConfigError
 from wsbench.experiments.provenance import run_info
 from wsbench.experiments.records import RECORD_FORMAT, ExactRecord, TrialRecord
 from wsbench.experiments.staging import prepare_root  # noqa: F401 - the check before writing a results root
+from wsbench.files.cache import atomic_write_bytes, content_key
 
 if TYPE_CHECKING:
-    from wsbench.files import locking
     from wsbench.experiments.claims import Claims
     from wsbench.experiments.experiment import Experiment, Trial
+    from wsbench.files import locking
 
 # what a results file edited by hand (a missing key, a string for a number) raises while read
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)

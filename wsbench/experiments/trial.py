@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench.files.cache import content_key
 from wsbench.codec.compress import CompressedModel
-from wsbench.errors import ConfigError
 from wsbench.codec.merge import MergeStrategy, needs_holdout
-from wsbench.search.pareto import non_dominated
+from wsbench.errors import ConfigError
 from wsbench.experiments.provenance import run_info
 from wsbench.experiments.records import Archive, Baseline, Coding, Solution, TrialRecord
+from wsbench.files.cache import content_key
+from wsbench.search.pareto import non_dominated
 
 if TYPE_CHECKING:
+    from wsbench.codec.quantization import Quantization
     from wsbench.experiments.experiment import Trial
     from wsbench.search.fitness import FitnessHarness
-    from wsbench.codec.quantization import Quantization
 
 UB_K = 1024  # the paper's "random UB" row: uniform bins, K = 1024, before any search
 SCREEN_MARGIN = 0.02  # screened front members re-scored: those within max_drop + this of baseline

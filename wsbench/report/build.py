@@ -10,10 +10,10 @@ import numpy as np
 
 from wsbench.experiments import stats
 from wsbench.experiments.indicators import drop_label, layer_column
-from wsbench.report.paired import coding_table, merge_table
-from wsbench.report.paper_table import paper_table
 from wsbench.report.data import Results, TrialResult, exact_hv, screened, screened_sentence
 from wsbench.report.model import Cell, Document, Figure, Section, Table
+from wsbench.report.paired import coding_table, merge_table
+from wsbench.report.paper_table import paper_table
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from wsbench.report.data import (Results, TrialResult, best_cr_curve, curves_on_grid, exact_hv,
-                                  screened, screened_sentence)
+from wsbench.report.data import (
+    Results,
+    TrialResult,
+    best_cr_curve,
+    curves_on_grid,
+    exact_hv,
+    screened,
+    screened_sentence,
+)
 from wsbench.report.model import Figure
 
 

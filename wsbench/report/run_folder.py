@@ -69,8 +69,8 @@ def write_outputs(result: "CompressResult", out_root: str | Path, name: str | No
 
 
 def _write_stage(result: "CompressResult", stage: Path) -> None:
-    from wsbench.report.run_plot import front_plot
     from wsbench.experiments.store import write_json
+    from wsbench.report.run_plot import front_plot
 
     cfg, rec = result.config, result.record
     (stage / "compressed").mkdir(parents=True)

@@ -12,9 +12,8 @@ if TYPE_CHECKING:
 
 def front_plot(rec: "TrialRecord", cfg: "CompressConfig", path: Path) -> Path:
     """Validation metric against d: every evaluation, the chosen front, and after merging."""
-    import numpy as np
-
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wsbench.codec.weights import Include, WeightView, flat_parameters
 from wsbench.errors import ConfigError
 from wsbench.search.metrics import get_metric
 from wsbench.search.population import PopulationForward
 from wsbench.search.problem import CachedProblem
 from wsbench.settings import POPULATION_EVALS, SCREEN_DTYPES  # the choices, declared once
-from wsbench.codec.weights import Include, WeightView, flat_parameters
 
 if TYPE_CHECKING:
     import torch
