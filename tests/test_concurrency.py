@@ -29,7 +29,7 @@ sys.exit(main(sys.argv[1:]))
 
 HOLD = """
 import sys, time
-from wsbench.files import locking
+from wsbench.experiments import locking
 lock = locking.take(sys.argv[1])
 print("held" if lock else "taken", flush=True)
 time.sleep(float(sys.argv[2]))

@@ -16,13 +16,12 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, Callable
 
 from wsbench import validate
+from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES  # the harness's, offered here
 from wsbench.search.metrics import METRICS
 
 RUN, COMPRESS = "run", "compress"
 BOTH = frozenset({RUN, COMPRESS})
 INCLUDES = ("conv-linear", "all")
-SCREEN_DTYPES = ("float32", "bfloat16")
-POPULATION_EVALS = ("auto", "loop", "batched")
 FILE_CODINGS = ("huffman", "huffman-layer")  # what `wsbench compress` may save files with
 REQUIRED = object()   # Spec.toml_default: an experiment file must give the key
 DERIVED = object()    # Spec.toml_default: the experiment parser derives it from other keys

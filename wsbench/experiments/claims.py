@@ -1,6 +1,6 @@
 """Which process runs which trial when several ``wsbench run`` share one results folder.
 
-A process claims a trial by locking ``locks/<trial key>.lock`` (:mod:`wsbench.files.locking`) for as
+A process claims a trial by locking ``locks/<trial key>.lock`` (:mod:`wsbench.experiments.locking`) for as
 long as it works on it. A trial locked by another live process is *taken*: it is skipped and
 waited for at the end. A trial whose record changed since this run looked at the folder was
 written by another process (finished, skipped or failed there) and is not run again here, so
@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wsbench.experiments import locking
 from wsbench.experiments.store import ResultsStore
-from wsbench.files import locking
 
 if TYPE_CHECKING:
     from wsbench.experiments.experiment import Trial

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from wsbench.errors import ConfigError
-from wsbench.files import locking
+from wsbench.experiments import locking
 
 PARTIAL_MAX_AGE = 24 * 3600  # seconds: a staging folder with no lock file is then abandoned
 

@@ -31,9 +31,9 @@ from wsbench.experiments.staging import prepare_root  # noqa: F401 - the check b
 from wsbench.files.cache import atomic_write_bytes, content_key
 
 if TYPE_CHECKING:
+    from wsbench.experiments import locking
     from wsbench.experiments.claims import Claims
     from wsbench.experiments.experiment import Experiment, Trial
-    from wsbench.files import locking
 
 # what a results file edited by hand (a missing key, a string for a number) raises while read
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
@@ -117,7 +117,7 @@ class ResultsStore:
 
     def lock_exact(self, exp: "Experiment", trial: "Trial") -> "locking.Lock | None":
         """The lock of the trial's exact front; None while another process computes it."""
-        from wsbench.files import locking
+        from wsbench.experiments import locking
 
         return locking.take(self.lock_path("exact-" + exact_key(exp, trial)))
 

@@ -27,10 +27,10 @@ import numpy as np
 
 from wsbench.codec.weights import Include, WeightView, flat_parameters
 from wsbench.errors import ConfigError
+from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES
 from wsbench.search.metrics import get_metric
 from wsbench.search.population import PopulationForward
 from wsbench.search.problem import CachedProblem
-from wsbench.settings import POPULATION_EVALS, SCREEN_DTYPES  # the choices, declared once
 
 if TYPE_CHECKING:
     import torch

@@ -1,0 +1,5 @@
+"""The values the fitness harness accepts for its options, declared once: the harness checks
+them, and :mod:`wsbench.settings` offers them to experiment files and command-line flags."""
+
+SCREEN_DTYPES = ("float32", "bfloat16")         # dtype of the search's forwards (bf16 autocast)
+POPULATION_EVALS = ("auto", "loop", "batched")  # one forward per candidate or one vmapped forward
