@@ -16,7 +16,12 @@ from dataclasses import Field, dataclass, field, fields
 from typing import Any, Callable
 
 from wsbench import validate
-from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES  # the harness's, offered here
+from wsbench.search.choices import (  # the harness's, offered here
+    POPULATION_EVALS,
+    SCREEN_DTYPES,
+    SIZE_CODINGS,
+    SIZES,
+)
 from wsbench.search.metrics import METRICS
 
 RUN, COMPRESS = "run", "compress"
@@ -27,7 +32,7 @@ REQUIRED = object()   # Spec.toml_default: an experiment file must give the key
 DERIVED = object()    # Spec.toml_default: the experiment parser derives it from other keys
 SAME = object()       # Spec.toml_default: the field's own default
 # carried by a trial, and part of its key and record only when not at their default
-SCREENING = ("fidelity", "screen_dtype", "fidelity_seed", "population_eval")
+SCREENING = ("fidelity", "screen_dtype", "fidelity_seed", "population_eval", "size", "size_coding")
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,12 @@ class RunSettings:
     population_eval: str = setting("auto", "score a population one by one or in one vmapped "
                                            "forward (default auto: batched on CUDA, loop on CPU)",
                                    choices=POPULATION_EVALS)
+    size: str = setting("d", "the size objective the search minimises: d, the number of shared "
+                             "values (the paper), or bits, the coded index bits per shared weight "
+                             "(default d)", choices=SIZES)
+    size_coding: str = setting("huffman-layer", "the coding whose index bits the bits objective "
+                                                "counts (default: one Huffman table per tensor)",
+                               choices=SIZE_CODINGS)
     coding: str = setting("huffman", "coding of the saved files: one Huffman table (paper, "
                                      "default) or one per tensor over the same global codebook "
                                      "(lossless, smaller; the table prints both)",

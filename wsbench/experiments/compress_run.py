@@ -46,6 +46,8 @@ class CompressConfig:
     fidelity_seed: int = 0
     screen_dtype: str = "float32"  # "bfloat16": bf16 autocast while searching
     population_eval: str = "auto"  # "loop" (CPU default) or "batched" (one vmapped forward; CUDA)
+    size: str = "d"                # the size objective: d (paper) or coded bits per weight
+    size_coding: str = "huffman-layer"  # the coding the bits objective counts
     coding: str = "huffman"        # of the saved files: the paper's, or "huffman-layer" (per tensor)
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,7 +60,8 @@ class CompressConfig:
         return Trial(**specs, seed=self.seed, budget=self.budget, max_requested=self.max_requested,
                      metric=self.metric, include=self.include, max_drop=self.max_drop,
                      fidelity=self.fidelity, screen_dtype=self.screen_dtype,
-                     fidelity_seed=self.fidelity_seed, population_eval=self.population_eval)
+                     fidelity_seed=self.fidelity_seed, population_eval=self.population_eval,
+                     size=self.size, size_coding=self.size_coding)
 
 
 @dataclass

@@ -25,7 +25,7 @@ __all__ = ["LISTS", "TRIAL_FORMAT", "Experiment", "PluginSpec", "Trial", "load_e
 TRIAL_FORMAT = 1
 LISTS = {"tasks": "task", "spaces": "space", "quantizers": "quantizer", "optimizers": "optimizer",
          "merges": "merge"}
-NEW_SETTINGS = ("fidelity_seed", "population_eval")  # in as_dict only when not at the default
+NEW_SETTINGS = ("fidelity_seed", "population_eval", "size", "size_coding")  # in as_dict only when not at the default
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Trial:
     screen_dtype: str = "float32"  # screening: dtype of the search's forwards
     fidelity_seed: int = DEFAULTS.fidelity_seed        # screening: which validation subset
     population_eval: str = DEFAULTS.population_eval    # one by one or one vmapped forward
+    size: str = DEFAULTS.size                          # the size objective: d or coded bits
+    size_coding: str = DEFAULTS.size_coding            # the coding the bits objective counts
 
     def screening(self) -> dict[str, Any]:
         """Screening options that differ from the default (full split, fp32, ...): at their
@@ -124,6 +126,8 @@ class Experiment:
     screen_dtype: str = "float32"
     fidelity_seed: int = DEFAULTS.fidelity_seed
     population_eval: str = DEFAULTS.population_eval
+    size: str = DEFAULTS.size
+    size_coding: str = DEFAULTS.size_coding
     reference: dict[str, Reference] = field(default_factory=dict)
     description: str = ""
     source: str = ""  # the TOML text it was read from
@@ -132,7 +136,7 @@ class Experiment:
         """Seeds outermost, so that an interrupted run has every configuration on its first seeds."""
         return [Trial(t, s, q, o, m, seed, self.budget, self.max_requested, self.metric,
                       self.include, self.max_drop, self.fidelity, self.screen_dtype,
-                      self.fidelity_seed, self.population_eval)
+                      self.fidelity_seed, self.population_eval, self.size, self.size_coding)
                 for seed, t, s, q, o, m in product(self.seeds, self.tasks, self.spaces,
                                                    self.quantizers, self.optimizers, self.merges)]
 

@@ -26,6 +26,8 @@ OWN_KEYS = {"name", "description", "seeds", "indicator", "tasks", "spaces", "qua
             "optimizers", "merges"}
 TOP_KEYS = OWN_KEYS | settings.toml_keys()[""]
 EXACT_KEYS = settings.toml_keys()["exact"]
+# the bits objective counts index bits per weight: at most 32 (fp32), at least 1 (Huffman)
+BITS_REFERENCE = Reference(d_max=32.0)
 REFERENCE_KEYS = {"f1_max", "d_scale", "d_max", "ref_point"}
 REQUIRED_KEYS = ("name", "tasks", "optimizers",
                  *(settings.toml_key(f) for f in settings.settings_fields(settings.RUN)
@@ -74,7 +76,8 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: s
         raise fail("seeds", f"{n_trials} trials (seeds x every list) is more than the cap "
                             f"of {validate.MAX_TRIALS}")
     values = _settings(data, source, fail)
-    reference = _references(data, [t.label for t in specs["tasks"]], source, fail)
+    reference = _references(data, [t.label for t in specs["tasks"]], source, fail,
+                            BITS_REFERENCE if values["size"] == "bits" else Reference())
     description = validate.typed(data.get("description", ""), f"{source}: description", str)
     return Experiment(name=name, description=description, **specs, seeds=seeds, **values,
                       reference=reference, source=text)
@@ -173,7 +176,8 @@ def _plugin_spec(item: Any, key: str, kind: str, fail) -> "PluginSpec":
     return spec
 
 
-def _references(data: dict, task_labels: list[str], source: str, fail) -> dict[str, Reference]:
+def _references(data: dict, task_labels: list[str], source: str, fail,
+                base: Reference) -> dict[str, Reference]:
     """Per-task indicator normalisation: [indicator] defaults, [indicator.tasks.<label>] overrides."""
     table = validate.table(data.get("indicator", {}), f"{source}: indicator", REFERENCE_KEYS | {"tasks"})
     overrides = table.get("tasks", {})
@@ -192,12 +196,11 @@ def _references(data: dict, task_labels: list[str], source: str, fail) -> dict[s
         extra = sorted(set(over) - REFERENCE_KEYS)
         if extra:
             raise fail(f"{where}.{extra[0]}", f"unknown key; valid keys: {', '.join(sorted(REFERENCE_KEYS))}")
-        out[label] = _reference({**defaults, **over}, lambda k, m, w=where: fail(f"{w}.{k}", m))
+        out[label] = _reference({**defaults, **over}, lambda k, m, w=where: fail(f"{w}.{k}", m), base)
     return out
 
 
-def _reference(values: dict, fail) -> Reference:
-    ref = Reference()
+def _reference(values: dict, fail, ref: Reference) -> Reference:
     f1_max = _number(values, "f1_max", fail, ref.f1_max)
     d_max = _number(values, "d_max", fail, ref.d_max)
     d_scale = _typed(values, "d_scale", str, fail, ref.d_scale)

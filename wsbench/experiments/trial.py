@@ -86,7 +86,8 @@ def build_harness(trial: "Trial", device: str | None = None, data: Any = None,
                           metric=trial.metric, include=trial.include, device=device,
                           cache_prefix=(trial.task.name, trial.quantizer.name, trial.space.name),
                           fidelity=trial.fidelity, fidelity_seed=trial.fidelity_seed,
-                          screen_dtype=trial.screen_dtype, population_eval=trial.population_eval)
+                          screen_dtype=trial.screen_dtype, population_eval=trial.population_eval,
+                          size=trial.size, size_coding=trial.size_coding)
 
 
 def score_solution(h: "FitnessHarness", quantizer: str, label: str, x, q: "Quantization") -> Scored:

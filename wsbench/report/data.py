@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from wsbench.errors import ConfigError, reraised
 from wsbench.experiments.experiment import LISTS, Experiment, Trial
 from wsbench.experiments.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
-from wsbench.experiments.records import ExactRecord, TrialRecord
+from wsbench.experiments.records import Coding, ExactRecord, Solution, TrialRecord
 from wsbench.experiments.store import MALFORMED, ResultsStore, other_trial_ids
 
 FACTORS = ("space", "quantizer", "optimizer", "merge")  # what a configuration is; tasks are blocks
@@ -189,3 +189,10 @@ def best_cr_curve(record: TrialRecord, drops: np.ndarray) -> np.ndarray:
     base = record.baseline.val
     sols = [(base - s.val, s.cr_paper) for s in record.merged]
     return np.array([max([cr for dr, cr in sols if dr <= d + 1e-12], default=np.nan) for d in drops])
+
+
+def size_axis(size: str, coding: str) -> tuple[str, Callable[[Solution], float]]:
+    """The size objective's axis label, and a solution's value on it (d, or its coded bits)."""
+    if size == "bits":
+        return f"index bits per weight ({coding})", lambda s: s.sizes[Coding(coding)].bits
+    return "d (shared values)", lambda s: float(s.d)

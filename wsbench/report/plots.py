@@ -21,6 +21,7 @@ from wsbench.report.data import (
     exact_hv,
     screened,
     screened_sentence,
+    size_axis,
 )
 from wsbench.report.model import Figure
 
@@ -121,7 +122,7 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
             if zoom:
                 ax.set_ylim(base - 0.03, base + 0.012)
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("d (shared values)")
+        ax.set_xlabel(size_axis(res.exp.size, res.exp.size_coding)[0])
         ax.set_ylabel(f"validation {res.exp.metric}" + (f" ({screened(res)})" if screened(res) else ""))
         ax.grid(alpha=0.3)
     axes[0].set_title(f"{task}: median attainment surfaces")

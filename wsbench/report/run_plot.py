@@ -18,7 +18,10 @@ def front_plot(rec: "TrialRecord", cfg: "CompressConfig", path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from wsbench.report.data import size_axis
+
     metric = cfg.metric
+    size_label, size_of = size_axis(cfg.size, cfg.size_coding)
     archive_f = np.asarray(rec.archive.f if rec.archive else [], dtype=float).reshape(-1, 2)
     base = rec.baseline
     assert base is not None
@@ -33,11 +36,11 @@ def front_plot(rec: "TrialRecord", cfg: "CompressConfig", path: Path) -> Path:
         if cfg.merge == "none" and items is rec.merged:
             continue
         ys = [s.val if "val" in label else s.test for s in items]
-        ax.scatter([s.d for s in items], ys, s=28, label=label, **style)
+        ax.scatter([size_of(s) for s in items], ys, s=28, label=label, **style)
     ax.axhline(base.val, color="tab:green", lw=1, ls="--", label="baseline (val)")
     ax.axhline(base.test, color="tab:green", lw=1, ls=":", label="baseline (test)")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("d (number of shared values)")
+    ax.set_xlabel(size_label)
     ax.set_ylabel(f"{metric}")
     lo = min([base.test, base.val] + [s.test for s in rec.merged]) - 0.05
     ax.set_ylim(max(0.0, lo), 1.0)

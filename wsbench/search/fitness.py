@@ -31,6 +31,7 @@ from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES
 from wsbench.search.metrics import get_metric
 from wsbench.search.population import PopulationForward
 from wsbench.search.problem import CachedProblem
+from wsbench.search.size import SizeObjective
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,7 @@ def stratified_subset(y: "torch.Tensor", fraction: float, seed: int) -> "torch.T
 
 
 class FitnessHarness(CachedProblem):
-    """Objectives f1 = 1 - metric on validation, f2 = d (number of shared values).
+    """Objectives f1 = 1 - metric on validation, f2 = d or coded bits (:mod:`wsbench.search.size`).
 
     Screening options (``fidelity``, ``screen_dtype``) change only the objectives the optimizer
     sees; ``score_*`` and :meth:`rescore` always use the full split in fp32.
@@ -75,7 +76,8 @@ class FitnessHarness(CachedProblem):
                  batch_size: int = 2048, cache: dict | None = None, cache_prefix: tuple = (),
                  fidelity: float = 1.0, fidelity_seed: int = 0, screen_dtype: str = "float32",
                  population_eval: str = "auto", population_batch: int = 32,
-                 batched_images: int = 16384) -> None:
+                 batched_images: int = 16384, size: str = "d",
+                 size_coding: str = "huffman-layer") -> None:
         number = isinstance(fidelity, (int, float)) and not isinstance(fidelity, bool)
         if not (number and 0 < fidelity <= 1):
             raise ConfigError(f"fidelity must be a number in (0, 1], got {fidelity!r}")
@@ -92,6 +94,7 @@ class FitnessHarness(CachedProblem):
         self.view = WeightView.of(self.model, include)
         self.quantizer = quantizer
         self.space = space
+        self.size = SizeObjective(self.view, size, size_coding)
         space.bind(self.view)
         self.metric_name = metric
         self._metric = get_metric(metric)
@@ -114,6 +117,7 @@ class FitnessHarness(CachedProblem):
             cache_prefix = cache_prefix + (("fidelity", self.fidelity, self.fidelity_seed),)
         if screen_dtype != "float32":
             cache_prefix = cache_prefix + (("screen", screen_dtype),)
+        cache_prefix = cache_prefix + self.size.cache_tag
         self.batched = (population_eval == "batched"
                         or (population_eval == "auto" and self.device.type == "cuda"))
         self.population_batch = int(population_batch)
@@ -242,7 +246,7 @@ class FitnessHarness(CachedProblem):
         try:
             for i, x in enumerate(X):
                 q = self.quantization(x)
-                F[i] = (1.0 - self.score_quantization(q, split), float(q.d))
+                F[i] = (1.0 - self.score_quantization(q, split), self.size(q))
         finally:
             self.view.restore()
         return F
@@ -267,7 +271,7 @@ class FitnessHarness(CachedProblem):
     def _evaluate_one(self, x: np.ndarray) -> tuple[float, float]:
         q = self.quantization(x)
         self.write_quantization(q)
-        return 1.0 - self.score_current(self.search_split, screen=True), float(q.d)
+        return 1.0 - self.score_current(self.search_split, screen=True), self.size(q)
 
     def _evaluate_many(self, X: np.ndarray) -> list[tuple[float, float]] | None:
         if not self.batched:
@@ -288,5 +292,5 @@ class FitnessHarness(CachedProblem):
         qs = [self.quantization(x) for x in X]
         x, y = self.splits[split]
         pred = self._population.predict(self._population.stack(qs), x, self._autocast(screen))
-        return [(1.0 - self._metric(pred[i], y, self.num_classes), float(q.d))
+        return [(1.0 - self._metric(pred[i], y, self.num_classes), self.size(q))
                 for i, q in enumerate(qs)]
