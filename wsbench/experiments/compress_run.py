@@ -46,7 +46,7 @@ class CompressConfig:
     fidelity_seed: int = 0
     screen_dtype: str = "float32"  # "bfloat16": bf16 autocast while searching
     population_eval: str = "auto"  # "loop" (CPU default) or "batched" (one vmapped forward; CUDA)
-    coding: str = "huffman"        # of the saved files: the paper's, or "huffman-layer" (per tensor)
+    coding: str = "huffman"        # of the saved files: the paper's, "huffman-layer" or "adaptive"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
