@@ -34,7 +34,7 @@ def _quantized_weights(cm):
     return cm.state_dict()
 
 
-@pytest.mark.parametrize("coding", ["huffman", "huffman-layer", "fixed"])
+@pytest.mark.parametrize("coding", ["huffman", "huffman-layer", "adaptive", "fixed"])
 def test_digits_model_round_trip(digits_cnn, tmp_path, coding):
     model = digits_cnn.model
     cm = wsbench.compress_model(model, 37, coding=coding)

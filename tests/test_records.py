@@ -86,23 +86,26 @@ def test_a_newer_record_format_is_refused_in_one_line(folder, tmp_path, capsys):
 
 
 def test_records_without_later_keys_still_read(folder):
-    """Records written before the per-tensor coding, the UB row and the model fingerprint."""
+    """Records written before the per-tensor and adaptive codings, the UB row and the model
+    fingerprint."""
     data = json.loads(next(p for p in _files(folder, "trials") if '"status":"ok"' in p.read_text()).read_text())
-    later = ("bits_layer", "cr_paper_layer", "cr_file_layer")
+    later = ("bits_layer", "cr_paper_layer", "cr_file_layer",
+             "bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")
     old = {k: v for k, v in data.items() if k not in ("ub", "model")}
     old["front"] = [{k: v for k, v in s.items() if k not in later} for s in data["front"]]
     old["merged"] = [{k: v for k, v in s.items() if k not in later} for s in data["merged"]]
     rec = TrialRecord.from_dict(old)
     assert rec.ub is None and rec.model is None and rec.merged
-    assert not any(s.has(Coding.LAYER) for s in rec.merged)
+    assert not any(s.has(Coding.LAYER) or s.has(Coding.ADAPTIVE) for s in rec.merged)
     assert rec.to_dict() == old  # nothing invented on the way back
 
 
 def test_the_coding_enum_owns_the_record_keys():
-    assert [c.value for c in Coding] == ["fixed", "huffman", "huffman-layer"]
+    assert [c.value for c in Coding] == ["fixed", "huffman", "huffman-layer", "adaptive"]
     assert [(c.bits_key, c.cr_paper_key, c.cr_file_key) for c in Coding] == [
         ("bits_fixed", "cr_paper_fixed", None), ("bits_huffman", "cr_paper", "cr_file"),
-        ("bits_layer", "cr_paper_layer", "cr_file_layer")]
+        ("bits_layer", "cr_paper_layer", "cr_file_layer"),
+        ("bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")]
     sizes = {Coding.FIXED: CodedSize(4.0, 8.0), Coding.HUFFMAN: CodedSize(2.0, 16.0, 9.0),
              Coding.LAYER: CodedSize(1.9, 16.8, 9.5)}
     s = Solution([3.0], 3, 3, 0.9, 0.8, sizes, file_bytes=100)
@@ -134,13 +137,17 @@ def test_the_report_reads_each_coding_from_its_own_keys(folder):
                                                         span("cr_file")]
         assert rows[f"+ per-tensor Huffman [{t.config}]"][5:] == [
             span("bits_layer"), span("cr_paper_layer"), span("cr_file_layer")]
+        assert rows[f"+ adaptive arithmetic [{t.config}]"][5:] == [
+            span("bits_adaptive"), span("cr_paper_adaptive"), span("cr_file_adaptive")]
         test = raw["baseline"]["test"]
         best = max((s for s in raw["merged"] if test - s["test"] <= 0.005 + 1e-12),
                    key=lambda s: (s["cr_paper_layer"], s["cr_file_layer"]), default=None)
         value = t.indicators["cr_file_layer@test0.5"]
         assert (value == best["cr_file_layer"]) if best else math.isnan(value)
     table = coding_table(res, "digits-mlp")
-    assert [r[0].text for r in table.rows] == ["none", "neighbor"]
+    assert [(r[0].text, r[1].text) for r in table.rows] == [
+        ("none", "per-tensor Huffman"), ("neighbor", "per-tensor Huffman"),
+        ("none", "adaptive arithmetic"), ("neighbor", "adaptive arithmetic")]
 
 
 def test_the_store_owns_the_layout_and_writes_atomically(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.records import Coding, Solution
 from wsbench.experiments.runner import run_experiment
 
 OPTIMIZERS = ["exhaustive", {"name": "nsga2", "pop_size": 4, "label": "nsga2-p4"}, "random"]
@@ -155,8 +156,8 @@ def test_merges_on_shared_searches_are_compared_member_by_member(tmp_path):
 
 def test_per_tensor_coding_is_compared_on_the_same_solutions(report):
     md = (report / "report.md").read_text()
-    assert "per-tensor Huffman tables (beyond the paper) against the paper's one shared table" in md
-    assert "+ per-tensor Huffman" in md  # the Table-I row
+    assert "codings beyond the paper (per-tensor Huffman tables; context-adaptive" in md
+    assert "+ per-tensor Huffman" in md and "+ adaptive arithmetic" in md  # the Table-I rows
     rows = list(csv.DictReader(open(report / "indicators.csv")))
     values = [float(r["cr_file_layer@test0.5"]) for r in rows]
     assert any(np.isfinite(values)) and all(v > 1 for v in values if np.isfinite(v))
@@ -164,6 +165,7 @@ def test_per_tensor_coding_is_compared_on_the_same_solutions(report):
         for s in json.loads(path.read_text())["merged"]:
             # same indices, so never more index bits than the shared table
             assert s["bits_layer"] <= s["bits_huffman"] + 1e-12
+            assert Solution.from_dict(s).has(Coding.ADAPTIVE)
 
 
 def test_trials_of_other_configurations_in_the_folder_are_named_not_dropped_silently(tmp_path, capsys):

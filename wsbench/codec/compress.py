@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench.codec import fileformat, huffman, layer_coding
+from wsbench.codec import adaptive, fileformat, huffman, layer_coding
 from wsbench.codec.quantization import Quantization
 from wsbench.codec.weights import Include, WeightView
 from wsbench.errors import FormatError
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import torch
 
 
-CODINGS = ("huffman", "huffman-layer", "fixed")
+CODINGS = ("huffman", "huffman-layer", "adaptive", "fixed")
 
 
 @dataclass
@@ -56,6 +56,9 @@ class CompressedModel:
     @cached_property
     def _encoded(self) -> tuple[Any, bytes, int]:
         idx = self._indices
+        if self.coding == "adaptive":
+            code = adaptive.encode(idx, _sizes(self.shared), self.quantization.codebook.cpu().numpy())
+            return code, code.data, code.total_bits
         if self.coding == "huffman-layer":
             code = layer_coding.encode(idx, _sizes(self.shared), self.quantization.d)
             return code, code.data, code.total_bits
@@ -116,6 +119,8 @@ class CompressedModel:
         if isinstance(table, layer_coding.LayerCode):
             arrays, header_extra["layers"] = layer_coding.to_file(table)
             tensors.update({k: torch.from_numpy(v) for k, v in arrays.items()})
+        elif isinstance(table, adaptive.AdaptiveCode):
+            header_extra["adaptive"] = {"zero": table.zero, **adaptive.params()}
         elif table is not None:
             tensors["huffman.count"] = torch.from_numpy(table.count.astype(np.int64))
             tensors["huffman.symbol"] = torch.from_numpy(table.symbol.astype(np.int64))
@@ -128,7 +133,7 @@ class CompressedModel:
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
             "rest": list(self.rest), "extra": self.extra, **header_extra,
         }
-        return fileformat.write_bytes(header, tensors)  # the newest version, for every coding
+        return fileformat.write_bytes(header, tensors, fileformat.version_for(self.coding))
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (never a half-written file under the final name)."""
@@ -201,6 +206,8 @@ def _decode_indices(header: dict, tensors: dict[str, "torch.Tensor"]) -> np.ndar
         arrays = {k: tensors[k].numpy() for k in ("huffman.lengths", "layers.lengths")}
         code = layer_coding.from_file(arrays, header["layers"], data, n_bits, d)
         return layer_coding.decode(code, _sizes(header["shared"]))
+    if header["coding"] == "adaptive":
+        return adaptive.decode(data, _sizes(header["shared"]), d, header["adaptive"]["zero"])
     if header["coding"] == "fixed":
         return fileformat.unpack_fixed(data, n, fileformat.fixed_width(d))
     raise ValueError(f"unknown coding {header['coding']!r}")

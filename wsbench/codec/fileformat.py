@@ -2,8 +2,9 @@
 
 Layout (all tensors little-endian, as safetensors stores them):
 
-* metadata ``format`` = ``wsbench-compressed``, ``version`` = ``3``, ``header`` = JSON with
-  ``coding`` (``huffman``, ``huffman-layer`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
+* metadata ``format`` = ``wsbench-compressed``, ``version`` = ``3`` (``4`` for coding
+  ``adaptive``, which older readers do not know), ``header`` = JSON with
+  ``coding`` (``huffman``, ``huffman-layer``, ``adaptive`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
   ``quantizer``, ``include``, ``shared`` (``[name, shape, dtype]`` in pooling order),
   ``rest`` (names of the fp32 remainder) and ``sha256``: from version 3 on over the header (less
   ``sha256``) and every tensor's name, dtype, shape and bytes, so that no edit of a header field
@@ -16,7 +17,9 @@ Layout (all tensors little-endian, as safetensors stores them):
 * ``huffman.lengths`` uint8[d], the shared table's code lengths, and ``layers.lengths`` uint8,
   the concatenated per-tensor tables (coding ``huffman-layer``; the header's ``layers`` lists
   ``[first symbol, table length (0: the shared table), bits]`` per shared tensor);
-* ``bitstream`` uint8, the indices of all shared weights (Huffman codes or fixed-width, MSB first);
+* ``bitstream`` uint8, the indices of all shared weights (Huffman codes or fixed-width, MSB first;
+  for ``adaptive`` the range coder's 32-bit words, little-endian, with the header's ``adaptive``
+  holding the zero bin and the context model's parameters, :mod:`wsbench.codec.adaptive`);
 * ``rest.<name>``: every other state-dict entry (biases, norms, buffers) unchanged.
 
 Loading uses safetensors only: nothing is ever unpickled. Only a regular file under the size cap
@@ -42,8 +45,15 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT = "wsbench-compressed"
-VERSION = 3     # written for every coding: its checksum binds header, dtypes, shapes and bytes
+VERSION = 4     # the newest: coding adaptive (checksum as version 3's)
 READS = tuple(str(v) for v in range(1, VERSION + 1))
+NEW_CODINGS = {"adaptive": 4}  # codings first written in a later version; the rest are written as 3
+
+
+def version_for(coding: str) -> int:
+    """The version a file of ``coding`` is written as: 3 (whose checksum binds header, dtypes,
+    shapes and bytes) unless the coding is newer, so older readers still read the older codings."""
+    return NEW_CODINGS.get(coding, 3)
 SUFFIX = ".wsb"
 
 
@@ -126,6 +136,9 @@ def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
         version, header = _header(meta)
         if checksum(tensors, header, version) != header.get("sha256"):
             raise FormatError("checksum mismatch, the file is corrupted")
+        if version < NEW_CODINGS.get(header.get("coding"), 0):  # type: ignore[arg-type]
+            raise FormatError(f"coding {header.get('coding')!r} needs format version "
+                              f"{NEW_CODINGS[header['coding']]}, the file says {version}")
         fileformat_checks.check(header, tensors)
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None

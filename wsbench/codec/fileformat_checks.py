@@ -20,12 +20,12 @@ from wsbench.errors import FormatError
 if TYPE_CHECKING:
     import torch
 
-CODINGS = ("huffman", "huffman-layer", "fixed")
+CODINGS = ("huffman", "huffman-layer", "adaptive", "fixed")
 MAX_CODE_LENGTH = 31  # the longest code bitarray's canonical decoder accepts
 MAX_DIMS = 64         # torch's limit on a tensor's dimensions
 MAX_DIM = 1 << 62     # one dimension torch can index
 TABLES = {"huffman": ("huffman.count", "huffman.symbol"),
-          "huffman-layer": ("huffman.lengths", "layers.lengths"), "fixed": ()}
+          "huffman-layer": ("huffman.lengths", "layers.lengths"), "adaptive": (), "fixed": ()}
 TABLE_DTYPES = {"codebook": "float32", "bitstream": "uint8", "huffman.count": "int64",
                 "huffman.symbol": "int64", "huffman.lengths": "uint8", "layers.lengths": "uint8"}
 _INTS = {"n_weights": 0, "n_bits": 0, "k": 1, "d": 1}  # field: smallest value
@@ -59,6 +59,8 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
         _huffman(header, tensors["huffman.count"].numpy(), tensors["huffman.symbol"].numpy())
     elif coding == "huffman-layer":
         _layers(header, sizes, tensors["huffman.lengths"].numpy(), tensors["layers.lengths"].numpy())
+    elif coding == "adaptive":
+        _adaptive(header)
     elif fixed_width(header["d"]) > 32 or header["n_bits"] != header["n_weights"] * fixed_width(header["d"]):
         raise FormatError(f"n_bits {header['n_bits']} is not n_weights x {fixed_width(header['d'])} bits")
     return sizes
@@ -179,3 +181,19 @@ def _layers(header: dict, sizes: list[int], shared: np.ndarray, own: np.ndarray)
             raise FormatError(f"a tensor of {size} weights cannot take {bits} bits")
     if start != own.size:
         raise FormatError("per-tensor tables do not match their lengths")
+
+
+def _adaptive(header: dict) -> None:
+    """The context model's parameters as this wsbench codes them, the zero bin in the codebook,
+    whole 32-bit words, and no more indices than the words can hold (what decoding allocates)."""
+    from wsbench.codec import adaptive
+
+    info, n, n_bits = header.get("adaptive"), header["n_weights"], header["n_bits"]
+    if not isinstance(info, dict) or {k: v for k, v in info.items() if k != "zero"} != adaptive.params():
+        raise FormatError("the header's adaptive-coding parameters are missing or not this wsbench's")
+    if not is_int(info.get("zero")) or not 0 <= info["zero"] < header["d"]:
+        raise FormatError("the adaptive coding's zero bin is outside the codebook")
+    if n_bits % 32 or (n and not n_bits):
+        raise FormatError(f"n_bits {n_bits} is not whole 32-bit words of a range coder")
+    if n > adaptive.max_indices(n_bits):
+        raise FormatError(f"{n_bits} bits of adaptive coding cannot hold {n} indices")

@@ -48,7 +48,7 @@ class CompressConfig:
     population_eval: str = "auto"  # "loop" (CPU default) or "batched" (one vmapped forward; CUDA)
     size: str = "d"                # the size objective: d (paper) or coded bits per weight
     size_coding: str = "huffman-layer"  # the coding the bits objective counts
-    coding: str = "huffman"        # of the saved files: the paper's, or "huffman-layer" (per tensor)
+    coding: str = "huffman"        # of the saved files: the paper's, or "huffman-layer" or "adaptive"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,7 +1,7 @@
 """Typed records of what ``wsbench run`` writes (trials/*.json, exact/*.json), so that no
 module spells a record's keys: each class has one ``to_dict`` (exactly the JSON written) and one
-``from_dict`` (older records lacking later keys such as ``bits_layer``, ``ub`` or ``model`` still
-read; a newer ``RECORD_FORMAT`` is refused rather than misread)."""
+``from_dict`` (older records lacking later keys such as ``bits_layer``, ``bits_adaptive``, ``ub``
+or ``model`` still read; a newer ``RECORD_FORMAT`` is refused rather than misread)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class Coding(StrEnum):
     FIXED = "fixed"                # fixed width ceil(log2 d): no file is written in it
     HUFFMAN = "huffman"            # one Huffman table over all weights, as the paper
     LAYER = "huffman-layer"        # one Huffman table per tensor over the same codebook
+    ADAPTIVE = "adaptive"          # context-adaptive binary arithmetic coding (codec/adaptive.py)
 
     @property
     def bits_key(self) -> str:
@@ -49,13 +50,14 @@ class Coding(StrEnum):
 
 _KEYS = {Coding.FIXED: ("bits_fixed", "cr_paper_fixed", None),
          Coding.HUFFMAN: ("bits_huffman", "cr_paper", "cr_file"),
-         Coding.LAYER: ("bits_layer", "cr_paper_layer", "cr_file_layer")}
+         Coding.LAYER: ("bits_layer", "cr_paper_layer", "cr_file_layer"),
+         Coding.ADAPTIVE: ("bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")}  # added later
 _SIZE_KEYS = {key: (c, attr) for c, keys in _KEYS.items()  # key -> (coding, CodedSize attribute)
               for key, attr in zip(keys, ("bits", "cr_paper", "cr_file")) if key}
 # the order keys have always been written in (records stay byte-identical)
 _SOLUTION_ORDER = ("x", "k", "d", "val", "test", "bits_fixed", "bits_huffman", "cr_paper", "cr_file",
                    "cr_paper_fixed", "file_bytes", "bits_layer", "cr_paper_layer", "cr_file_layer",
-                   "d_before")
+                   "d_before", "bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")
 
 
 class _FileKeys:
@@ -85,7 +87,7 @@ class Solution(_FileKeys):
     d: int
     val: float
     test: float
-    sizes: dict[Coding, CodedSize]   # fixed and huffman always; huffman-layer in newer records
+    sizes: dict[Coding, CodedSize]   # fixed and huffman always; the others in newer records
     file_bytes: int | None = None    # bytes of its Huffman-coded file
     d_before: int | None = None      # merged solutions: d of the front member before merging
 
@@ -93,7 +95,7 @@ class Solution(_FileKeys):
         found = _SIZE_KEYS.get(key)
         return getattr(self.sizes[found[0]], found[1]) if found else super().__getitem__(key)
 
-    def has(self, coding: Coding) -> bool:  # older records lack the per-tensor coding
+    def has(self, coding: Coding) -> bool:  # older records lack the later codings
         return coding in self.sizes
 
     @property
@@ -125,11 +127,9 @@ class Solution(_FileKeys):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Solution":
-        sizes = {}
-        for c in Coding:
-            if c in (Coding.FIXED, Coding.HUFFMAN) or c.bits_key in data:
-                sizes[c] = CodedSize(data[c.bits_key], data[c.cr_paper_key],
-                                     data[c.cr_file_key] if c.cr_file_key else None)
+        sizes = {c: CodedSize(data[c.bits_key], data[c.cr_paper_key],  # older: fixed, huffman only
+                              data[c.cr_file_key] if c.cr_file_key else None)
+                 for c in Coding if c in (Coding.FIXED, Coding.HUFFMAN) or c.bits_key in data}
         return cls(list(data["x"]), data["k"], data["d"], data["val"], data["test"], sizes,
                    data.get("file_bytes"), data.get("d_before"))
 

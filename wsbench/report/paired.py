@@ -18,6 +18,7 @@ from wsbench.experiments import stats
 from wsbench.experiments.records import Coding, Solution, TrialRecord
 from wsbench.report.data import Results, TrialResult
 from wsbench.report.model import Cell, Table
+from wsbench.report.paper_table import LATER_CODINGS
 
 # (Solution attribute, column title, format): higher is better for each
 PAIRED_METRICS = (("test", "test {metric}", ".4f"), ("cr_paper", "CR paper", ".2f"),
@@ -118,47 +119,53 @@ def merge_table(res: Results, task: str) -> Table | None:
                  f"test {metric} and whole-file CR, better in one.", columns, rows)
 
 
-# (CodedSize attribute, title) of each CR compared between the shared and per-tensor tables
+# (CodedSize attribute, title) of each CR compared between a coding and the one shared table
 CODING_METRICS = (("cr_paper", "CR paper"), ("cr_file", "CR file"))
 
 
 def coding_table(res: Results, task: str) -> Table | None:
-    """Per-tensor Huffman tables against one shared table, on every merged solution of ``task``.
+    """Each coding beyond the paper (per-tensor Huffman tables; context-adaptive arithmetic
+    coding) against one shared Huffman table, on every merged solution of ``task``.
 
-    The coding is lossless, so both codings of a solution have the same validation and test
-    metric: any CR gain is a gain at the same test metric. None for records without it.
+    The codings are lossless, so every coding of a solution has the same validation and test
+    metric: any CR gain is a gain at the same test metric. A coding that the records lack (older
+    records) has no rows; None when no coding has any.
     """
+    rows = []
+    for coding, name in LATER_CODINGS.items():
+        for label, sols in _distinct_merged(res, task, coding).items():
+            row = [Cell(label), Cell(name), Cell(str(len(sols)))]
+            for attr, _ in CODING_METRICS:
+                xa = np.array([getattr(s.sizes[Coding.HUFFMAN], attr) for s in sols])
+                xb = np.array([getattr(s.sizes[coding], attr) for s in sols])
+                row += _delta_cell(xa, xb, ".2f")
+                row.append(Cell(f"{100 * np.median(xb / xa - 1):+.1f}%"))
+            rows.append(row)
+    if not rows:
+        return None
+    columns = ["merge", "coding", "distinct solutions"]
+    for _, title in CODING_METRICS:
+        columns += [f"{title}: median coding - shared", f"{title}: better/tie/worse",
+                    f"{title}: p", f"{title}: median change"]
+    return Table(f"coding-pairs-{task}",
+                 f"{task}: codings beyond the paper (per-tensor Huffman tables; context-adaptive "
+                 f"binary arithmetic coding, DeepCABAC-like) against the paper's one shared Huffman "
+                 f"table, on the same final solutions (after the trial's merge; merge none: "
+                 f"the front members as found). The codings are lossless, so the "
+                 f"test {res.exp.metric} of each pair is identical. The whole-file CR counts each "
+                 f"coding's side information. A solution that several seeds reached counts once. "
+                 f"p: two-sided Wilcoxon signed-rank, ties dropped "
+                 f"(bold: p < 0.05).", columns, rows)
+
+
+def _distinct_merged(res: Results, task: str, coding: Coding) -> dict[str, list[Solution]]:
+    """Per merge label, the distinct merged solutions of the trials whose records have ``coding``
+    (seeds that reach the same solution count it once: the pairs must be independent)."""
     groups: dict[str, dict[tuple, Solution]] = {}
     for t in res.by_task(task):
-        if not t.record.ok:
-            continue
-        sols = t.record.merged
-        if sols and all(s.has(Coding.LAYER) for s in sols):
-            # seeds that reach the same solution count it once: the pairs must be independent
+        sols = t.record.merged if t.record.ok else []
+        if sols and all(s.has(coding) for s in sols):
             group = groups.setdefault(t.trial.merge.label, {})
             for s in sols:
                 group.setdefault((s.k, s.d, s.sizes[Coding.HUFFMAN].bits, s.test), s)
-    rows = []
-    for label, unique in groups.items():
-        sols = list(unique.values())
-        row = [Cell(label), Cell(str(len(sols)))]
-        for attr, _ in CODING_METRICS:
-            xa = np.array([getattr(s.sizes[Coding.HUFFMAN], attr) for s in sols])
-            xb = np.array([getattr(s.sizes[Coding.LAYER], attr) for s in sols])
-            row += _delta_cell(xa, xb, ".2f")
-            row.append(Cell(f"{100 * np.median(xb / xa - 1):+.1f}%"))
-        rows.append(row)
-    if not rows:
-        return None
-    columns = ["merge", "distinct solutions"]
-    for _, title in CODING_METRICS:
-        columns += [f"{title}: median per-tensor - shared", f"{title}: better/tie/worse",
-                    f"{title}: p", f"{title}: median change"]
-    return Table(f"coding-pairs-{task}",
-                 f"{task}: per-tensor Huffman tables (beyond the paper) against the paper's one "
-                 f"shared table, on the same final solutions (after the trial's merge; merge none: "
-                 f"the front members as found). The coding is lossless, so the "
-                 f"test {res.exp.metric} of each pair is identical. The whole-file CR counts the "
-                 f"per-tensor tables. A solution that several seeds reached counts once. p: two-sided "
-                 f"Wilcoxon signed-rank, ties dropped "
-                 f"(bold: p < 0.05).", columns, rows)
+    return {label: list(unique.values()) for label, unique in groups.items()}

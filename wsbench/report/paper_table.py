@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from wsbench.report.data import Results
 
 COLUMNS = ["method", "val", "test", "K", "d", "avg bits", "CR paper", "CR file"]
+# the codings beyond the paper (rows after "+ Huffman"; the paired coding table's rows)
+LATER_CODINGS = {Coding.LAYER: "per-tensor Huffman", Coding.ADAPTIVE: "adaptive arithmetic"}
 
 
 def _range(values: list[float], fmt: str) -> str:
@@ -33,7 +35,7 @@ def table_one_rows(baseline: Baseline, n_shared: int | None, ub: Solution | None
                    merge_row: bool = True) -> list[list[str]]:
     """The one Table I builder (the report's per task, ``wsbench compress``'s per run): baseline,
     UB (K=1024), then per configuration (tag, front, merged) MO-UB / + merge / + Huffman and the
-    per-tensor Huffman row beyond the paper; each cell a (min-max) range over the solutions."""
+    per-tensor Huffman and adaptive arithmetic rows beyond the paper; each cell a (min-max) range over the solutions."""
     rows = [["baseline", f"{baseline.val:.4f}", f"{baseline.test:.4f}", "-",
              str(n_shared if n_shared is not None else "-"), "32", "1.00", "1.00"]]
     if ub:
@@ -43,8 +45,9 @@ def table_one_rows(baseline: Baseline, n_shared: int | None, ub: Solution | None
         if merge_row:
             rows.append(_row(f"+ merge{tag}", merged, Coding.FIXED))
         rows.append(_row(f"+ Huffman{tag}", merged, Coding.HUFFMAN))
-        if merged and all(s.has(Coding.LAYER) for s in merged):  # older records lack it
-            rows.append(_row(f"+ per-tensor Huffman{tag}", merged, Coding.LAYER))
+        for coding, name in LATER_CODINGS.items():  # older records lack them
+            if merged and all(s.has(coding) for s in merged):
+                rows.append(_row(f"+ {name}{tag}", merged, coding))
     return rows
 
 
@@ -67,6 +70,6 @@ def paper_table(res: "Results", task: str) -> Table | None:
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
                  f"front members of all {len(res.exp.seeds)} seeds; val/test: {metric} re-scored on "
                  f"the full splits; avg bits per shared weight (fixed width ceil(log2 d), or mean "
-                 f"Huffman code length, one shared table as the paper or one per tensor, beyond the "
-                 f"paper); CR paper = 32 / avg bits; CR file = original state-dict "
+                 f"Huffman code length, one shared table as the paper or one per tensor, or "
+                 f"context-adaptive arithmetic coding, both beyond the paper); CR paper = 32 / avg bits; CR file = original state-dict "
                  f"bytes / compressed file bytes.", COLUMNS, rows)

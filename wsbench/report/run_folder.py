@@ -45,7 +45,7 @@ def front_rows(record: "TrialRecord") -> list[dict]:
             "x": " ".join(f"{v:g}" for v in s.x), "K": s.k, "d": s.d,
             "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.sizes[Coding.FIXED].bits,
             "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
-            **_sizes(m, Coding.HUFFMAN), **_sizes(m, Coding.LAYER),
+            **_sizes(m, Coding.HUFFMAN), **_sizes(m, Coding.LAYER), **_sizes(m, Coding.ADAPTIVE),
             "file": f"compressed/{file_name(m)}",
         })
     return rows
