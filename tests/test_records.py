@@ -101,11 +101,12 @@ def test_records_without_later_keys_still_read(folder):
 
 
 def test_the_coding_enum_owns_the_record_keys():
-    assert [c.value for c in Coding] == ["fixed", "huffman", "huffman-layer", "adaptive"]
+    assert [c.value for c in Coding] == ["fixed", "huffman", "huffman-layer", "adaptive", "native"]
     assert [(c.bits_key, c.cr_paper_key, c.cr_file_key) for c in Coding] == [
         ("bits_fixed", "cr_paper_fixed", None), ("bits_huffman", "cr_paper", "cr_file"),
         ("bits_layer", "cr_paper_layer", "cr_file_layer"),
-        ("bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")]
+        ("bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive"),
+        ("bits_native", "cr_paper_native", "cr_file_native")]
     sizes = {Coding.FIXED: CodedSize(4.0, 8.0), Coding.HUFFMAN: CodedSize(2.0, 16.0, 9.0),
              Coding.LAYER: CodedSize(1.9, 16.8, 9.5)}
     s = Solution([3.0], 3, 3, 0.9, 0.8, sizes, file_bytes=100)

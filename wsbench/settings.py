@@ -27,7 +27,7 @@ from wsbench.search.metrics import METRICS
 RUN, COMPRESS = "run", "compress"
 BOTH = frozenset({RUN, COMPRESS})
 INCLUDES = ("conv-linear", "all")
-FILE_CODINGS = ("huffman", "huffman-layer", "adaptive")  # what `wsbench compress` may save files with
+FILE_CODINGS = ("huffman", "huffman-layer", "adaptive", "native")  # what `wsbench compress` may save files with
 REQUIRED = object()   # Spec.toml_default: an experiment file must give the key
 DERIVED = object()    # Spec.toml_default: the experiment parser derives it from other keys
 SAME = object()       # Spec.toml_default: the field's own default
@@ -113,7 +113,8 @@ class RunSettings:
                                      "default), one per tensor over the same global codebook, or "
                                      "adaptive: context-adaptive binary arithmetic coding of the "
                                      "same indices (DeepCABAC-like; all lossless; the table "
-                                     "prints every coding)",
+                                     "prints every coding), or native: a codec space's own "
+                                     "payload (e.g. nncodec; with merge none)",
                           choices=FILE_CODINGS, toml=None, commands=frozenset({COMPRESS}))
 
 

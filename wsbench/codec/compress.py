@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench.codec import adaptive, fileformat, huffman, layer_coding
+from wsbench.codec import adaptive, fileformat, huffman, layer_coding, native
 from wsbench.codec.quantization import Quantization
 from wsbench.codec.weights import Include, WeightView
 from wsbench.errors import FormatError
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import torch
 
 
-CODINGS = ("huffman", "huffman-layer", "adaptive", "fixed")
+CODINGS = ("huffman", "huffman-layer", "adaptive", "fixed", "native")
 
 
 @dataclass
@@ -55,6 +55,9 @@ class CompressedModel:
 
     @cached_property
     def _encoded(self) -> tuple[Any, bytes, int]:
+        if self.coding == "native":  # the codec's own payload: no indices to code
+            code = native.code_of(self.quantization)
+            return code, code.payload, code.bits
         idx = self._indices
         if self.coding == "adaptive":
             code = adaptive.encode(idx, _sizes(self.shared), self.quantization.codebook.cpu().numpy())
@@ -110,8 +113,9 @@ class CompressedModel:
         import torch
 
         table, data, n_bits = self._encoded
-        tensors: dict[str, torch.Tensor] = {
-            "codebook": self.quantization.codebook.detach().cpu().to(torch.float32),
+        tensors: dict[str, torch.Tensor] = {} if self.coding == "native" else {
+            "codebook": self.quantization.codebook.detach().cpu().to(torch.float32)}
+        tensors |= {
             "bitstream": torch.frombuffer(bytearray(data), dtype=torch.uint8) if data
             else torch.zeros(1, dtype=torch.uint8),
         }
@@ -119,6 +123,8 @@ class CompressedModel:
         if isinstance(table, layer_coding.LayerCode):
             arrays, header_extra["layers"] = layer_coding.to_file(table)
             tensors.update({k: torch.from_numpy(v) for k, v in arrays.items()})
+        elif self.coding == "native":
+            header_extra.update(native.header_fields(table))
         elif isinstance(table, adaptive.AdaptiveCode):
             header_extra["adaptive"] = {"zero": table.zero, **adaptive.params()}
         elif table is not None:
@@ -184,6 +190,9 @@ def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
 
     header, tensors = fileformat.read(path)
     try:
+        if header["coding"] == "native":
+            return _assemble(header["shared"], native.decode(header, tensors),
+                             {name: tensors[f"rest.{name}"] for name in header["rest"]})
         idx = _decode_indices(header, tensors)
         codebook = tensors["codebook"]
         if idx.size != header["n_weights"] or (idx.size and (idx.min() < 0 or idx.max() >= codebook.numel())):

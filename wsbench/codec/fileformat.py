@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 FORMAT = "wsbench-compressed"
 VERSION = 4     # the newest: coding adaptive (checksum as version 3's)
 READS = tuple(str(v) for v in range(1, VERSION + 1))
-NEW_CODINGS = {"adaptive": 4}  # codings first written in a later version; the rest are written as 3
+NEW_CODINGS = {"adaptive": 4, "native": 4}  # codings first written in a later version; the rest are written as 3
 
 
 def version_for(coding: str) -> int:

@@ -15,17 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wsbench.codec import native
 from wsbench.errors import FormatError
 
 if TYPE_CHECKING:
     import torch
 
-CODINGS = ("huffman", "huffman-layer", "adaptive", "fixed")
+CODINGS = ("huffman", "huffman-layer", "adaptive", "fixed", "native")
 MAX_CODE_LENGTH = 31  # the longest code bitarray's canonical decoder accepts
 MAX_DIMS = 64         # torch's limit on a tensor's dimensions
 MAX_DIM = 1 << 62     # one dimension torch can index
 TABLES = {"huffman": ("huffman.count", "huffman.symbol"),
-          "huffman-layer": ("huffman.lengths", "layers.lengths"), "adaptive": (), "fixed": ()}
+          "huffman-layer": ("huffman.lengths", "layers.lengths"), "adaptive": (), "fixed": (), "native": ()}
 TABLE_DTYPES = {"codebook": "float32", "bitstream": "uint8", "huffman.count": "int64",
                 "huffman.symbol": "int64", "huffman.lengths": "uint8", "layers.lengths": "uint8"}
 _INTS = {"n_weights": 0, "n_bits": 0, "k": 1, "d": 1}  # field: smallest value
@@ -50,6 +51,10 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
         raise FormatError(f"the shared tensors hold {sum(sizes)} weights, the header says "
                           f"n_weights {header['n_weights']}")
     _tensor_set(header, tensors)
+    if header["coding"] == "native":  # the codec's payload describes the weights: no codebook
+        native.check(header)
+        _bitstream(header, tensors["bitstream"].numel())
+        return sizes
     if tensors["codebook"].numel() != header["d"]:
         raise FormatError(f"d {header['d']} does not match the codebook's "
                           f"{tensors['codebook'].numel()} values")
@@ -118,7 +123,8 @@ def _tensor_set(header: dict, tensors: dict[str, "torch.Tensor"]) -> None:
     names = [row[0] for row in header["shared"]] + header["rest"]
     if len(set(names)) != len(names):
         raise FormatError("a tensor name appears twice in the header")
-    expected = {"codebook", "bitstream", *TABLES[header["coding"]]} | {f"rest.{n}" for n in header["rest"]}
+    expected = {*(() if header["coding"] == "native" else ("codebook",)), "bitstream",
+                *TABLES[header["coding"]]} | {f"rest.{n}" for n in header["rest"]}
     if set(tensors) != expected:
         extra, missing = sorted(set(tensors) - expected), sorted(expected - set(tensors))
         raise FormatError(f"stored tensors do not match the header (missing {missing}, unexpected {extra})")

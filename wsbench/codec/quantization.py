@@ -3,20 +3,39 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
 
 
+@dataclass(frozen=True)
+class NativeCode:
+    """A codec's own coding of a quantization (e.g. an NNC bitstream): the bytes a ``native``
+    file stores, decoded by the space plugin named ``codec`` (its ``decode(header, payload,
+    shared)``), and the parameters that decoder needs."""
+
+    codec: str
+    payload: bytes
+    header: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bits(self) -> int:
+        return 8 * len(self.payload)
+
+
 @dataclass
 class Quantization:
-    """A codebook of ``d`` float32 shared values and one index per weight (int64, in [0, d))."""
+    """A codebook of ``d`` float32 shared values and one index per weight (int64, in [0, d)).
+
+    Spaces that are whole codecs also give ``native``: their own coding of exactly these values
+    (any merge drops it: a merged quantization is coded by wsbench's codings)."""
 
     codebook: "torch.Tensor"
     indices: "torch.Tensor"
     k: int  # the size parameter asked for (number of bins / clusters); d <= k
+    native: NativeCode | None = None
 
     @property
     def d(self) -> int:

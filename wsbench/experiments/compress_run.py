@@ -97,6 +97,9 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
         raise ConfigError(f"budget must be at least 1, got {cfg.budget}")
     if cfg.coding not in FILE_CODINGS:
         raise ConfigError(f"unknown coding {cfg.coding!r}; use one of {', '.join(FILE_CODINGS)}")
+    if cfg.coding == "native" and cfg.merge != "none":
+        raise ConfigError("coding native saves a codec space's own payload: it needs merge none "
+                          "(a merge changes the values, which the payload no longer describes)")
     t0 = time.perf_counter()
     trial = cfg.trial()
     trial.optimizer.create(), trial.merge.create()  # a bad name or option fails before loading

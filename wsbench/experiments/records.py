@@ -6,13 +6,13 @@ or ``model`` still read; a newer ``RECORD_FORMAT`` is refused rather than misrea
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Mapping
 
 from wsbench.errors import ConfigError
+from wsbench.experiments.codings import SIZE_KEYS, SOLUTION_ORDER, CodedSize, Coding  # noqa: F401
 
 if TYPE_CHECKING:
-    from wsbench.experiments.compress_run import Scored
+    from wsbench.experiments.trial import Scored
 
 RECORD_FORMAT = 1  # schema version written into every record; raise it when a key changes meaning
 
@@ -26,40 +26,6 @@ def check_format(data: Mapping[str, Any], what: str) -> int:
     return fmt
 
 
-class Coding(StrEnum):
-    """How a solution's indices are coded; owns the record keys of each coding's sizes."""
-
-    FIXED = "fixed"                # fixed width ceil(log2 d): no file is written in it
-    HUFFMAN = "huffman"            # one Huffman table over all weights, as the paper
-    LAYER = "huffman-layer"        # one Huffman table per tensor over the same codebook
-    ADAPTIVE = "adaptive"          # context-adaptive binary arithmetic coding (codec/adaptive.py)
-
-    @property
-    def bits_key(self) -> str:
-        return _KEYS[self][0]
-
-    @property
-    def cr_paper_key(self) -> str:
-        return _KEYS[self][1]
-
-    @property
-    def cr_file_key(self) -> str | None:
-        """None for the fixed-width coding: its files are not written, so it has no file CR."""
-        return _KEYS[self][2]
-
-
-_KEYS = {Coding.FIXED: ("bits_fixed", "cr_paper_fixed", None),
-         Coding.HUFFMAN: ("bits_huffman", "cr_paper", "cr_file"),
-         Coding.LAYER: ("bits_layer", "cr_paper_layer", "cr_file_layer"),
-         Coding.ADAPTIVE: ("bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")}  # added later
-_SIZE_KEYS = {key: (c, attr) for c, keys in _KEYS.items()  # key -> (coding, CodedSize attribute)
-              for key, attr in zip(keys, ("bits", "cr_paper", "cr_file")) if key}
-# the order keys have always been written in (records stay byte-identical)
-_SOLUTION_ORDER = ("x", "k", "d", "val", "test", "bits_fixed", "bits_huffman", "cr_paper", "cr_file",
-                   "cr_paper_fixed", "file_bytes", "bits_layer", "cr_paper_layer", "cr_file_layer",
-                   "d_before", "bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive")
-
-
 class _FileKeys:
     """Read access by the file's key (``rec["front"]``), for scripts written against the JSON."""
 
@@ -67,15 +33,6 @@ class _FileKeys:
         if key in self.__dataclass_fields__:  # type: ignore[attr-defined]
             return getattr(self, key)
         return self.to_dict()[key]  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class CodedSize:
-    """A solution's size under one coding: mean index bits, paper CR and whole-file CR."""
-
-    bits: float
-    cr_paper: float
-    cr_file: float | None = None
 
 
 @dataclass
@@ -92,7 +49,7 @@ class Solution(_FileKeys):
     d_before: int | None = None      # merged solutions: d of the front member before merging
 
     def __getitem__(self, key: str) -> Any:
-        found = _SIZE_KEYS.get(key)
+        found = SIZE_KEYS.get(key)
         return getattr(self.sizes[found[0]], found[1]) if found else super().__getitem__(key)
 
     def has(self, coding: Coding) -> bool:  # older records lack the later codings
@@ -109,8 +66,8 @@ class Solution(_FileKeys):
     @classmethod
     def from_scored(cls, s: "Scored", before: "Scored | None" = None) -> "Solution":
         """From a :class:`~wsbench.experiments.compress_run.Scored` (and, when merged, the member before)."""
-        sizes = {c: CodedSize(s.coded(c).avg_bits, s.coded(c).cr_paper,
-                              s.coded(c).cr_file if c.cr_file_key else None) for c in Coding}
+        sizes = {c: CodedSize(m.avg_bits, m.cr_paper, m.cr_file if c.cr_file_key else None)
+                 for c, m in s.models.items()}
         return cls(list(s.x), s.k, s.d, s.val, s.test, sizes,
                    s.coded(Coding.HUFFMAN).file_size, None if before is None else before.d)
 
@@ -122,7 +79,7 @@ class Solution(_FileKeys):
             flat[c.bits_key], flat[c.cr_paper_key] = size.bits, size.cr_paper
             if c.cr_file_key:
                 flat[c.cr_file_key] = size.cr_file
-        return {k: flat[k] for k in _SOLUTION_ORDER
+        return {k: flat[k] for k in SOLUTION_ORDER
                 if k in flat and not (k in ("file_bytes", "d_before") and flat[k] is None)}
 
     @classmethod

@@ -95,7 +95,8 @@ def score_solution(h: "FitnessHarness", quantizer: str, label: str, x, q: "Quant
     val = h.score_quantization(q, "val")
     test = h.score_quantization(q, "test")
     k = h.space.k_of(np.asarray(x))
-    models = {c: CompressedModel.from_view(h.view, q, quantizer, c.value, k=k) for c in Coding}
+    codings = [c for c in Coding if c is not Coding.NATIVE or q.native is not None]
+    models = {c: CompressedModel.from_view(h.view, q, quantizer, c.value, k=k) for c in codings}
     return Scored(label, tuple(map(float, x)), k, q, val, test, models)
 
 

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 COLUMNS = ["method", "val", "test", "K", "d", "avg bits", "CR paper", "CR file"]
 # the codings beyond the paper (rows after "+ Huffman"; the paired coding table's rows)
-LATER_CODINGS = {Coding.LAYER: "per-tensor Huffman", Coding.ADAPTIVE: "adaptive arithmetic"}
+LATER_CODINGS = {Coding.LAYER: "per-tensor Huffman", Coding.ADAPTIVE: "adaptive arithmetic",
+                 Coding.NATIVE: "native coding"}  # native: a codec space's own payload
 
 
 def _range(values: list[float], fmt: str) -> str:

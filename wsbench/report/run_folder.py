@@ -46,6 +46,7 @@ def front_rows(record: "TrialRecord") -> list[dict]:
             "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.sizes[Coding.FIXED].bits,
             "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
             **_sizes(m, Coding.HUFFMAN), **_sizes(m, Coding.LAYER), **_sizes(m, Coding.ADAPTIVE),
+            **(_sizes(m, Coding.NATIVE) if m.has(Coding.NATIVE) else {}),
             "file": f"compressed/{file_name(m)}",
         })
     return rows

@@ -4,4 +4,4 @@ them, and :mod:`wsbench.settings` offers them to experiment files and command-li
 SCREEN_DTYPES = ("float32", "bfloat16")         # dtype of the search's forwards (bf16 autocast)
 POPULATION_EVALS = ("auto", "loop", "batched")  # one forward per candidate or one vmapped forward
 SIZES = ("d", "bits")  # the size objective: shared values (the paper) or coded bits per weight
-SIZE_CODINGS = ("huffman", "huffman-layer")  # codings the bits objective can count
+SIZE_CODINGS = ("huffman", "huffman-layer", "native")  # codings the bits objective can count

@@ -34,6 +34,11 @@ class SizeObjective:
     def __call__(self, q: "Quantization") -> float:
         if self.kind == "d":
             return float(q.d)
+        if self.coding == "native":  # the codec's own bitstream (a space that is a codec)
+            if q.native is None:
+                raise ConfigError("size coding native needs a space that codes its own "
+                                  "quantizations (e.g. nncodec)")
+            return q.native.bits / q.indices.numel()
         from wsbench.codec.compress import CompressedModel
 
         return CompressedModel(self._shared, q, {}, coding=self.coding).avg_bits
