@@ -1,0 +1,142 @@
+"""The NNC baseline codec (wsbench_plugins.nncodec_adapter) over the optional nncodec package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wsbench.errors import ConfigError, FormatError, ModelError
+from wsbench_plugins import nncodec_adapter as nnc
+
+needs_nncodec = pytest.mark.skipif(
+    not nnc.available(),
+    reason="nncodec is not installed (optional extra: pip install -e '.[nncodec]')")
+
+
+@pytest.fixture
+def state(digits_cnn):
+    """The digits CNN's state dict as numpy arrays, and its shared weights' names."""
+    from wsbench.codec.weights import shared_parameter_names
+
+    model = digits_cnn.model
+    arrays = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+    return arrays, shared_parameter_names(model)
+
+
+def test_missing_nncodec_is_one_clear_error(monkeypatch):
+    """Without the extra, every call is one ConfigError naming the install command."""
+    monkeypatch.setitem(sys.modules, "nncodec", None)  # import nncodec -> ImportError
+    assert not nnc.available()
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[nncodec\]'"):
+        nnc.encode({"w": np.ones((2, 2), np.float32)}, qp=-30)
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[nncodec\]'"):
+        nnc.decode(b"\x00" * 16)
+
+
+def test_module_import_is_light():
+    """Importing the adapter imports neither nncodec nor torch."""
+    code = ("import sys, wsbench_plugins.nncodec_adapter; "
+            "print(any(m.split('.')[0] in ('nncodec', 'torch') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_step_size_matches_deepcabac():
+    assert nnc.step_size(-32) == 2.0 ** -8
+    assert nnc.step_size(-28) == 2.0 ** -7
+    assert nnc.step_size(-30) == 6 * 2.0 ** -10  # (4 + (qp & 3)) * 2 ** ((qp >> 2) - 2)
+    assert nnc.step_size(-31) == 5 * 2.0 ** -10
+
+
+@needs_nncodec
+@pytest.mark.parametrize("qp", [-36, -28])
+def test_round_trip_is_the_encoders_reconstruction(state, qp):
+    arrays, weights = state
+    bitstream = nnc.encode(arrays, qp, weights=weights)
+    decoded = nnc.decode(bitstream)
+    assert list(decoded) == list(arrays)
+    rec = nnc.reconstruct(arrays, qp, weights=weights)
+    step = nnc.step_size(qp)
+    for name, original in arrays.items():
+        assert decoded[name].shape == original.shape and decoded[name].dtype == np.float32
+        np.testing.assert_array_equal(decoded[name], rec[name])
+        err = float(np.abs(decoded[name] - original).max())
+        if name in weights:
+            # dependent quantization: two interleaved quantizers of step 2 * step (measured:
+            # at most 1.8 steps on the digits CNN and CIFAR-10 ResNet-20)
+            assert err <= 2 * step, (name, err / step)
+            levels = np.unique(np.round(decoded[name] / step, 3))
+            assert np.allclose(levels, np.round(levels)), name  # on the step's grid
+        else:  # biases at nonweight_qp = -75 (also dependent quantization): near-lossless
+            assert err <= 2 * nnc.step_size(nnc.NONWEIGHT_QP), name
+    # a coarser step codes the weights in fewer bytes
+    assert len(nnc.encode(arrays, qp + 8, weights=weights)) < len(bitstream)
+
+
+@needs_nncodec
+def test_deterministic_bytes(state):
+    arrays, weights = state
+    first = nnc.encode(arrays, -30, weights=weights)
+    again = nnc.encode({k: v.copy() for k, v in arrays.items()}, -30, weights=weights)
+    assert first == again
+    assert nnc.encode(arrays, -30) == nnc.encode(arrays, -30)  # NNCodec's own rule (ndim >= 2)
+
+
+@needs_nncodec
+def test_weights_selection_and_per_tensor_qp(state):
+    arrays, weights = state
+    only_default = nnc.decode(nnc.encode(arrays, -20, weights=[]))  # nothing at qp: all fine
+    fine = 2 * nnc.step_size(nnc.NONWEIGHT_QP)
+    for name in arrays:
+        assert np.abs(only_default[name] - arrays[name]).max() <= fine
+    first, second = weights[0], weights[1]
+    dec = nnc.decode(nnc.encode(arrays, -36, weights=weights, qp_per_tensor={first: -16}))
+    assert np.abs(dec[first] - arrays[first]).max() > 2 * nnc.step_size(-36)  # coarser step
+    assert np.abs(dec[second] - arrays[second]).max() <= 2 * nnc.step_size(-36)
+
+
+@needs_nncodec
+def test_integers_and_scalars():
+    arrays = {"w": np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8),
+              "count": np.array(90, dtype=np.int64), "ids": np.arange(-3, 5, dtype=np.int64)}
+    dec = nnc.decode(nnc.encode(arrays, -30))
+    assert dec["count"].shape == (1,) and dec["count"].dtype == np.int32 and dec["count"][0] == 90
+    np.testing.assert_array_equal(dec["ids"], arrays["ids"])
+
+
+@needs_nncodec
+def test_corrupt_bitstream_is_one_format_error(state):
+    arrays, weights = state
+    bitstream = nnc.encode(arrays, -30, weights=weights)
+    rng = np.random.default_rng(0)
+    flipped = bytearray(bitstream)
+    for j in rng.integers(len(flipped) // 2, len(flipped), size=3):
+        flipped[j] ^= 0x5A
+    cases = [b"", bitstream[:10], bitstream[: len(bitstream) // 2], bytes(flipped),
+             rng.integers(0, 256, 300, dtype=np.uint8).tobytes()]
+    for bad in cases:
+        with pytest.raises(FormatError, match="NNC bitstream") as info:
+            nnc.decode(bad)
+        assert "\n" not in str(info.value)
+    with pytest.raises(FormatError, match="is bytes"):
+        nnc.decode("bitstream.nnc")  # nncodec would read a path; the adapter refuses
+
+
+@needs_nncodec
+def test_bad_inputs_are_one_clear_error(state):
+    arrays, _ = state
+    with pytest.raises(ConfigError, match="qp must be an integer"):
+        nnc.encode(arrays, -30.5)
+    with pytest.raises(ConfigError, match="unknown nncodec option"):
+        nnc.encode(arrays, -30, qp_density=3)
+    with pytest.raises(ConfigError, match="not given"):
+        nnc.encode(arrays, -30, weights=["nope.weight"])
+    with pytest.raises(ConfigError, match="empty"):
+        nnc.encode({"w": np.zeros((0, 3), np.float32)}, -30)
+    with pytest.raises(ConfigError, match="non-empty dict"):
+        nnc.encode({}, -30)
+    with pytest.raises(ModelError, match="NaN"):
+        nnc.encode({"w": np.array([[np.nan, 1.0]], np.float32)}, -30)
