@@ -136,7 +136,8 @@ def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
         version, header = _header(meta)
         if checksum(tensors, header, version) != header.get("sha256"):
             raise FormatError("checksum mismatch, the file is corrupted")
-        if version < NEW_CODINGS.get(header.get("coding"), 0):  # type: ignore[arg-type]
+        coding = header.get("coding")
+        if isinstance(coding, str) and version < NEW_CODINGS.get(coding, 0):
             raise FormatError(f"coding {header.get('coding')!r} needs format version "
                               f"{NEW_CODINGS[header['coding']]}, the file says {version}")
         fileformat_checks.check(header, tensors)
