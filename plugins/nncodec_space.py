@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench import Quantization, hookimpl
-from wsbench.codec.quantization import NativeCode
+from wsbench import NativeCode, Quantization, hookimpl
 from wsbench.errors import ConfigError, FormatError
 
 if TYPE_CHECKING:

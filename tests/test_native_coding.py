@@ -12,7 +12,6 @@ import torch
 
 import wsbench
 from wsbench.cli import main
-from wsbench.codec.quantization import NativeCode
 from wsbench.errors import ConfigError, FormatError
 
 
@@ -39,7 +38,7 @@ class Int8Codec:
         flat = self.decode({"n": len(steps)}, payload, [(n, tuple(p.shape), "float32")
                                                          for n, p in zip(view.names, view.params)])
         values, inverse = torch.unique(flat, return_inverse=True)
-        native = NativeCode(self.name, payload, {"n": len(steps)})
+        native = wsbench.NativeCode(self.name, payload, {"n": len(steps)})
         return wsbench.Quantization(values, inverse, int(values.numel()), native)
 
     def decode(self, header, payload, shared):

@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from wsbench.codec.compress import CompressedModel, compress_model, load_state_dict
     from wsbench.codec.merge import MergeResult, MergeStrategy, Scorer
-    from wsbench.codec.quantization import Quantization, Quantizer, compact
+    from wsbench.codec.quantization import NativeCode, Quantization, Quantizer, compact
     from wsbench.codec.weights import WeightView
     from wsbench.errors import ConfigError, PluginError, WsbenchError
     from wsbench.plugins import create, register, unregister
@@ -41,7 +41,8 @@ _LAZY = {
     # the contracts a plugin implements, one per plugin kind
     "Task": "wsbench.tasks.task", "TaskData": "wsbench.tasks.task",
     "Quantizer": "wsbench.codec.quantization", "Quantization": "wsbench.codec.quantization",
-    "compact": "wsbench.codec.quantization", "Space": "wsbench.search.space",
+    "compact": "wsbench.codec.quantization", "NativeCode": "wsbench.codec.quantization",
+    "Space": "wsbench.search.space",
     "Optimizer": "wsbench.search.optimizer", "Problem": "wsbench.search.optimizer",
     "MergeStrategy": "wsbench.codec.merge", "MergeResult": "wsbench.codec.merge",
     "Scorer": "wsbench.codec.merge", "non_dominated": "wsbench.search.pareto",
