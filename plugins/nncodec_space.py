@@ -28,18 +28,21 @@ QP_LIMITS = (-100, 40)  # beyond these the step is below float32 resolution or a
 
 
 class NNCodecSpace:
-    """One integer qp in [qp_min, qp_max]; step = 2 ** (qp / 4) at multiples of 4."""
+    """One integer qp in [qp_min, qp_max] (step = 2 ** (qp / 4) at multiples of 4), or with
+    ``per_tensor`` one qp per shared tensor: the search then spends bits where the validation
+    metric needs them, which the standard's one qp cannot."""
 
     name = "nncodec"
 
-    def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool = True) -> None:
+    def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool = True,
+                 per_tensor: bool = False) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (qp_min, qp_max))
         if not (ints and QP_LIMITS[0] <= qp_min <= qp_max <= QP_LIMITS[1]):
             raise ConfigError(f"qp bounds must be integers with {QP_LIMITS[0]} <= qp_min <= qp_max "
                               f"<= {QP_LIMITS[1]}, got [{qp_min!r}, {qp_max!r}]")
         self.xl, self.xu = np.array([float(qp_min)]), np.array([float(qp_max)])
         self.integer = np.array([True])
-        self.use_dq = bool(use_dq)
+        self.use_dq, self.per_tensor = bool(use_dq), bool(per_tensor)
         self._view: "WeightView | None" = None
         self._d: dict[int, int] = {}  # qp -> distinct decoded values, for k_of
 
@@ -52,19 +55,26 @@ class NNCodecSpace:
 
     def bind(self, view: "WeightView") -> None:
         self._view, self._d = view, {}
+        if self.per_tensor:
+            n = len(view.names)
+            self.xl, self.xu = np.full(n, self.xl[0]), np.full(n, self.xu[0])
+            self.integer = np.ones(n, dtype=bool)
 
     def quantize(self, view: "WeightView", quantizer: "Quantizer", x: np.ndarray) -> Quantization:
         import torch
 
         from wsbench_plugins import nncodec_adapter
 
-        qp = int(round(float(x[0])))
+        qps = [int(round(float(v))) for v in np.atleast_1d(x)]
         arrays = {n: t.detach().cpu().numpy() for n, t in view.split(view.original).items()}
-        payload = nncodec_adapter.encode(arrays, qp, weights=list(arrays), use_dq=self.use_dq)
+        per = dict(zip(arrays, qps)) if self.per_tensor else None
+        payload = nncodec_adapter.encode(arrays, qps[0], weights=list(arrays), use_dq=self.use_dq,
+                                         qp_per_tensor=per)
         flat = _pooled(nncodec_adapter.decode(payload), view.names, [p.numel() for p in view.params])
         values, inverse = torch.unique(torch.from_numpy(flat), return_inverse=True)
-        native = NativeCode(self.name, payload, {"qp": qp, "use_dq": self.use_dq})
-        self._d[qp] = int(values.numel())
+        native = NativeCode(self.name, payload, {"qp": qps if self.per_tensor else qps[0],
+                                                 "use_dq": self.use_dq})
+        self._d[tuple(qps)] = int(values.numel())
         return Quantization(values.to(torch.float32), inverse.reshape(-1).to(torch.int64),
                             int(values.numel()), native)
 
@@ -81,7 +91,7 @@ class NNCodecSpace:
 
     def k_of(self, x: np.ndarray) -> int:
         """K is the number of distinct decoded values (NNCodec has no K; qp is the decision)."""
-        qp = int(round(float(x[0])))
+        qp = tuple(int(round(float(v))) for v in np.atleast_1d(x))
         if qp not in self._d:
             if self._view is None:
                 raise ConfigError("the nncodec space is not bound to a model")
@@ -106,5 +116,5 @@ def _pooled(arrays: dict[str, np.ndarray], names: list[str], sizes: list[int]) -
 @hookimpl
 def wsbench_register_spaces(register) -> None:
     register("nncodec", NNCodecSpace,
-             "MPEG NNC (NNCodec, DeepCABAC) as a codec: one integer qp; the quantizer is unused; "
-             "needs the nncodec extra.")
+             "MPEG NNC (NNCodec, DeepCABAC) as a codec: one integer qp (per_tensor=true: one per "
+             "shared tensor); the quantizer is unused; needs the nncodec extra.")

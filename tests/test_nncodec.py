@@ -140,3 +140,28 @@ def test_bad_inputs_are_one_clear_error(state):
         nnc.encode({}, -30)
     with pytest.raises(ModelError, match="NaN"):
         nnc.encode({"w": np.array([[np.nan, 1.0]], np.float32)}, -30)
+
+
+@needs_nncodec
+def test_the_nncodec_space_codes_what_its_file_decodes_one_qp_or_one_per_tensor(digits_cnn):
+    import torch
+
+    from wsbench import plugins
+    from wsbench.codec.weights import WeightView
+
+    view = WeightView.of(digits_cnn.model)
+    shared = [(n, tuple(p.shape), "float32") for n, p in zip(view.names, view.params)]
+    one = plugins.create("space", "nncodec")
+    one.bind(view)
+    per = plugins.create("space", "nncodec", per_tensor=True)
+    per.bind(view)
+    assert len(one.xl) == 1 and len(per.xl) == len(view.names) == 4
+    q = one.quantize(view, None, np.array([-24.0]))
+    same = per.quantize(view, None, np.full(4, -24.0))
+    assert torch.equal(q.dequantize(), same.dequantize())  # one qp everywhere is the standard's
+    coarse = per.quantize(view, None, np.array([-24.0, -24.0, -16.0, -24.0]))  # the big tensor
+    assert coarse.native.bits < q.native.bits
+    for space, quant in ((one, q), (per, coarse)):
+        decoded = space.decode(quant.native.header, quant.native.payload, shared)
+        assert torch.equal(decoded, quant.dequantize())
+        assert space.k_of(np.atleast_1d(quant.native.header["qp"]).astype(float)) == quant.d
