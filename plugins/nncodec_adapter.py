@@ -59,9 +59,9 @@ def _nnc() -> Any:
     try:
         from nncodec import nnc
         from nncodec.extensions import deepCABAC  # noqa: F401  (the compiled part)
-    except ImportError as exc:
-        raise ConfigError(f"the nncodec codec needs the nncodec package ({exc}); "
-                          f"{INSTALL_HINT}") from None
+    except Exception as exc:  # ImportError, or a broken install (another numpy) failing inside
+        raise ConfigError(f"the nncodec codec needs the nncodec package ({type(exc).__name__}: "
+                          f"{exc}); {INSTALL_HINT}") from None
     return nnc
 
 
