@@ -18,6 +18,7 @@ from typing import Any
 from wsbench.experiments.experiment_toml import load_experiment, parse_experiment
 from wsbench.experiments.indicators import Reference
 from wsbench.files.cache import content_key
+from wsbench.experiments.configs import configs_as_dict, configs_from_dict
 from wsbench.settings import DEFAULTS, SCREENING
 
 __all__ = ["LISTS", "TRIAL_FORMAT", "Experiment", "PluginSpec", "Trial", "load_experiment",
@@ -131,14 +132,18 @@ class Experiment:
     reference: dict[str, Reference] = field(default_factory=dict)
     description: str = ""
     source: str = ""  # the TOML text it was read from
+    # explicit (space, quantizer, optimizer, merge) combinations instead of the lists' product
+    configs: list[dict[str, PluginSpec]] | None = None
 
     def trials(self) -> list[Trial]:
         """Seeds outermost, so that an interrupted run has every configuration on its first seeds."""
+        combos = ([(c["space"], c["quantizer"], c["optimizer"], c["merge"]) for c in self.configs]
+                  if self.configs else list(product(self.spaces, self.quantizers, self.optimizers,
+                                                    self.merges)))
         return [Trial(t, s, q, o, m, seed, self.budget, self.max_requested, self.metric,
                       self.include, self.max_drop, self.fidelity, self.screen_dtype,
                       self.fidelity_seed, self.population_eval, self.size, self.size_coding)
-                for seed, t, s, q, o, m in product(self.seeds, self.tasks, self.spaces,
-                                                   self.quantizers, self.optimizers, self.merges)]
+                for seed, t, (s, q, o, m) in product(self.seeds, self.tasks, combos)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +156,7 @@ class Experiment:
             "fidelity": self.fidelity, "screen_dtype": self.screen_dtype,
             **{k: getattr(self, k) for k in NEW_SETTINGS if getattr(self, k) != getattr(DEFAULTS, k)},
             "reference": {k: v.as_dict() for k, v in self.reference.items()},
+            **({"configs": configs_as_dict(self.configs)} if self.configs else {}),
         }
 
     @classmethod
@@ -166,4 +172,5 @@ class Experiment:
                    fidelity=data.get("fidelity", 1.0), screen_dtype=data.get("screen_dtype", "float32"),
                    **{k: data.get(k, getattr(DEFAULTS, k)) for k in NEW_SETTINGS},
                    exact_enabled=data["exact"]["enabled"], exact_max_points=data["exact"]["max_points"],
-                   reference={k: Reference.from_dict(v) for k, v in data["reference"].items()})
+                   reference={k: Reference.from_dict(v) for k, v in data["reference"].items()},
+                   configs=configs_from_dict(data["configs"]) if data.get("configs") else None)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LISTS = {"spaces": ["k"], "quantizers": ["uniform"], "merges": ["neighbor"]}
 OWN_KEYS = {"name", "description", "seeds", "indicator", "tasks", "spaces", "quantizers",
-            "optimizers", "merges"}
+            "optimizers", "merges", "configs"}
 TOP_KEYS = OWN_KEYS | settings.toml_keys()[""]
 EXACT_KEYS = settings.toml_keys()["exact"]
 # the bits objective counts index bits per weight: at most 32 (fp32), at least 1 (Huffman)
@@ -65,13 +65,14 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: s
     if unknown:
         raise fail(unknown[0], f"unknown key; valid keys: {', '.join(sorted(TOP_KEYS))}")
     for key in REQUIRED_KEYS:
-        if key not in data:
-            raise fail(key, f"missing (required: {', '.join(REQUIRED_KEYS)})")
+        if key not in data and not (key == "optimizers" and "configs" in data):
+            raise fail(key, f"missing (required: {', '.join(REQUIRED_KEYS)}; or configs "
+                            f"instead of optimizers)")
     name = validate.plain_name(data["name"], f"{source}: name")
     seeds = _seeds(data.get("seeds", [0]), f"{source}: seeds")
-    specs = {key: _plugin_list(data.get(key, DEFAULT_LISTS.get(key)), key, kind, fail)
-             for key, kind in LISTS.items()}
-    n_trials = len(seeds) * prod(len(v) for v in specs.values())
+    specs, configs = _specs(data, fail)
+    n_trials = len(seeds) * len(specs["tasks"]) * (
+        len(configs) if configs else prod(len(v) for k, v in specs.items() if k != "tasks"))
     if n_trials > validate.MAX_TRIALS:
         raise fail("seeds", f"{n_trials} trials (seeds x every list) is more than the cap "
                             f"of {validate.MAX_TRIALS}")
@@ -80,7 +81,24 @@ def parse_experiment(data: dict[str, Any], source: str = "<experiment>", text: s
                             BITS_REFERENCE if values["size"] == "bits" else Reference())
     description = validate.typed(data.get("description", ""), f"{source}: description", str)
     return Experiment(name=name, description=description, **specs, seeds=seeds, **values,
-                      reference=reference, source=text)
+                      reference=reference, source=text, configs=configs)
+
+
+def _specs(data: dict[str, Any], fail) -> tuple[dict[str, list["PluginSpec"]], list | None]:
+    """The plugin lists, and the explicit configurations when the file gives ``configs``."""
+    from wsbench.experiments.configs import PARTS, parse_configs
+    from wsbench.experiments.experiment import LISTS
+
+    tasks = _plugin_list(data["tasks"], "tasks", "task", fail)
+    if "configs" not in data:
+        return {key: _plugin_list(data.get(key, DEFAULT_LISTS.get(key)), key, kind, fail)
+                for key, kind in LISTS.items() if key != "tasks"} | {"tasks": tasks}, None
+    both = [key for key in PARTS.values() if key in data]
+    if both:
+        raise fail(both[0], "give either configs or the lists spaces, quantizers, optimizers "
+                            "and merges, not both")
+    configs, lists = parse_configs(data["configs"], _plugin_spec, fail)
+    return {"tasks": tasks, **lists}, configs
 
 
 def _settings(data: dict[str, Any], source: str, fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:

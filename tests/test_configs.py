@@ -1,0 +1,64 @@
+"""Experiments with explicit configurations: each method with its own parts, not a product."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wsbench.errors import ConfigError
+from wsbench.experiments.experiment import Experiment, parse_experiment
+from wsbench.experiments.runner import run_experiment
+
+BASE = {"name": "c", "tasks": ["digits-cnn"], "budget": 6, "seeds": [0, 1],
+        "spaces_note": None}
+CONFIGS = [{"optimizer": {"name": "nsga2", "pop_size": 6}},
+           {"space": {"name": "k", "k_max": 32}, "optimizer": "random", "merge": "none"}]
+
+
+def exp_of(**extra) -> Experiment:
+    data = {k: v for k, v in BASE.items() if v is not None}
+    return parse_experiment({**data, **extra})
+
+
+def test_configs_give_exactly_their_combinations_for_every_task_and_seed():
+    exp = exp_of(configs=CONFIGS)
+    trials = exp.trials()
+    assert len(trials) == 2 * 2  # seeds x configs, not seeds x 2 spaces x 2 optimizers x 2 merges
+    parts = {(t.space.label, t.optimizer.name, t.merge.name) for t in trials}
+    assert parts == {("k", "nsga2", "neighbor"), ("k(k_max=32)", "random", "none")}
+    assert [s.label for s in exp.spaces] == ["k", "k(k_max=32)"]  # the report's factors
+    again = Experiment.from_dict(json.loads(json.dumps(exp.as_dict())))
+    assert [t.key for t in again.trials()] == [t.key for t in trials]
+
+
+def test_an_experiment_without_configs_is_written_as_before():
+    exp = exp_of(optimizers=["nsga2", "random"])
+    assert "configs" not in exp.as_dict() and len(exp.trials()) == 2 * 2
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"configs": CONFIGS, "optimizers": ["nsga2"]}, "optimizers: give either configs or the lists"),
+    ({"configs": [{"space": "k"}]}, "configs[0]: missing optimizer"),
+    ({"configs": [{"optimizer": "nsga2", "coding": "x"}]}, "configs[0].coding: unknown key"),
+    ({"configs": [{"optimizer": "nsga2"}, {"optimizer": "nsga2"}]}, "configs[1]: same parts"),
+    ({"configs": [{"optimizer": "nope"}]}, "configs[0].optimizer: unknown optimizer 'nope'"),
+    ({"configs": []}, "configs: must be a non-empty list"),
+    ({"configs": [{"optimizer": {"name": "nsga2", "label": "x"}},
+                  {"optimizer": {"name": "random", "label": "x"}}]}, "label 'x' names two"),
+])
+def test_bad_configs_are_one_line_errors(extra, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        exp_of(**extra)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_configs_experiment_runs_and_reports(tmp_path):
+    from wsbench.report import write_report
+
+    exp = exp_of(configs=CONFIGS, exact={"enabled": False})
+    summary = run_experiment(exp, tmp_path / "r", progress=False)
+    assert summary.ran == 4 and not summary.failed
+    files = write_report(tmp_path / "r", tmp_path / "rep", formats=["markdown"], figures=False)
+    text = next(f for f in files if f.suffix == ".md").read_text()
+    assert "k / nsga2" in text and "k(k_max=32) / random" in text

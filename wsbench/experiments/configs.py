@@ -1,0 +1,71 @@
+"""An experiment's ``configs``: explicit (space, quantizer, optimizer, merge) combinations.
+
+The lists ``spaces`` x ``quantizers`` x ``optimizers`` x ``merges`` cross every entry with every
+other; comparing whole methods (the paper's MO-UB with its merge, NNCodec swept over qp, a codec
+searched per tensor) needs each method with its own parts instead. ``configs = [{optimizer =
+"nsga2"}, {space = "nncodec", optimizer = "exhaustive", merge = "none"}]`` gives exactly those
+combinations (a missing part takes the lists' default); tasks and seeds still multiply them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from wsbench.errors import ConfigError
+from wsbench.files.cache import content_key
+
+if TYPE_CHECKING:
+    from wsbench.experiments.experiment import PluginSpec
+
+PARTS = {"space": "spaces", "quantizer": "quantizers", "optimizer": "optimizers", "merge": "merges"}
+DEFAULTS = {"space": "k", "quantizer": "uniform", "merge": "neighbor"}
+
+Fail = Callable[[str, str], ConfigError]
+SpecReader = Callable[[Any, str, str, Fail], "PluginSpec"]
+
+
+def parse_configs(value: Any, read_spec: SpecReader, fail: Fail
+                  ) -> tuple[list[dict[str, "PluginSpec"]], dict[str, list["PluginSpec"]]]:
+    """The configurations, and each part's distinct entries in order (the report's factors)."""
+    if not isinstance(value, list) or not value or not all(isinstance(c, dict) for c in value):
+        raise fail("configs", "must be a non-empty list of tables, each with an optimizer "
+                              "and optionally a space, quantizer and merge")
+    configs, seen = [], {}
+    for i, table in enumerate(value):
+        extra = sorted(set(table) - set(PARTS))
+        if extra:
+            raise fail(f"configs[{i}].{extra[0]}", f"unknown key; valid keys: {', '.join(PARTS)}")
+        if "optimizer" not in table:
+            raise fail(f"configs[{i}]", "missing optimizer")
+        config = {part: read_spec(table.get(part, DEFAULTS.get(part)), f"configs[{i}].{part}", part, fail)
+                  for part in PARTS}
+        ident = content_key(**{p: s.identity() for p, s in config.items()})
+        if ident in seen:
+            raise fail(f"configs[{i}]", f"same parts and options as configs[{seen[ident]}]")
+        seen[ident] = i
+        configs.append(config)
+    return configs, {PARTS[p]: _distinct([c[p] for c in configs], p, fail) for p in PARTS}
+
+
+def _distinct(specs: list["PluginSpec"], part: str, fail: Fail) -> list["PluginSpec"]:
+    """One entry per distinct plugin and options; one label must not name two of them."""
+    out: dict[str, "PluginSpec"] = {}
+    labels: dict[str, str] = {}
+    for s in specs:
+        ident = content_key(**s.identity())
+        if labels.setdefault(s.label, ident) != ident:
+            raise fail("configs", f"{part} label {s.label!r} names two different {part}s; "
+                                  f"give each a distinct label")
+        out.setdefault(ident, s)
+    return list(out.values())
+
+
+def configs_as_dict(configs: list[dict[str, "PluginSpec"]]) -> list[dict[str, Any]]:
+    return [{part: spec.as_dict() for part, spec in c.items()} for c in configs]
+
+
+def configs_from_dict(data: list[dict[str, Any]]) -> list[dict[str, "PluginSpec"]]:
+    from wsbench.experiments.experiment import PluginSpec
+
+    return [{part: PluginSpec(part, s["name"], dict(s["options"]), s["label"]) for part, s in c.items()}
+            for c in data]
