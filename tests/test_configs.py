@@ -62,3 +62,16 @@ def test_a_configs_experiment_runs_and_reports(tmp_path):
     files = write_report(tmp_path / "r", tmp_path / "rep", formats=["markdown"], figures=False)
     text = next(f for f in files if f.suffix == ".md").read_text()
     assert "k / nsga2" in text and "k(k_max=32) / random" in text
+
+
+def test_a_config_may_count_its_own_coding_under_the_bits_objective():
+    configs = [{"optimizer": "random", "size_coding": "huffman"},
+               {"optimizer": "random", "merge": "none", "size_coding": "huffman-layer"},
+               {"optimizer": "random", "merge": "none"}]
+    exp = exp_of(configs=configs, size="bits", size_coding="huffman")
+    codings = [t.size_coding for t in exp.trials() if t.seed == 0]
+    assert codings == ["huffman", "huffman-layer", "huffman"]  # the third: the experiment's
+    again = Experiment.from_dict(json.loads(json.dumps(exp.as_dict())))
+    assert [t.key for t in again.trials()] == [t.key for t in exp.trials()]
+    with pytest.raises(ConfigError, match=r"configs\[0\]\.size_coding: .*'zip'"):
+        exp_of(configs=[{"optimizer": "random", "size_coding": "zip"}])

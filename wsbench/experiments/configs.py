@@ -5,6 +5,9 @@ other; comparing whole methods (the paper's MO-UB with its merge, NNCodec swept 
 searched per tensor) needs each method with its own parts instead. ``configs = [{optimizer =
 "nsga2"}, {space = "nncodec", optimizer = "exhaustive", merge = "none"}]`` gives exactly those
 combinations (a missing part takes the lists' default); tasks and seeds still multiply them.
+A configuration may also name the coding its bits objective counts (``size_coding``: the
+paper's pipeline counts Huffman bits, a codec space its own ``native`` payload), so that every
+method is searched on its own real size under one experiment-wide ``size = "bits"``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     from wsbench.experiments.experiment import PluginSpec
 
 PARTS = {"space": "spaces", "quantizer": "quantizers", "optimizer": "optimizers", "merge": "merges"}
+OWN_SETTINGS = ("size_coding",)  # settings a configuration may set for its own trials
 DEFAULTS = {"space": "k", "quantizer": "uniform", "merge": "neighbor"}
 
 Fail = Callable[[str, str], ConfigError]
@@ -32,19 +36,31 @@ def parse_configs(value: Any, read_spec: SpecReader, fail: Fail
                               "and optionally a space, quantizer and merge")
     configs, seen = [], {}
     for i, table in enumerate(value):
-        extra = sorted(set(table) - set(PARTS))
+        extra = sorted(set(table) - set(PARTS) - set(OWN_SETTINGS))
         if extra:
-            raise fail(f"configs[{i}].{extra[0]}", f"unknown key; valid keys: {', '.join(PARTS)}")
+            raise fail(f"configs[{i}].{extra[0]}",
+                       f"unknown key; valid keys: {', '.join([*PARTS, *OWN_SETTINGS])}")
         if "optimizer" not in table:
             raise fail(f"configs[{i}]", "missing optimizer")
         config = {part: read_spec(table.get(part, DEFAULTS.get(part)), f"configs[{i}].{part}", part, fail)
                   for part in PARTS}
-        ident = content_key(**{p: s.identity() for p, s in config.items()})
+        config["settings"] = _own_settings(table, f"configs[{i}]")
+        ident = content_key(**{p: s.identity() for p, s in config.items() if p in PARTS},
+                            settings=config["settings"])
         if ident in seen:
             raise fail(f"configs[{i}]", f"same parts and options as configs[{seen[ident]}]")
         seen[ident] = i
         configs.append(config)
     return configs, {PARTS[p]: _distinct([c[p] for c in configs], p, fail) for p in PARTS}
+
+
+def _own_settings(table: dict, where: str) -> dict[str, Any]:
+    """The configuration's own settings, checked as the experiment-wide ones are."""
+    from wsbench import settings
+
+    fields = {f.name: f for f in settings.settings_fields(settings.RUN)}
+    return {name: settings.spec(fields[name]).check_value(table[name], f"{where}.{name}")
+            for name in OWN_SETTINGS if name in table}
 
 
 def _distinct(specs: list["PluginSpec"], part: str, fail: Fail) -> list["PluginSpec"]:
@@ -61,11 +77,12 @@ def _distinct(specs: list["PluginSpec"], part: str, fail: Fail) -> list["PluginS
 
 
 def configs_as_dict(configs: list[dict[str, "PluginSpec"]]) -> list[dict[str, Any]]:
-    return [{part: spec.as_dict() for part, spec in c.items()} for c in configs]
+    return [{**{part: c[part].as_dict() for part in PARTS},
+             **({"settings": c["settings"]} if c.get("settings") else {})} for c in configs]
 
 
 def configs_from_dict(data: list[dict[str, Any]]) -> list[dict[str, "PluginSpec"]]:
     from wsbench.experiments.experiment import PluginSpec
 
-    return [{part: PluginSpec(part, s["name"], dict(s["options"]), s["label"]) for part, s in c.items()}
-            for c in data]
+    return [{**{part: PluginSpec(part, c[part]["name"], dict(c[part]["options"]), c[part]["label"])
+                for part in PARTS}, "settings": dict(c.get("settings", {}))} for c in data]

@@ -137,13 +137,15 @@ class Experiment:
 
     def trials(self) -> list[Trial]:
         """Seeds outermost, so that an interrupted run has every configuration on its first seeds."""
-        combos = ([(c["space"], c["quantizer"], c["optimizer"], c["merge"]) for c in self.configs]
-                  if self.configs else list(product(self.spaces, self.quantizers, self.optimizers,
-                                                    self.merges)))
+        combos = ([(c["space"], c["quantizer"], c["optimizer"], c["merge"], c.get("settings", {}))
+                   for c in self.configs] if self.configs else
+                  [(*parts, {}) for parts in product(self.spaces, self.quantizers, self.optimizers,
+                                                     self.merges)])
         return [Trial(t, s, q, o, m, seed, self.budget, self.max_requested, self.metric,
                       self.include, self.max_drop, self.fidelity, self.screen_dtype,
-                      self.fidelity_seed, self.population_eval, self.size, self.size_coding)
-                for seed, t, (s, q, o, m) in product(self.seeds, self.tasks, combos)]
+                      self.fidelity_seed, self.population_eval, self.size,
+                      own.get("size_coding", self.size_coding))
+                for seed, t, (s, q, o, m, own) in product(self.seeds, self.tasks, combos)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
