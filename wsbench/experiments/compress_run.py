@@ -12,8 +12,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from wsbench.errors import ConfigError
 from wsbench.experiments import trial as trial_run
 from wsbench.experiments.experiment import LISTS, PluginSpec, Trial
@@ -85,10 +83,6 @@ class CompressResult:
     @property
     def merge_evaluations(self) -> int:
         return self.record.merge_evaluations
-
-    @property
-    def archive_f(self) -> np.ndarray:
-        return np.asarray(self.record.archive.f if self.record.archive else [], dtype=float)
 
 
 def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:

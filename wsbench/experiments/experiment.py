@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
+from wsbench.experiments.configs import configs_as_dict, configs_from_dict
 from wsbench.experiments.experiment_toml import load_experiment, parse_experiment
 from wsbench.experiments.indicators import Reference
 from wsbench.files.cache import content_key
-from wsbench.experiments.configs import configs_as_dict, configs_from_dict
 from wsbench.settings import DEFAULTS, SCREENING
 
 __all__ = ["LISTS", "TRIAL_FORMAT", "Experiment", "PluginSpec", "Trial", "load_experiment",
@@ -26,7 +26,8 @@ __all__ = ["LISTS", "TRIAL_FORMAT", "Experiment", "PluginSpec", "Trial", "load_e
 TRIAL_FORMAT = 1
 LISTS = {"tasks": "task", "spaces": "space", "quantizers": "quantizer", "optimizers": "optimizer",
          "merges": "merge"}
-NEW_SETTINGS = ("fidelity_seed", "population_eval", "size", "size_coding")  # in as_dict only when not at the default
+# settings added after experiment.json existed: in as_dict only when not at their default
+NEW_SETTINGS = tuple(k for k in SCREENING if k not in ("fidelity", "screen_dtype"))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from wsbench.experiments.provenance import run_info
 from wsbench.experiments.records import Coding
 from wsbench.experiments.staging import prepare_root, write_staged  # noqa: F401 - prepare_root: compress's import
+from wsbench.report.paper_table import LATER_CODINGS
 from wsbench.report.run_table import format_table, table_rows
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ def front_rows(record: "TrialRecord") -> list[dict]:
             "x": " ".join(f"{v:g}" for v in s.x), "K": s.k, "d": s.d,
             "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.sizes[Coding.FIXED].bits,
             "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
-            **_sizes(m, Coding.HUFFMAN), **_sizes(m, Coding.LAYER), **_sizes(m, Coding.ADAPTIVE),
-            **(_sizes(m, Coding.NATIVE) if m.has(Coding.NATIVE) else {}),
+            **{k: v for c in (Coding.HUFFMAN, *LATER_CODINGS) if m.has(c) for k, v in _sizes(m, c).items()},
             "file": f"compressed/{file_name(m)}",
         })
     return rows
@@ -79,15 +79,14 @@ def _write_stage(result: "CompressResult", stage: Path) -> None:
     (stage / "table.md").write_text(format_table(rows, cfg.metric, markdown=True) + "\n")
     _write_csv(stage / "table.csv", rows)
     _write_csv(stage / "front.csv", front_rows(rec))
-    archive = rec.archive.x if rec.archive else []
+    assert rec.archive is not None and rec.baseline is not None  # an ok record has both
     _write_csv(stage / "archive.csv", [{**{f"x{j}": v for j, v in enumerate(x)}, "f1": f[0], "f2": f[1]}
-                                       for x, f in zip(archive, rec.archive.f if rec.archive else [])])
+                                       for x, f in zip(rec.archive.x, rec.archive.f)])
     for m in result.merged:
         m.coded(cfg.coding).save(stage / "compressed" / file_name(m))
     front_plot(rec, cfg, stage / "front.png")
     write_json(stage / "trial.json", rec.to_dict(), compact=True)  # what `wsbench run` would write
     info = run_info(cfg.as_dict(), cfg.seed)
-    assert rec.baseline is not None
     info.update(requested_evaluations=rec.requested, unique_evaluations=rec.unique,
                 merge_evaluations=rec.merge_evaluations, seconds=result.seconds,
                 baseline=rec.baseline.to_dict(), n_shared_weights=rec.n_shared,
