@@ -4,9 +4,16 @@ A space that is a whole codec: ``quantize`` codes the shared weights with NNCode
 dependent quantization, DeepCABAC) and returns the decoded weights as a :class:`Quantization`
 whose ``native`` is the NNC bitstream itself, so the harness scores exactly what a decoder gives,
 the ``bits`` size objective counts NNCodec's real size, and a ``native`` file stores the
-bitstream (``wsbench.load_state_dict`` decodes it through :meth:`NNCodecSpace.decode`). The
-quantizer of the trial is not used: NNCodec quantizes. No calibration data, as the standard's
-core path. Needs the optional extra: ``pip install -e '.[nncodec]'``.
+bitstream (``wsbench.load_state_dict`` decodes it through :meth:`NNCodecSpace.decode`). As the
+standard codes a whole model, the bitstream also codes every other state-dict entry (biases,
+BatchNorm at NNCodec's nonweight qp -75, a step of 2.3e-6; integer buffers losslessly), so a
+file's size is the standard's and nothing is stored twice; ``code_rest=false`` leaves them to
+the file as fp32. Beyond the standard's defaults: ``rest_qp`` codes them coarser, and
+``pack_rest`` codes them as one float and one integer vector (one NNC header instead of one per
+tensor). The search scores the decoded shared weights with the original rest (the
+difference is below float32 noise at qp -75). The quantizer of the trial is not used: NNCodec
+quantizes. No calibration data, as the standard's core path. Needs the optional extra:
+``pip install -e '.[nncodec]'``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from wsbench_plugins.nncodec_adapter import NONWEIGHT_QP
 
 from wsbench import NativeCode, Quantization, hookimpl
 from wsbench.errors import ConfigError, FormatError
@@ -35,14 +43,20 @@ class NNCodecSpace:
     name = "nncodec"
 
     def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool = True,
-                 per_tensor: bool = False) -> None:
+                 per_tensor: bool = False, code_rest: bool = True, rest_qp: int = NONWEIGHT_QP,
+                 pack_rest: bool = False) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (qp_min, qp_max))
         if not (ints and QP_LIMITS[0] <= qp_min <= qp_max <= QP_LIMITS[1]):
             raise ConfigError(f"qp bounds must be integers with {QP_LIMITS[0]} <= qp_min <= qp_max "
                               f"<= {QP_LIMITS[1]}, got [{qp_min!r}, {qp_max!r}]")
         self.xl, self.xu = np.array([float(qp_min)]), np.array([float(qp_max)])
         self.integer = np.array([True])
-        self.use_dq, self.per_tensor = bool(use_dq), bool(per_tensor)
+        if isinstance(rest_qp, bool) or not isinstance(rest_qp, (int, np.integer)) or not (
+                QP_LIMITS[0] <= rest_qp <= QP_LIMITS[1]):
+            raise ConfigError(f"rest_qp must be an integer in [{QP_LIMITS[0]}, {QP_LIMITS[1]}], "
+                              f"got {rest_qp!r}")
+        self.use_dq, self.per_tensor, self.code_rest = bool(use_dq), bool(per_tensor), bool(code_rest)
+        self.rest_qp, self.pack_rest = int(rest_qp), bool(pack_rest)
         self._view: "WeightView | None" = None
         self._d: dict[int, int] = {}  # qp -> distinct decoded values, for k_of
 
@@ -62,32 +76,39 @@ class NNCodecSpace:
 
     def quantize(self, view: "WeightView", quantizer: "Quantizer", x: np.ndarray) -> Quantization:
         import torch
-
         from wsbench_plugins import nncodec_adapter
 
         qps = [int(round(float(v))) for v in np.atleast_1d(x)]
         arrays = {n: t.detach().cpu().numpy() for n, t in view.split(view.original).items()}
         per = dict(zip(arrays, qps)) if self.per_tensor else None
-        payload = nncodec_adapter.encode(arrays, qps[0], weights=list(arrays), use_dq=self.use_dq,
-                                         qp_per_tensor=per)
+        rest = _rest_arrays(view) if self.code_rest else {}
+        coded, layout = pack(rest) if self.pack_rest else (rest, None)
+        payload = nncodec_adapter.encode(arrays | coded, qps[0], weights=list(arrays),
+                                         use_dq=self.use_dq, qp_per_tensor=per,
+                                         nonweight_qp=self.rest_qp)
         flat = _pooled(nncodec_adapter.decode(payload), view.names, [p.numel() for p in view.params])
         values, inverse = torch.unique(torch.from_numpy(flat), return_inverse=True)
-        native = NativeCode(self.name, payload, {"qp": qps if self.per_tensor else qps[0],
-                                                 "use_dq": self.use_dq})
+        header = {"qp": qps if self.per_tensor else qps[0], "use_dq": self.use_dq,
+                  **({"packed": layout} if layout is not None else {})}
+        native = NativeCode(self.name, payload, header, tuple(rest))
         self._d[tuple(qps)] = int(values.numel())
         return Quantization(values.to(torch.float32), inverse.reshape(-1).to(torch.int64),
                             int(values.numel()), native)
 
     def decode(self, header: dict[str, Any], payload: bytes,
                shared: list[tuple[str, tuple[int, ...], str]]) -> "torch.Tensor":
-        """The pooled shared weights of a ``native`` file's payload (``shared`` from its header)."""
+        """The pooled shared weights of a ``native`` file's payload (``shared`` from its header)
+        and every other tensor it codes."""
         import torch
-
         from wsbench_plugins import nncodec_adapter
 
         sizes = [int(np.prod(shape)) for _, shape, _ in shared]
-        flat = _pooled(nncodec_adapter.decode(payload), [n for n, _, _ in shared], sizes)
-        return torch.from_numpy(flat)
+        arrays = nncodec_adapter.decode(payload)
+        if "packed" in header:
+            arrays = unpack(arrays, header["packed"])
+        names = [n for n, _, _ in shared]
+        flat = _pooled(arrays, names, sizes)
+        return torch.from_numpy(flat), {n: a for n, a in arrays.items() if n not in set(names)}
 
     def k_of(self, x: np.ndarray) -> int:
         """K is the number of distinct decoded values (NNCodec has no K; qp is the decision)."""
@@ -97,6 +118,55 @@ class NNCodecSpace:
                 raise ConfigError("the nncodec space is not bound to a model")
             self.quantize(self._view, None, x)  # type: ignore[arg-type]
         return self._d[qp]
+
+
+def _rest_arrays(view: "WeightView") -> dict[str, np.ndarray]:
+    """The model's non-shared tensors NNC can code: floats, and integers within int32."""
+    shared = set(view.names)
+    out = {}
+    for name, t in view.model.state_dict().items():
+        a = t.detach().cpu().numpy()
+        if name in shared or a.size == 0:
+            continue
+        if a.dtype.kind == "f" or (a.dtype.kind in "iu" and np.iinfo(np.int32).min <= a.min()
+                                   and a.max() <= np.iinfo(np.int32).max):
+            out[name] = a
+    return out
+
+
+PACKED = {"f": "wsbench:rest.float", "i": "wsbench:rest.int"}  # no state-dict name has a colon
+
+
+def pack(rest: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+    """The rest as one float32 and one int32 vector (NNC spends ~50 bytes of header per tensor:
+    a ResNet-20's 77 BatchNorm/bias tensors cost ~4 kB of headers alone), and their layout."""
+    out, layout = {}, {}
+    for kind, key in PACKED.items():
+        names = [n for n, a in rest.items() if (a.dtype.kind == "f") == (kind == "f")]
+        if names:
+            dtype = np.float32 if kind == "f" else np.int32
+            out[key] = np.concatenate([rest[n].astype(dtype).reshape(-1) for n in names])
+            layout[kind] = [[n, int(rest[n].size)] for n in names]
+    return out, layout
+
+
+def unpack(arrays: dict[str, np.ndarray], layout: Any) -> dict[str, np.ndarray]:
+    """:func:`pack` undone (FormatError when the layout does not match the payload)."""
+    out = {k: v for k, v in arrays.items() if k not in PACKED.values()}
+    if not isinstance(layout, dict) or set(layout) - set(PACKED):
+        raise FormatError("a packed NNC file's layout must map 'f'/'i' to [name, size] rows")
+    for kind, rows in layout.items():
+        flat = np.asarray(arrays.get(PACKED[kind], np.zeros(0))).reshape(-1)
+        ok = isinstance(rows, list) and all(
+            isinstance(r, list) and len(r) == 2 and isinstance(r[0], str)
+            and isinstance(r[1], int) and r[1] > 0 for r in rows)
+        if not ok or sum(r[1] for r in rows) != flat.size:
+            raise FormatError(f"the packed rest ({flat.size} values) does not match its layout")
+        offset = 0
+        for name, size in rows:
+            out[name] = flat[offset:offset + size]
+            offset += size
+    return out
 
 
 def _pooled(arrays: dict[str, np.ndarray], names: list[str], sizes: list[int]) -> np.ndarray:

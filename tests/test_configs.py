@@ -75,3 +75,39 @@ def test_a_config_may_count_its_own_coding_under_the_bits_objective():
     assert [t.key for t in again.trials()] == [t.key for t in exp.trials()]
     with pytest.raises(ConfigError, match=r"configs\[0\]\.size_coding: .*'zip'"):
         exp_of(configs=[{"optimizer": "random", "size_coding": "zip"}])
+
+
+def test_a_config_may_set_its_own_budget_and_fidelity():
+    configs = [{"optimizer": "random"},
+               {"optimizer": "random", "merge": "none", "budget": 7, "fidelity": 0.5}]
+    exp = exp_of(configs=configs, budget=11, fidelity=1.0)
+    first, second = [t for t in exp.trials() if t.seed == 0]
+    assert (first.budget, first.fidelity) == (11, 1.0) and (second.budget, second.fidelity) == (7, 0.5)
+    assert first.key != second.key
+    again = Experiment.from_dict(json.loads(json.dumps(exp.as_dict())))
+    assert [t.key for t in again.trials()] == [t.key for t in exp.trials()]
+    with pytest.raises(ConfigError, match=r"configs\[0\]\.fidelity"):
+        exp_of(configs=[{"optimizer": "random", "fidelity": 2.0}])
+
+
+def test_configs_that_score_differently_never_share_a_harness():
+    """Same task, space and quantizer, but their own screening or size coding: two harnesses."""
+    configs = [{"optimizer": "random"}, {"optimizer": "nsga2", "fidelity": 0.5},
+               {"optimizer": "cmaes", "size_coding": "huffman"}, {"optimizer": "pso"}]
+    trials = [t for t in exp_of(configs=configs, size="bits").trials() if t.seed == 0]
+    keys = [t.harness_key for t in trials]
+    assert keys[0] == keys[3] and len({keys[0], keys[1], keys[2]}) == 3
+
+
+def test_a_config_may_have_its_own_seeds():
+    configs = [{"optimizer": "random"}, {"optimizer": "exhaustive", "merge": "none", "seeds": 1},
+               {"optimizer": "nsga2", "seeds": [5]}]
+    exp = exp_of(configs=configs, seeds=3)
+    by_optimizer = {}
+    for t in exp.trials():
+        by_optimizer.setdefault(t.optimizer.name, []).append(t.seed)
+    assert by_optimizer == {"random": [0, 1, 2], "exhaustive": [0], "nsga2": [5]}
+    again = Experiment.from_dict(json.loads(json.dumps(exp.as_dict())))
+    assert [t.key for t in again.trials()] == [t.key for t in exp.trials()]
+    with pytest.raises(ConfigError, match=r"configs\[0\]\.seeds"):
+        exp_of(configs=[{"optimizer": "random", "seeds": [1, 1]}])

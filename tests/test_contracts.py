@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from wsbench import plugins
+from wsbench.codec import native
 from wsbench.codec.weights import WeightView
 from wsbench.errors import PluginError
 from wsbench.search.optimizer import Optimizer, drive
@@ -238,8 +239,12 @@ def test_space_contract(name, quantizer, small_view):
         k = space.k_of(x)
         assert q.k == k
         if q.native is not None:  # a codec: its values are its decoder's, not member means
-            decoded = space.decode(q.native.header, q.native.payload, small_view_shared(small_view))
-            assert torch.equal(decoded, q.dequantize()) and q.d <= q.k
+            decoded, rest = native.split_decoded(
+                space.decode(q.native.header, q.native.payload, small_view_shared(small_view)))
+            assert torch.equal(torch.as_tensor(decoded), q.dequantize()) and q.d <= q.k
+            state = small_view.model.state_dict()
+            assert set(rest) == set(q.native.rest) <= set(state) - set(small_view.names)
+            assert all(np.asarray(rest[n]).size == state[n].numel() for n in rest)
             continue
         assert_quantization_invariants(q, small_view.original, k)
     again = space.quantize(small_view, q_obj, x.copy())  # deterministic (checked once: kmeans is slow)

@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+from wsbench_plugins import nncodec_adapter as nnc
 
 from wsbench.errors import ConfigError, FormatError, ModelError
-from wsbench_plugins import nncodec_adapter as nnc
 
 needs_nncodec = pytest.mark.skipif(
     not nnc.available(),
@@ -162,6 +162,67 @@ def test_the_nncodec_space_codes_what_its_file_decodes_one_qp_or_one_per_tensor(
     coarse = per.quantize(view, None, np.array([-24.0, -24.0, -16.0, -24.0]))  # the big tensor
     assert coarse.native.bits < q.native.bits
     for space, quant in ((one, q), (per, coarse)):
-        decoded = space.decode(quant.native.header, quant.native.payload, shared)
+        decoded, rest = space.decode(quant.native.header, quant.native.payload, shared)
         assert torch.equal(decoded, quant.dequantize())
+        state = view.model.state_dict()  # biases coded near-losslessly (qp -75, step 2.3e-6)
+        assert set(rest) == set(quant.native.rest) == set(state) - set(view.names) != set()
+        assert all(np.allclose(rest[n], state[n].numpy(), atol=3e-6, rtol=0) for n in rest)
         assert space.k_of(np.atleast_1d(quant.native.header["qp"]).astype(float)) == quant.d
+
+
+@needs_nncodec
+def test_a_native_nnc_file_codes_the_whole_state_dict_once(digits_cnn, tmp_path):
+    import torch
+
+    from wsbench import load_state_dict, plugins
+    from wsbench.codec import fileformat
+    from wsbench.codec.compress import CompressedModel
+    from wsbench.codec.weights import WeightView
+
+    view = WeightView.of(digits_cnn.model)
+    state = digits_cnn.model.state_dict()
+    sizes = {}
+    for code_rest in (True, False):
+        space = plugins.create("space", "nncodec", code_rest=code_rest)
+        space.bind(view)
+        q = space.quantize(view, None, np.array([-24.0]))
+        cm = CompressedModel.from_view(view, q, "none", "native")
+        path = cm.save(tmp_path / f"rest-{code_rest}.wsb")
+        header, tensors = fileformat.read(path)
+        stored = {k for k in tensors if k.startswith("rest.")}
+        assert (stored == set()) if code_rest else (stored == {f"rest.{n}" for n in cm.rest})
+        loaded = load_state_dict(path)
+        assert set(loaded) == set(state)
+        assert all(loaded[n].dtype == state[n].dtype and loaded[n].shape == state[n].shape
+                   for n in state)
+        flat = torch.cat([loaded[n].reshape(-1) for n in view.names])
+        assert torch.equal(flat, q.dequantize())
+        assert all(torch.allclose(loaded[n], state[n], atol=3e-6, rtol=0) for n in cm.rest)
+        sizes[code_rest] = path.stat().st_size
+    assert sizes[True] < sizes[False]  # the rest coded once, by the codec, is smaller than fp32
+
+
+@needs_nncodec
+def test_packed_rest_saves_the_per_tensor_headers_and_decodes_the_same(digits_cnn, tmp_path):
+    import torch
+    from wsbench_plugins.nncodec_space import PACKED, unpack
+
+    from wsbench import load_state_dict, plugins
+    from wsbench.codec.compress import CompressedModel
+    from wsbench.codec.weights import WeightView
+
+    view = WeightView.of(digits_cnn.model)
+    files = {}
+    for pack in (False, True):
+        space = plugins.create("space", "nncodec", pack_rest=pack, rest_qp=-40)
+        space.bind(view)
+        q = space.quantize(view, None, np.array([-24.0]))
+        files[pack] = load_state_dict(CompressedModel.from_view(view, q, "none", "native").save(
+            tmp_path / f"{pack}.wsb")), len(q.native.payload)
+    (plain, plain_bytes), (packed, packed_bytes) = files[False], files[True]
+    assert packed_bytes < plain_bytes and set(plain) == set(packed)
+    assert all(torch.equal(plain[n], packed[n]) for n in plain)  # same values, fewer headers
+    with pytest.raises(FormatError, match="layout"):
+        unpack({PACKED["f"]: np.zeros(3, np.float32)}, {"f": [["a", 2]]})
+    with pytest.raises(ConfigError, match="rest_qp"):
+        plugins.create("space", "nncodec", rest_qp=-200)

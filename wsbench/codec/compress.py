@@ -124,22 +124,30 @@ class CompressedModel:
             arrays, header_extra["layers"] = layer_coding.to_file(table)
             tensors.update({k: torch.from_numpy(v) for k, v in arrays.items()})
         elif self.coding == "native":
-            header_extra.update(native.header_fields(table))
+            header_extra.update(native.header_fields(table, self.rest))
         elif isinstance(table, adaptive.AdaptiveCode):
             header_extra["adaptive"] = {"zero": table.zero, **adaptive.params()}
         elif table is not None:
             tensors["huffman.count"] = torch.from_numpy(table.count.astype(np.int64))
             tensors["huffman.symbol"] = torch.from_numpy(table.symbol.astype(np.int64))
-        for name, t in self.rest.items():
+        rest = self._file_rest
+        for name, t in rest.items():
             tensors[f"rest.{name}"] = t
         header = {
             "coding": self.coding, "n_weights": self.n_weights, "n_bits": n_bits,
             "k": int(self.quantization.k), "d": self.quantization.d,
             "quantizer": self.quantizer, "include": self.include,
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
-            "rest": list(self.rest), "extra": self.extra, **header_extra,
+            "rest": list(rest), "extra": self.extra, **header_extra,
         }
         return fileformat.write_bytes(header, tensors, fileformat.version_for(self.coding))
+
+    @property
+    def _file_rest(self) -> dict[str, "torch.Tensor"]:
+        """The rest the file stores as is: all of it, less what a native payload codes."""
+        coded = set(self.quantization.native.rest) if (
+            self.coding == "native" and self.quantization.native is not None) else set()
+        return {k: v for k, v in self.rest.items() if k not in coded}
 
     def save(self, path: str | Path) -> Path:
         """Write the file atomically (never a half-written file under the final name)."""
@@ -191,8 +199,9 @@ def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
     header, tensors = fileformat.read(path)
     try:
         if header["coding"] == "native":
-            return _assemble(header["shared"], native.decode(header, tensors),
-                             {name: tensors[f"rest.{name}"] for name in header["rest"]})
+            flat, coded = native.decode(header, tensors)
+            return _assemble(header["shared"], flat,
+                             {name: tensors[f"rest.{name}"] for name in header["rest"]} | coded)
         idx = _decode_indices(header, tensors)
         codebook = tensors["codebook"]
         if idx.size != header["n_weights"] or (idx.size and (idx.min() < 0 or idx.max() >= codebook.numel())):

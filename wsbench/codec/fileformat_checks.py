@@ -50,9 +50,12 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
     if sum(sizes) != header["n_weights"]:
         raise FormatError(f"the shared tensors hold {sum(sizes)} weights, the header says "
                           f"n_weights {header['n_weights']}")
+    if header["coding"] == "native":
+        native.check(header)
+    elif "native_rest" in header:
+        raise FormatError("only a native file may have the header field 'native_rest'")
     _tensor_set(header, tensors)
     if header["coding"] == "native":  # the codec's payload describes the weights: no codebook
-        native.check(header)
         _bitstream(header, tensors["bitstream"].numel())
         return sizes
     if tensors["codebook"].numel() != header["d"]:
@@ -120,7 +123,8 @@ def _shape_ok(shape: list) -> bool:
 
 def _tensor_set(header: dict, tensors: dict[str, "torch.Tensor"]) -> None:
     """Names unique, every ``rest`` name stored and nothing stored that the header lacks."""
-    names = [row[0] for row in header["shared"]] + header["rest"]
+    names = [row[0] for row in header["shared"]] + header["rest"] + [
+        row[0] for row in header.get("native_rest", [])]
     if len(set(names)) != len(names):
         raise FormatError("a tensor name appears twice in the header")
     expected = {*(() if header["coding"] == "native" else ("codebook",)), "bitstream",

@@ -19,6 +19,9 @@ class NativeCode:
     codec: str
     payload: bytes
     header: dict[str, Any] = field(default_factory=dict)
+    #: non-shared state-dict entries (biases, norms) the payload codes too, so a file stores them
+    #: once, in the codec's coding (its decoder then returns ``(flat, {name: array})``)
+    rest: tuple[str, ...] = ()
 
     @property
     def bits(self) -> int:

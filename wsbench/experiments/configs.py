@@ -7,7 +7,11 @@ searched per tensor) needs each method with its own parts instead. ``configs = [
 combinations (a missing part takes the lists' default); tasks and seeds still multiply them.
 A configuration may also name the coding its bits objective counts (``size_coding``: the
 paper's pipeline counts Huffman bits, a codec space its own ``native`` payload), so that every
-method is searched on its own real size under one experiment-wide ``size = "bits"``.
+method is searched on its own real size under one experiment-wide ``size = "bits"``. It may also
+set its own ``size``, ``budget``, ``fidelity``, ``screen_dtype`` and ``max_drop`` (a method
+that needs exact objectives or more of them, or the paper's method on the paper's objective),
+and its own ``seeds`` (a count or a list, replacing the experiment's: a deterministic method,
+such as an exhaustive sweep, needs one).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ if TYPE_CHECKING:
     from wsbench.experiments.experiment import PluginSpec
 
 PARTS = {"space": "spaces", "quantizer": "quantizers", "optimizer": "optimizers", "merge": "merges"}
-OWN_SETTINGS = ("size_coding",)  # settings a configuration may set for its own trials
+# settings a configuration may set for its own trials (a method's budget and screening are its own)
+OWN_SETTINGS = ("size_coding", "size", "budget", "fidelity", "screen_dtype", "max_drop")
 DEFAULTS = {"space": "k", "quantizer": "uniform", "merge": "neighbor"}
 
 Fail = Callable[[str, str], ConfigError]
@@ -36,10 +41,10 @@ def parse_configs(value: Any, read_spec: SpecReader, fail: Fail
                               "and optionally a space, quantizer and merge")
     configs, seen = [], {}
     for i, table in enumerate(value):
-        extra = sorted(set(table) - set(PARTS) - set(OWN_SETTINGS))
+        extra = sorted(set(table) - set(PARTS) - set(OWN_SETTINGS) - {"seeds"})
         if extra:
             raise fail(f"configs[{i}].{extra[0]}",
-                       f"unknown key; valid keys: {', '.join([*PARTS, *OWN_SETTINGS])}")
+                       f"unknown key; valid keys: {', '.join([*PARTS, *OWN_SETTINGS, 'seeds'])}")
         if "optimizer" not in table:
             raise fail(f"configs[{i}]", "missing optimizer")
         config = {part: read_spec(table.get(part, DEFAULTS.get(part)), f"configs[{i}].{part}", part, fail)
@@ -57,10 +62,12 @@ def parse_configs(value: Any, read_spec: SpecReader, fail: Fail
 def _own_settings(table: dict, where: str) -> dict[str, Any]:
     """The configuration's own settings, checked as the experiment-wide ones are."""
     from wsbench import settings
+    from wsbench.experiments.experiment_toml import _seeds
 
     fields = {f.name: f for f in settings.settings_fields(settings.RUN)}
-    return {name: settings.spec(fields[name]).check_value(table[name], f"{where}.{name}")
-            for name in OWN_SETTINGS if name in table}
+    own = {name: settings.spec(fields[name]).check_value(table[name], f"{where}.{name}")
+           for name in OWN_SETTINGS if name in table}
+    return own | ({"seeds": _seeds(table["seeds"], f"{where}.seeds")} if "seeds" in table else {})
 
 
 def _distinct(specs: list["PluginSpec"], part: str, fail: Fail) -> list["PluginSpec"]:

@@ -100,9 +100,12 @@ class Trial:
         return re.sub(r"[^A-Za-z0-9._-]+", "-", "__".join(parts))
 
     @property
-    def harness_key(self) -> tuple[str, str, str]:
-        """Trials sharing this key share one harness (trained model, data, quantizer, space)."""
-        return tuple(content_key(**getattr(self, k).identity()) for k in ("task", "space", "quantizer"))  # type: ignore[return-value]
+    def harness_key(self) -> tuple[str, ...]:
+        """Trials sharing this key share one harness: trained model, data, quantizer, space, and
+        what the harness scores by (metric, shared weights, screening, size objective), so that
+        configurations with their own ``fidelity`` or ``size_coding`` never share one."""
+        parts = [content_key(**getattr(self, k).identity()) for k in ("task", "space", "quantizer")]
+        return (*parts, content_key(metric=self.metric, include=self.include, **self.screening()))
 
 
 @dataclass
@@ -142,11 +145,20 @@ class Experiment:
                    for c in self.configs] if self.configs else
                   [(*parts, {}) for parts in product(self.spaces, self.quantizers, self.optimizers,
                                                      self.merges)])
-        return [Trial(t, s, q, o, m, seed, self.budget, self.max_requested, self.metric,
-                      self.include, self.max_drop, self.fidelity, self.screen_dtype,
-                      self.fidelity_seed, self.population_eval, self.size,
-                      own.get("size_coding", self.size_coding))
-                for seed, t, (s, q, o, m, own) in product(self.seeds, self.tasks, combos)]
+        def get(own: dict, name: str) -> Any:
+            return own.get(name, getattr(self, name))
+
+        return [Trial(t, s, q, o, m, seed, get(own, "budget"), get(own, "max_requested"),
+                      get(own, "metric"), get(own, "include"), get(own, "max_drop"),
+                      get(own, "fidelity"), get(own, "screen_dtype"), get(own, "fidelity_seed"),
+                      get(own, "population_eval"), get(own, "size"), get(own, "size_coding"))
+                for seed, t, (s, q, o, m, own) in product(self.all_seeds(), self.tasks, combos)
+                if seed in own.get("seeds", self.seeds)]
+
+    def all_seeds(self) -> list[int]:
+        """The experiment's seeds, then any a configuration adds with its own ``seeds``."""
+        own = [s for c in self.configs or [] for s in c.get("settings", {}).get("seeds", [])]
+        return list(dict.fromkeys([*self.seeds, *own]))
 
     def as_dict(self) -> dict[str, Any]:
         return {
