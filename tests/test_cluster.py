@@ -186,7 +186,7 @@ def real_cluster(tmp_path_factory):
             p.terminate()
         for p in reversed(procs):
             try:
-                p.wait(timeout=20)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
             try:
