@@ -72,8 +72,8 @@ class ProcessExecutor(Executor):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:  # stopped by an error or Ctrl-C: do not wait for the trials
+            self.pool.shutdown(wait=exc[0] is None if exc else True, cancel_futures=True)
             self.pool = None
 
     def slots(self) -> int:

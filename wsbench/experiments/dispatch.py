@@ -110,9 +110,9 @@ class Dispatcher:
         t, ex, device = job.trial, self.executor, self.exp.device
         label = t.task.label
         if label not in self.data:
-            name = content_key(**t.task.identity())
-            self.data[label] = ex.submit(work.load_data, t.task, name,
-                                         key=f"wsbench-data-{name}-{self.token}")
+            # named per run: a long-lived worker never reuses a harness of another run's weights
+            name = f"{content_key(**t.task.identity())}-{self.token}"
+            self.data[label] = ex.submit(work.load_data, t.task, name, key=f"wsbench-data-{name}")
         data = self.data[label]
         self.busy[label] = self.busy.get(label, 0) + 1
         if job.kind == "exact":

@@ -5,7 +5,10 @@ records are :mod:`wsbench.experiments.records`. The harness (trained model, data
 once per (task, space, quantizer) and reused; each trial gets a fresh decision cache and archive,
 so its budget and counts are its own unique evaluations and its wall time includes every
 evaluation it caused. A trial whose file says ``"status": "ok"`` is found by its key (hash of its
-full config) and not run again.
+full config) and not run again. Where the trials run is the experiment's executor
+(:mod:`wsbench.experiments.executor`): ``local`` runs them here, group by group
+(:mod:`wsbench.experiments.groups`); the others run them on workers
+(:mod:`wsbench.experiments.dispatch`), with the same records, written here.
 """
 
 from __future__ import annotations
