@@ -133,7 +133,7 @@ class ProcessExecutor(Executor):
 def _no_scheduler(name: str, scheduler: str | None) -> None:
     if scheduler:
         raise ConfigError(f"scheduler = {scheduler!r}: only executor dask connects to a "
-                          f"scheduler (executor is {name})")
+                          f"scheduler (executor is {name}; give --executor dask)")
 
 
 @hookimpl
