@@ -63,6 +63,8 @@ def test_the_records_do_not_depend_on_the_executor(local_run, tmp_path, executor
     (["--scheduler", "not an address"], "", "--scheduler: must be a scheduler address"),
     (["--scheduler", "tcp://127.0.0.1:8786"], "", "only executor dask connects to a scheduler"),
     (["--workers", "2"], "", "executor local runs one trial at a time"),
+    (["--executor", "local"], '[run]\nexecutor = "process"\nworkers = 2\n',
+     "workers = 2: executor local runs one trial at a time"),  # a flag overrides the file
 ])
 def test_bad_run_settings_are_one_line_and_nothing_runs(tmp_path, capsys, flags, toml, message):
     path = tmp_path / "e.toml"

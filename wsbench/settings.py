@@ -63,6 +63,19 @@ def setting(default: Any, help: str, **spec: Any) -> Any:
     return field(default=default, metadata={"spec": Spec(help, **spec)})
 
 
+def _executor(value: Any, where: str) -> str:
+    """An executor plugin's name (``wsbench plugins --kind executor``)."""
+    from wsbench import plugins
+    from wsbench.errors import ConfigError, PluginError
+
+    name = validate.typed(value, where, str)
+    try:
+        plugins.get("executor", name)
+    except PluginError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return name
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Every run-wide setting; field order is the order an experiment file is checked in."""
@@ -95,7 +108,7 @@ class RunSettings:
                                     commands=frozenset({RUN}))
     executor: str = setting("local", "where trials run: local (this process, one after another; "
                                      "default), process (a pool of local processes) or dask (a "
-                                     "Dask cluster)", check=lambda v, w: _executor(v, w),
+                                     "Dask cluster)", check=_executor,
                             toml="run.executor", commands=frozenset({RUN}))
     scheduler: str | None = setting(None, "address of a running Dask scheduler, e.g. "
                                           "tcp://HOST:8786 (executor dask; without it a local "
@@ -130,19 +143,6 @@ class RunSettings:
                                      "prints every coding), or native: a codec space's own "
                                      "payload (e.g. nncodec; with merge none)",
                           choices=FILE_CODINGS, toml=None, commands=frozenset({COMPRESS}))
-
-
-def _executor(value: Any, where: str) -> str:
-    """An executor plugin's name (``wsbench plugins --kind executor``)."""
-    from wsbench import plugins
-    from wsbench.errors import ConfigError, PluginError
-
-    name = validate.typed(value, where, str)
-    try:
-        plugins.get("executor", name)
-    except PluginError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    return name
 
 
 DEFAULTS = RunSettings()
