@@ -16,7 +16,8 @@ from wsbench.files.cache import content_key
 
 BASE = {"name": "t", "tasks": ["digits-mlp"], "optimizers": ["nsga2"], "budget": 10}
 # settings that make sense for one command only; any other new setting must be offered by both
-RUN_ONLY = {"drops", "threads", "exact_enabled", "exact_max_points"}  # grid reports, run's threads
+RUN_ONLY = {"drops", "threads", "exact_enabled", "exact_max_points",  # grid reports, run's threads
+            "executor", "scheduler", "workers"}  # where an experiment's trials run
 COMPRESS_ONLY = {"coding"}  # `wsbench run` writes no compressed files
 ALL = fields(settings.RunSettings)
 
@@ -24,6 +25,8 @@ ALL = fields(settings.RunSettings)
 def sample(f) -> object:
     """A valid value other than the default, derived from the field's metadata."""
     s = settings.spec(f)
+    if f.name == "executor":  # a plugin name: the registry's, not declared choices
+        return "process"
     if s.choices:
         return next(c for c in s.choices if c != f.default)
     if s.kind is bool:

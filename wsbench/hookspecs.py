@@ -49,6 +49,11 @@ def wsbench_register_reporters(register: Register) -> None:
     """Register reporters that turn an experiment's results into documents."""
 
 
+@hookspec
+def wsbench_register_executors(register: Register) -> None:
+    """Register executors: where an experiment's trials run (this process, a pool, a cluster)."""
+
+
 KINDS: dict[str, str] = {
     "task": "wsbench_register_tasks",
     "quantizer": "wsbench_register_quantizers",
@@ -56,4 +61,5 @@ KINDS: dict[str, str] = {
     "optimizer": "wsbench_register_optimizers",
     "merge": "wsbench_register_merges",
     "reporter": "wsbench_register_reporters",
+    "executor": "wsbench_register_executors",
 }

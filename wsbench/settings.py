@@ -63,6 +63,19 @@ def setting(default: Any, help: str, **spec: Any) -> Any:
     return field(default=default, metadata={"spec": Spec(help, **spec)})
 
 
+def _executor(value: Any, where: str) -> str:
+    """An executor plugin's name (``wsbench plugins --kind executor``)."""
+    from wsbench import plugins
+    from wsbench.errors import ConfigError, PluginError
+
+    name = validate.typed(value, where, str)
+    try:
+        plugins.get("executor", name)
+    except PluginError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return name
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Every run-wide setting; field order is the order an experiment file is checked in."""
@@ -93,6 +106,20 @@ class RunSettings:
     exact_max_points: int = setting(5000, "largest space the exact front enumerates", kind=int,
                                     check=validate.requested, toml="exact.max_points", flag=None,
                                     commands=frozenset({RUN}))
+    executor: str = setting("local", "where trials run: local (this process, one after another; "
+                                     "default), process (a pool of local processes) or dask (a "
+                                     "Dask cluster)", check=_executor,
+                            toml="run.executor", commands=frozenset({RUN}))
+    scheduler: str | None = setting(None, "address of a running Dask scheduler, e.g. "
+                                          "tcp://HOST:8786 (executor dask; without it a local "
+                                          "cluster is started and closed)",
+                                    check=validate.scheduler, toml="run.scheduler",
+                                    commands=frozenset({RUN}))
+    workers: int | None = setting(None, "worker processes of executor process or of dask's local "
+                                        "cluster (default: one per core); with a scheduler, wait "
+                                        "until this many workers have joined", kind=int,
+                                  check=validate.workers, toml="run.workers",
+                                  commands=frozenset({RUN}))
     fidelity: float = setting(1.0, "share of the validation split the search scores candidates "
                                    "on (default 1); the front is re-scored on all of it",
                               kind=float, check=validate.fidelity)

@@ -23,6 +23,9 @@ MAX_TRIALS = 100_000          # trials of one experiment (tasks x ... x seeds)
 MAX_EVALUATIONS = 1_000_000   # budget and max_requested: each one is kept in the trial's record
 MAX_POPULATION = 100_000      # individuals scored at once (population, batch, particles)
 MAX_THREADS = 4096
+MAX_WORKERS = 4096            # worker processes of an executor
+# a Dask scheduler's address: [protocol://]host[:port] (tcp://10.0.0.5:8786, [::1]:8786)
+SCHEDULER_RE = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?")
 MAX_EPOCHS = 100_000
 POPULATION_OPTIONS = ("pop_size", "popsize", "batch_size", "n_particles", "n_clusters",
                       "n_partitions")
@@ -87,6 +90,20 @@ def epochs(value: Any, where: str) -> int:
 
 def threads(value: Any, where: str) -> int:
     return integer(value, where, 1, MAX_THREADS)
+
+
+def workers(value: Any, where: str) -> int:
+    return integer(value, where, 1, MAX_WORKERS)
+
+
+def scheduler(value: Any, where: str) -> str | None:
+    """A scheduler address (syntax only: whether it answers is checked when connecting)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SCHEDULER_RE.fullmatch(value):
+        raise ConfigError(f"{where}: must be a scheduler address such as tcp://HOST:8786, "
+                          f"got {value!r}")
+    return value
 
 
 def positive(value: Any, where: str) -> float:

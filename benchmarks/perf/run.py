@@ -20,7 +20,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "end-to-end": ("endtoend", "run"),
     "population": ("harness", "run_population"),
     "device": ("device", "run"),
+    "executors": ("executors", "run"),
 }
+# sections a plain `wsbench bench` leaves out: named with --section only
+ON_REQUEST = {"executors"}  # runs an experiment three times (~11 min on 2 cores; --quick ~2)
 
 
 def _section(name: str) -> Callable[[Report, bool], None]:
@@ -58,7 +61,8 @@ def run_all(quick: bool = False, sections: list[str] | None = None, json_path: P
     from wsbench.experiments.provenance import run_info
 
     # the device section at full size is a GPU's work (hours of ResNet-18 passes on a CPU)
-    names = sections or [s for s in SECTIONS if s != "device" or device != "cpu"]
+    names = sections or [s for s in SECTIONS
+                         if (s != "device" or device != "cpu") and s not in ON_REQUEST]
     report = Report(quick, device)
     start = time.perf_counter()
     for name in names:

@@ -12,7 +12,7 @@ from wsbench import validate
 from wsbench.validate import arg
 
 SECTIONS = ("overhead", "quantizers", "coding", "search", "screening", "end-to-end", "population",
-            "device")
+            "device", "executors")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run only this section (repeatable; default: all, 'device' only with a "
                         "--device other than cpu); 'device': harness, batched population and bf16 "
                         "screening at ResNet-20 and ResNet-18 size on --device (population 100 "
-                        "without --quick)")
+                        "without --quick); 'executors' (only when named): benchmarks/quick.toml "
+                        "through executors local, process and dask at 2 workers, 1 torch thread "
+                        "per trial (--quick: 2 seeds)")
     p.add_argument("--device", type=arg(validate.device, "--device", str), default="cpu",
                    help="where the overhead, population and device sections run: cpu "
                         "(default), cuda or cuda:N")

@@ -8,7 +8,7 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plugins", help="list the registered plugins",
                        description="List every plugin: kind, name, providing distribution, description.")
-    p.add_argument("--kind", help="only this kind (task, quantizer, space, optimizer, merge, reporter)")
+    p.add_argument("--kind", help="only this kind (task, quantizer, space, optimizer, merge, reporter, executor)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 

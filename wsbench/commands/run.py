@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
+
+RUN_FLAGS = ("executor", "scheduler", "workers")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,13 +22,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="validate the file and list the trials and whether they are done")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    from wsbench import settings
+
+    # the [run] table's keys; a flag given overrides the file
+    settings.add_arguments(p, settings.RUN, names=RUN_FLAGS)
+    p.set_defaults(func=run, **dict.fromkeys(RUN_FLAGS))
 
 
 def run(args: argparse.Namespace) -> int:
     from wsbench.experiments.experiment import load_experiment
 
     exp = load_experiment(args.config)
+    exp = replace(exp, **{k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None})
     out = args.out if args.out is not None else Path("results") / exp.name
     if args.dry_run:
         from wsbench.experiments.store import finished_keys
@@ -36,16 +44,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'done' if t.key in done else 'todo'}  {t.id}")
         print(f"{len(trials)} trials, {sum(t.key in done for t in trials)} done; results: {out}")
         return 0
+    from wsbench.experiments.executor import executor_for
     from wsbench.experiments.runner import run_experiment
-    from wsbench.experiments.store import prepare_root
+    from wsbench.experiments.store import ResultsStore, prepare_root
     from wsbench.validate import device_available
 
+    executor = executor_for(exp)  # its options checked before anything runs
     prepare_root(out, None)
-    device_available(exp.device, f"{args.config}: device")
-    summary = run_experiment(exp, out, progress=not args.no_progress)
+    if not exp.scheduler:  # a cluster's workers have their own devices
+        device_available(exp.device, f"{args.config}: device")
+    summary = run_experiment(exp, out, progress=not args.no_progress, executor=executor)
+    where = summary.executor
     print(f"{summary.total} trials: {summary.already_done} already done, {summary.ran} run, "
           f"{len(summary.skipped)} skipped, {len(summary.failed)} failed; "
-          f"{summary.evaluations} unique evaluations in {summary.seconds:.1f} s")
+          f"{summary.evaluations} unique evaluations in {summary.seconds:.1f} s "
+          f"(executor {where.get('name')}, {where.get('slots')} at a time)")
     if summary.elsewhere:
         print(f"  {len(summary.elsewhere)} trial(s) run by another process on {out} meanwhile")
     for tid in summary.taken:
@@ -53,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     for tid, reason in summary.skipped:
         print(f"  skipped {tid}: {reason}")
     for tid, reason in summary.failed:
-        print(f"  failed {tid}: {reason}")
+        print(f"  failed {tid}: {reason} (traceback: {ResultsStore(out).traceback_path(tid)})")
     if summary.other_trials:
         print(f"note: {len(summary.other_trials)} finished trial(s) in {out} are not in {args.config}; "
               f"they are kept, but `wsbench report` follows the file run last and leaves them out "

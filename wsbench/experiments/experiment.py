@@ -127,6 +127,11 @@ class Experiment:
     threads: int | None = None
     exact_enabled: bool = True
     exact_max_points: int = 5000
+    # where the trials run ([run] table): never part of a trial's key or of experiment.json,
+    # since the records do not depend on it (run.json notes it)
+    executor: str = DEFAULTS.executor
+    scheduler: str | None = None
+    workers: int | None = None
     fidelity: float = 1.0
     screen_dtype: str = "float32"
     fidelity_seed: int = DEFAULTS.fidelity_seed

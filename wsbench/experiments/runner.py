@@ -5,7 +5,10 @@ records are :mod:`wsbench.experiments.records`. The harness (trained model, data
 once per (task, space, quantizer) and reused; each trial gets a fresh decision cache and archive,
 so its budget and counts are its own unique evaluations and its wall time includes every
 evaluation it caused. A trial whose file says ``"status": "ok"`` is found by its key (hash of its
-full config) and not run again.
+full config) and not run again. Where the trials run is the experiment's executor
+(:mod:`wsbench.experiments.executor`): ``local`` runs them here, group by group
+(:mod:`wsbench.experiments.groups`); the others run them on workers
+(:mod:`wsbench.experiments.dispatch`), with the same records, written here.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from wsbench.errors import ConfigError
 from wsbench.experiments.experiment import Experiment, Trial
-from wsbench.experiments.provenance import run_info
-from wsbench.experiments.records import ExactRecord, TrialRecord
-from wsbench.experiments.store import ResultsStore, exact_key, other_trial_ids
+from wsbench.experiments.records import TrialRecord
+from wsbench.experiments.store import ResultsStore, other_trial_ids
+
+if TYPE_CHECKING:
+    from wsbench.experiments.executor import Executor
 
 
 @dataclass
@@ -39,27 +44,42 @@ class RunSummary:
     other_trials: list[str] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)  # written by another process meanwhile
     taken: list[str] = field(default_factory=list)  # still held by another process at the end
+    executor: dict[str, Any] = field(default_factory=dict)  # where the trials ran
 
     def progress(self) -> dict[str, Any]:
         """The counts run.json records."""
         return {"trials": {"total": self.total, "already_done": self.already_done, "ran": self.ran,
                            "skipped": len(self.skipped), "failed": len(self.failed),
                            "by_another_process": len(self.elsewhere), "taken": len(self.taken)},
-                "unique_evaluations": self.evaluations, "seconds": self.seconds}
+                "unique_evaluations": self.evaluations, "seconds": self.seconds,
+                "executor": self.executor}
 
 
 def run_experiment(exp: Experiment, out: str | Path | None = None, progress: bool = True,
-                   log: Callable[[str], None] | None = None) -> RunSummary:
+                   log: Callable[[str], None] | None = None,
+                   executor: "Executor | None" = None) -> RunSummary:
     """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>).
 
-    Other processes may run the same folder: each trial is locked while it runs
-    (:mod:`wsbench.experiments.claims`); trials they hold are waited for at the end, and run here only if
-    they stopped first."""
-    from tqdm.auto import tqdm
-
-    from wsbench.experiments.groups import GroupRunner
+    ``executor`` (default: the experiment's ``[run]`` settings) says where trials run; only this
+    process writes the folder. Other processes may run the same folder: each trial is locked
+    while it runs (:mod:`wsbench.experiments.claims`); trials they hold are waited for at the
+    end, and run here only if they stopped first."""
+    from wsbench.experiments.executor import executor_for
 
     out = Path(out) if out is not None else Path("results") / exp.name
+    executor = executor if executor is not None else executor_for(exp)
+    with executor:  # a cluster is reached (or refused) before the folder is touched
+        return _run(exp, out, progress, log, executor)
+
+
+def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] | None,
+         executor: "Executor") -> RunSummary:
+    from tqdm.auto import tqdm
+
+    from wsbench.experiments.dispatch import Dispatcher
+    from wsbench.experiments.groups import GroupRunner
+    from wsbench.experiments.work import torch_threads
+
     store = ResultsStore(out)
     store.create()
     trials = exp.trials()
@@ -67,14 +87,19 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     finished = store.finished()
     todo = [t for t in trials if t.key not in finished]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
-                         other_trials=other_trial_ids(finished, trials))
+                         other_trials=other_trial_ids(finished, trials),
+                         executor=executor.describe())
     say = log or (tqdm.write if progress else print)
     start = time.perf_counter()
-    with _threads(exp.threads), tqdm(total=len(trials), initial=summary.already_done, unit="trial",
+    threads = exp.threads if executor.in_process else None  # else each task sets its own
+    with torch_threads(threads), tqdm(total=len(trials), initial=summary.already_done, unit="trial",
                                      desc=exp.name, disable=not progress, position=0) as bar:
         store.write_header(exp)
         store.write_run(exp, summary.progress())
-        run = GroupRunner(exp, store, set(finished), finished, summary, bar, say, progress, claims)
+        if executor.in_process:
+            run = GroupRunner(exp, store, set(finished), finished, summary, bar, say, progress, claims)
+        else:
+            run = Dispatcher(exp, store, executor, set(finished), finished, summary, bar, say, claims)
         run.groups(todo if not exp.exact_enabled else trials)
         if claims.taken:
             say(f"{len(claims.taken)} trial(s) taken by another process: waiting for them")
@@ -103,61 +128,22 @@ def _last_of_task(groups: dict, group: list[Trial]) -> bool:
     return all(groups[k][0].task.label != group[0].task.label for k in later)
 
 
-class _threads:
-    """Set torch's intra-op threads for the run (one thread is much faster on a loaded machine)."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, None
-
-    def __enter__(self) -> "_threads":
-        if self.n:
-            import torch
-
-            self.old = torch.get_num_threads()
-            torch.set_num_threads(self.n)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.old:
-            import torch
-
-            torch.set_num_threads(self.old)
-
-
-def _fail(store: ResultsStore, t: Trial, exc: BaseException, summary: RunSummary, say) -> None:
-    msg = store.write_failure(t, exc)
+def _fail(store: ResultsStore, t: Trial, exc: BaseException | str, summary: RunSummary, say,
+          traceback: str | None = None) -> None:
+    msg = store.write_failure(t, exc, traceback)
     summary.failed.append((t.id, msg))
     say(f"FAILED {t.id}: {msg}")
 
 
 def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool, say) -> int:
     """Enumerate the whole space (when exhaustive accepts it) and write the exact front."""
-    from wsbench import plugins
-    from wsbench.experiments.trial import search
+    from wsbench.experiments.work import exact_record
 
-    rec = ExactRecord(exact_key(exp, trial), trial.task.as_dict(), trial.space.as_dict(),
-                      trial.quantizer.as_dict(), exp.metric, exp.include, "unavailable",
-                      trial.screening(), h.view.fingerprint())
-    exhaustive = plugins.create("optimizer", "exhaustive", max_points=exp.exact_max_points)
-    h.reset()
-    rec.reason = exhaustive.check(h)
-    if rec.reason:
-        store.write_exact(exp, trial, rec)
-        say(f"no exact front for {trial.task.label}/{trial.space.label}: {rec.reason}")
-        return 0
-    size = int(h.space_size)
-    exact_trial = Trial(trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge,
-                        0, size, None, exp.metric, exp.include, 0.0, trial.fidelity, trial.screen_dtype)
-    rec.seconds = search(h, exhaustive, exact_trial, size, progress,
-                         f"exact front {trial.task.label}/{trial.space.label}/{trial.quantizer.label}")
-    X, F = h.archive_arrays()
-    FX, FF = h.front()
-    rec.status, rec.reason, rec.points = "ok", None, size
-    rec.x, rec.f, rec.front_x, rec.front_f = X.tolist(), F.tolist(), FX.tolist(), FF.tolist()
-    rec.provenance = run_info(rec.head(), 0)
+    rec, evaluations = exact_record(exp, trial, h, progress)
     store.write_exact(exp, trial, rec)
-    h.view.restore()
-    return h.unique
+    if not rec.ok:
+        say(f"no exact front for {trial.task.label}/{trial.space.label}: {rec.reason}")
+    return evaluations
 
 
 def harness(exp: Experiment, trial: Trial, data_cache: dict, progress: bool):

@@ -7,6 +7,7 @@ Layout::
     runs/<time>.json  provenance of every finished run (versions, git commit, machine, wall time)
     exact/<id>.json   exact fronts (exhaustive over the whole space, once per task/space/quantizer)
     trials/<id>.json  one record per trial: status, every evaluation, front, merged front, times
+    tracebacks/<id>.txt  the traceback of a failed trial (where it ran: this process or a worker)
     locks/<key>.lock  held (flock) by the process running that trial, removed when it is done
 
 The runner writes through this class and the report reads through it, so neither knows file
@@ -154,12 +155,28 @@ class ResultsStore:
 
     # writing
     def write_trial(self, rec: TrialRecord) -> None:
-        """A trial's record; results compact (every evaluation is in it)."""
+        """A trial's record; results compact (every evaluation is in it). A traceback left by
+        an earlier failure of the trial goes once it has a new record."""
         write_json(self.trial_path(rec.id), rec.to_dict(), compact=rec.status != "failed")
+        if rec.status != "failed":
+            self.traceback_path(rec.id).unlink(missing_ok=True)
 
-    def write_failure(self, trial: "Trial", exc: BaseException) -> str:
-        """A failed trial's record; its reason (the exception's first line)."""
-        msg = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    def traceback_path(self, trial_id: str) -> Path:
+        """Where a failed trial's traceback is kept (wherever the trial ran)."""
+        return self.root / "tracebacks" / f"{trial_id}.txt"
+
+    def write_failure(self, trial: "Trial", exc: BaseException | str,
+                      traceback: str | None = None) -> str:
+        """A failed trial's record and its traceback (``exc``'s, or ``traceback`` as a worker
+        sent it); its reason (the exception's first line)."""
+        if isinstance(exc, BaseException):
+            import traceback as tb
+
+            msg = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+            traceback = traceback or "".join(tb.format_exception(exc))
+        else:
+            msg = exc
+        atomic_write_bytes(self.traceback_path(trial.id), (traceback or msg + "\n").encode())
         self.write_trial(TrialRecord(trial.key, trial.id, trial.config(), "failed", msg))
         return msg
 

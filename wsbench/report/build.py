@@ -268,7 +268,7 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
     if len({t.task for t in res.trials}) > 1:
         sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
     problems = ([f"skipped {t.id}: {r}" for t, r in res.skipped]
-                + [f"failed {t.id}: {r}" for t, r in res.failed]
+                + [f"failed {t.id}: {r} (traceback: tracebacks/{t.id}.txt)" for t, r in res.failed]
                 + [f"not run yet: {t.id}" for t in res.missing]
                 + ([f"left out, not in this experiment (the folder's experiment is the file run "
                     f"into it last): {len(res.others)} trial file(s): {', '.join(res.others)}"]
