@@ -86,11 +86,15 @@ class NNCodecSpace:
         payload = nncodec_adapter.encode(arrays | coded, qps[0], weights=list(arrays),
                                          use_dq=self.use_dq, qp_per_tensor=per,
                                          nonweight_qp=self.rest_qp)
-        flat = _pooled(nncodec_adapter.decode(payload), view.names, [p.numel() for p in view.params])
+        decoded = nncodec_adapter.decode(payload)
+        if layout is not None:
+            decoded = unpack(decoded, layout)
+        flat = _pooled(decoded, view.names, [p.numel() for p in view.params])
         values, inverse = torch.unique(torch.from_numpy(flat), return_inverse=True)
         header = {"qp": qps if self.per_tensor else qps[0], "use_dq": self.use_dq,
                   **({"packed": layout} if layout is not None else {})}
-        native = NativeCode(self.name, payload, header, tuple(rest))
+        native = NativeCode(self.name, payload, header, tuple(rest),
+                            decoded_rest={n: decoded[n] for n in rest})
         self._d[tuple(qps)] = int(values.numel())
         return Quantization(values.to(torch.float32), inverse.reshape(-1).to(torch.int64),
                             int(values.numel()), native)
@@ -124,7 +128,7 @@ def _rest_arrays(view: "WeightView") -> dict[str, np.ndarray]:
     """The model's non-shared tensors NNC can code: floats, and integers within int32."""
     shared = set(view.names)
     out = {}
-    for name, t in view.model.state_dict().items():
+    for name, t in view.rest_state().items():
         a = t.detach().cpu().numpy()
         if name in shared or a.size == 0:
             continue

@@ -123,3 +123,30 @@ def test_huffman_beats_fixed_width_and_sizes_are_consistent(digits_cnn):
     assert 2 ** (f.avg_bits - 1) < d <= 2 ** f.avg_bits  # fixed width is ceil(log2 d)
     assert h.avg_bits < f.avg_bits and h.cr_paper == pytest.approx(32 / h.avg_bits)
     assert h.file_size < f.file_size
+
+
+def test_version_5_headers_are_compressed_and_a_bad_one_is_one_format_error(tmp_path):
+    import base64
+    import json
+    import zlib
+
+    import torch
+    from safetensors.torch import save
+
+    from wsbench.codec import fileformat
+
+    header = {"coding": "native", "shared": [[f"layer{i}.weight", [64, 64, 3, 3], "float32"]
+                                             for i in range(40)]}
+    tensors = {"bitstream": torch.zeros(4, dtype=torch.uint8)}
+    v4 = fileformat.write_bytes(header, tensors, version=4)
+    v5 = fileformat.write_bytes(header, tensors, version=5)
+    assert len(v5) < len(v4) / 3  # 40 similar names: the JSON compresses well
+    meta, _ = fileformat._container(v5)
+    assert fileformat._header(meta)[1]["shared"] == header["shared"]
+    bomb = base64.b85encode(zlib.compress(b" " * (fileformat.MAX_HEADER + 1))).decode()
+    for bad in ("not base85 {", base64.b85encode(b"not zlib").decode(), bomb):
+        raw = save(tensors, metadata={"format": fileformat.FORMAT, "version": "5", "header_z": bad})
+        (tmp_path / "bad.wsb").write_bytes(raw)
+        with pytest.raises(FormatError, match="header is missing or malformed"):
+            fileformat.read(tmp_path / "bad.wsb")
+    assert json.loads(zlib.decompress(base64.b85decode(meta["header_z"])))["coding"] == "native"

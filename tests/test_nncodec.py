@@ -221,8 +221,42 @@ def test_packed_rest_saves_the_per_tensor_headers_and_decodes_the_same(digits_cn
             tmp_path / f"{pack}.wsb")), len(q.native.payload)
     (plain, plain_bytes), (packed, packed_bytes) = files[False], files[True]
     assert packed_bytes < plain_bytes and set(plain) == set(packed)
-    assert all(torch.equal(plain[n], packed[n]) for n in plain)  # same values, fewer headers
+    state = digits_cnn.model.state_dict()
+    assert all(torch.equal(plain[n], packed[n]) for n in view.names)  # the weights: the same
+    step = 2 ** (-40 / 4)  # the rest, coded at qp -40 either way: within two steps (trellis)
+    assert all(torch.allclose(d[n], state[n], atol=2 * step, rtol=0)
+               for d in (plain, packed) for n in state if n not in view.names)
     with pytest.raises(FormatError, match="layout"):
         unpack({PACKED["f"]: np.zeros(3, np.float32)}, {"f": [["a", 2]]})
     with pytest.raises(ConfigError, match="rest_qp"):
         plugins.create("space", "nncodec", rest_qp=-200)
+
+
+@needs_nncodec
+def test_the_harness_scores_what_the_file_decodes_biases_and_norms_included(digits_cnn, tmp_path):
+    """rest_qp 0 (a step of 1) ruins the biases: the search must see that, as the file gives it,
+    and put the trained ones back afterwards."""
+    import torch
+
+    from wsbench import load_state_dict, plugins
+    from wsbench.codec.compress import CompressedModel
+    from wsbench.search.fitness import FitnessHarness
+
+    trained = {k: v.clone() for k, v in digits_cnn.model.state_dict().items()}
+    h = FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"),
+                       plugins.create("space", "nncodec", qp_min=-40, qp_max=-40, rest_qp=0),
+                       device="cpu")
+    q = h.quantization(np.array([-40.0]))
+    assert q.native.decoded_rest and h.space.code_rest
+    searched = 1 - h.evaluate(np.array([[-40.0]]))[0, 0]
+    assert all(torch.equal(v, trained[k]) for k, v in h.model.state_dict().items())  # put back
+    h.model.load_state_dict(load_state_dict(
+        CompressedModel.from_view(h.view, q, "none", "native").save(tmp_path / "m.wsb")))
+    from_file = h.score_current("val")
+    assert searched == pytest.approx(from_file, abs=1e-12)
+    h.view.restore()
+    h.model.load_state_dict(trained)
+    ruined = [n for n, v in q.native.decoded_rest.items()
+              if float(np.abs(np.asarray(v).reshape(-1) - trained[n].numpy().reshape(-1)).max()) > 0.01]
+    assert ruined  # so the equality above is about the decoded rest, not the trained one
+    assert h.quantization(np.array([-40.0])).native.payload == q.native.payload  # trained rest coded

@@ -3,7 +3,8 @@
 Layout (all tensors little-endian, as safetensors stores them):
 
 * metadata ``format`` = ``wsbench-compressed``, ``version`` = ``3`` (``4`` for coding
-  ``adaptive``, which older readers do not know), ``header`` = JSON with
+  ``adaptive``, ``5`` for ``native``, which older readers do not know), ``header`` = JSON (from
+  version 5 ``header_z``: the same JSON, zlib-compressed, base85) with
   ``coding`` (``huffman``, ``huffman-layer``, ``adaptive`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
   ``quantizer``, ``include``, ``shared`` (``[name, shape, dtype]`` in pooling order),
   ``rest`` (names of the fp32 remainder) and ``sha256``: from version 3 on over the header (less
@@ -29,8 +30,10 @@ is decoded, so what decoding allocates is bounded by what the file holds.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,15 +48,19 @@ if TYPE_CHECKING:
     import torch
 
 FORMAT = "wsbench-compressed"
-VERSION = 4     # the newest: coding adaptive (checksum as version 3's)
+VERSION = 5     # the newest: the header zlib-compressed (checksum as version 3's)
 READS = tuple(str(v) for v in range(1, VERSION + 1))
 NEW_CODINGS = {"adaptive": 4, "native": 4}  # codings first written in a later version; the rest are written as 3
+# what each coding is written as now: native files list every coded tensor's name, shape and
+# dtype (a ResNet-20 has 97): as JSON inside safetensors' JSON that was ~6 kB, compressed ~1 kB
+WRITES = {**NEW_CODINGS, "native": 5}
+MAX_HEADER = 64 << 20  # bytes a compressed header may expand to
 
 
 def version_for(coding: str) -> int:
     """The version a file of ``coding`` is written as: 3 (whose checksum binds header, dtypes,
     shapes and bytes) unless the coding is newer, so older readers still read the older codings."""
-    return NEW_CODINGS.get(coding, 3)
+    return WRITES.get(coding, 3)
 SUFFIX = ".wsb"
 
 
@@ -119,8 +126,10 @@ def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int =
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     header = dict(header)
     header["sha256"] = checksum(tensors, header, version)
-    return save(tensors, metadata={"format": FORMAT, "version": str(version),
-                                   "header": json.dumps(header)})
+    text = json.dumps(header, separators=(",", ":"))
+    stored = {"header_z": base64.b85encode(zlib.compress(text.encode(), 9)).decode()} \
+        if version >= 5 else {"header": json.dumps(header)}
+    return save(tensors, metadata={"format": FORMAT, "version": str(version), **stored})
 
 
 def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
@@ -163,13 +172,22 @@ def _container(raw: bytes) -> tuple[dict, dict[str, "torch.Tensor"]]:
     return meta, tensors
 
 
+def _expand(text: str) -> bytes:
+    """A version-5 header: base85 of zlib, expanded to at most MAX_HEADER bytes."""
+    z = zlib.decompressobj()
+    out = z.decompress(base64.b85decode(text), MAX_HEADER)
+    if z.unconsumed_tail or not z.eof:
+        raise ValueError("compressed header too large or truncated")
+    return out
+
+
 def _header(meta: dict) -> tuple[int, dict]:
     if meta.get("version") not in READS:
         raise FormatError(f"format version {meta.get('version')} is not supported "
                           f"(this wsbench reads versions {', '.join(READS)})")
     try:
-        header = json.loads(meta["header"])
-    except (KeyError, TypeError, ValueError, RecursionError):
+        header = json.loads(_expand(meta["header_z"]) if int(meta["version"]) >= 5 else meta["header"])
+    except (KeyError, TypeError, ValueError, RecursionError, zlib.error):
         raise FormatError("header is missing or malformed") from None
     if not isinstance(header, dict):
         raise FormatError("header is missing or malformed")

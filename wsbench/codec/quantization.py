@@ -22,6 +22,9 @@ class NativeCode:
     #: non-shared state-dict entries (biases, norms) the payload codes too, so a file stores them
     #: once, in the codec's coding (its decoder then returns ``(flat, {name: array})``)
     rest: tuple[str, ...] = ()
+    #: those entries as the payload decodes them (not stored: the harness scores the model with
+    #: them, so a search sees exactly what the file gives)
+    decoded_rest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def bits(self) -> int:
@@ -51,6 +54,11 @@ class Quantization:
         """sha256 of the content (values and indices): equal digests decode to equal weights."""
         h = hashlib.sha256(self.codebook.detach().cpu().numpy().tobytes())
         h.update(self.indices.detach().cpu().numpy().tobytes())
+        if self.native is not None:  # a codec's decoded biases and norms are weights too
+            import numpy as np
+
+            for name in sorted(self.native.decoded_rest):
+                h.update(name.encode() + np.asarray(self.native.decoded_rest[name]).tobytes())
         return h.hexdigest()
 
 

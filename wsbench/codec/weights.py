@@ -7,8 +7,8 @@ parameter storage, so an evaluation never deep-copies or reallocates the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from wsbench.errors import ModelError
 
@@ -53,6 +53,8 @@ class WeightView:
     params: list["torch.Tensor"]
     original: "torch.Tensor"  # pooled fp32 copy of the trained weights, on the model's device
     include: Include = "conv-linear"
+    #: trained values of the non-shared entries written by :meth:`write_rest`, to put back
+    saved_rest: dict[str, "torch.Tensor"] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model: "torch.nn.Module", include: Include = "conv-linear") -> "WeightView":
@@ -97,8 +99,35 @@ class WeightView:
         return hashlib.sha256(self.original.detach().cpu().numpy().tobytes()).hexdigest()[:16]
 
     def restore(self) -> None:
-        """Put the trained weights back."""
+        """Put the trained weights back (and any non-shared entry :meth:`write_rest` changed)."""
+        import torch
+
         self.write(self.original)
+        if self.saved_rest:
+            state = self.model.state_dict()
+            with torch.no_grad():
+                for name, t in self.saved_rest.items():
+                    state[name].copy_(t)
+
+    def rest_state(self) -> dict[str, "torch.Tensor"]:
+        """The trained non-shared entries (biases, norms, buffers), whatever was written since."""
+        shared = set(self.names)
+        return {k: self.saved_rest.get(k, v) for k, v in self.model.state_dict().items()
+                if k not in shared}
+
+    def write_rest(self, values: dict[str, Any]) -> None:
+        """Write decoded non-shared entries (a codec's biases and norms) so the model is scored
+        as its file decodes; :meth:`restore` puts the trained ones back."""
+        import numpy as np
+        import torch
+
+        state = self.model.state_dict()
+        with torch.no_grad():
+            for name, value in values.items():
+                t = state[name]
+                if name not in self.saved_rest:
+                    self.saved_rest[name] = t.detach().clone()
+                t.copy_(torch.as_tensor(np.asarray(value)).reshape(t.shape).to(t.dtype))
 
     def split(self, flat: "torch.Tensor") -> dict[str, "torch.Tensor"]:
         """A pooled vector as {parameter name: tensor shaped like that parameter}."""

@@ -6,10 +6,9 @@ Built to cost little more than the forward pass itself:
   in large batches, and the model is never copied;
 * the shared parameters are re-pointed once into one flat buffer, so writing a candidate is a
   single ``index_select`` from the codebook straight into the parameters (no reallocation);
-* optional *screening* makes the search cheaper still: ``fidelity < 1`` scores candidates on a
-  seeded, class-stratified subset of the validation split, ``screen_dtype="bfloat16"`` runs those
-  forwards under bf16 autocast; :meth:`FitnessHarness.rescore` gives the full-split fp32
-  objectives the reported results must use;
+* optional *screening*: ``fidelity < 1`` scores candidates on a seeded, class-stratified subset
+  of validation, ``screen_dtype="bfloat16"`` under bf16 autocast; :meth:`FitnessHarness.rescore`
+  gives the full-split fp32 objectives the reported results must use;
 * ``population_eval="batched"`` scores a whole population in one vmapped forward
   (``torch.func.functional_call`` over stacked weights, wsbench/search/population.py); the default
   picks the loop on CPU, where it was measured faster, and the batched pass on CUDA.
@@ -148,24 +147,24 @@ class FitnessHarness(CachedProblem):
         import torch
 
         self._check_size(flat.numel())
-        buf = self._flat_buffer()
-        if buf is None:
-            self.view.write(flat)
-        else:
-            with torch.no_grad():
-                buf.copy_(flat.reshape(-1))
+        if (buf := self._flat_buffer()) is None:
+            return self.view.write(flat)
+        with torch.no_grad():
+            buf.copy_(flat.reshape(-1))
 
     def write_quantization(self, q: "Quantization") -> None:
-        """Dequantize straight into the parameters: codebook[indices], no temporary vector."""
+        """Dequantize straight into the parameters: codebook[indices], no temporary vector; a
+        codec that codes the biases and norms too has its decoded ones written as well."""
         import torch
 
         self._check_size(q.indices.numel())
-        buf = self._flat_buffer()
-        if buf is None:
+        if (buf := self._flat_buffer()) is None:
             self.view.write(q.dequantize())
         else:
             with torch.no_grad():
                 torch.index_select(q.codebook.to(buf.dtype), 0, q.indices.reshape(-1), out=buf)
+        if q.native is not None and q.native.decoded_rest:
+            self.view.write_rest(q.native.decoded_rest)
 
     # -- scoring -------------------------------------------------------------------------
     def _autocast(self, screen: bool):
@@ -270,8 +269,11 @@ class FitnessHarness(CachedProblem):
 
     def _evaluate_one(self, x: np.ndarray) -> tuple[float, float]:
         q = self.quantization(x)
+        return 1.0 - self._score_written(q, self.search_split, True), self.size(q)
+
+    def _score_written(self, q: "Quantization", split: str, screen: bool) -> float:
         self.write_quantization(q)
-        return 1.0 - self.score_current(self.search_split, screen=True), self.size(q)
+        return self.score_current(split, screen)
 
     def _evaluate_many(self, X: np.ndarray) -> list[tuple[float, float]] | None:
         if not self.batched:
@@ -291,6 +293,8 @@ class FitnessHarness(CachedProblem):
         """
         qs = [self.quantization(x) for x in X]
         x, y = self.splits[split]
+        if any(q.native is not None and q.native.decoded_rest for q in qs):  # rest differs too
+            return [(1.0 - self._score_written(q, split, screen), self.size(q)) for q in qs]
         pred = self._population.predict(self._population.stack(qs), x, self._autocast(screen))
         return [(1.0 - self._metric(pred[i], y, self.num_classes), self.size(q))
                 for i, q in enumerate(qs)]

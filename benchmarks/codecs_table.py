@@ -1,0 +1,181 @@
+"""Whole compression methods side by side, from a finished ``codecs-cifar10`` results folder.
+
+    python benchmarks/codecs_table.py [results/codecs-cifar10] [--artifacts benchmarks/artifacts]
+        [--figure results/codecs-cifar10/codecs.png] [--json results/codecs-cifar10/codecs.json]
+
+For every configuration and seed, each drop of the experiment (0.5 and 1 point) selects, among
+the front members re-scored on the full validation split, the one with the largest whole-file CR
+whose **validation** metric is within the drop of the baseline's; the table reports its test
+metric. Each method is measured in its own file coding: ``native`` for a codec space (the NNC
+bitstream), the paper's Huffman coding otherwise. The figure puts every method's front
+(whole-file CR against test metric) on one plot.
+
+With ``--artifacts``, every selected solution of a codec space is written again as a file
+(``<method>-<drop>.wsb``: the space re-codes the recorded decision), decoded with
+``wsbench.load_state_dict`` into a fresh model, re-scored on validation and test, and checked
+against the record (size and both scores); ``artifacts.json`` beside them says what each is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def own_coding(record) -> str:
+    """The file coding a method is measured in: a codec's own, else the paper's Huffman."""
+    from wsbench.experiments.codings import Coding
+
+    return "native" if record.front and record.front[0].has(Coding.NATIVE) else "huffman"
+
+
+def selections(store_root: Path) -> tuple[dict, list[dict]]:
+    """The experiment's facts and one row per (method, seed, drop)."""
+    from wsbench.experiments.experiment import Experiment
+    from wsbench.experiments.store import ResultsStore
+
+    store = ResultsStore(store_root)
+    exp = Experiment.from_dict(store.read("experiment.json"))
+    rows = []
+    for rec in sorted(store.finished().values(), key=lambda r: r.id):
+        if not rec.ok:
+            continue
+        coding = own_coding(rec)
+        key = "cr_file_native" if coding == "native" else "cr_file"
+        label = f"{rec.trial['space']['label']} / {rec.trial['optimizer']['label']}"
+        for drop in [d for d in exp.drops if d <= rec.trial["max_drop"] + 1e-12]:  # what it kept
+            ok = [s for s in rec.front if rec.baseline.val - s.val <= drop + 1e-12]
+            best = max(ok, key=lambda s: s[key]) if ok else None
+            rows.append({"method": label, "space": rec.trial["space"], "seed": rec.trial["seed"],
+                         "drop": drop, "coding": coding, "x": best["x"] if best else None,
+                         "cr_file": best[key] if best else None,
+                         "val_drop": 100 * (rec.baseline.val - best.val) if best else None,
+                         "test_drop": 100 * (rec.baseline.test - best.test) if best else None,
+                         "unique": rec.unique, "baseline": rec.baseline.to_dict(),
+                         "front": [(s[key], s.val, s.test) for s in rec.front]})
+    return {"name": exp.name, "task": exp.tasks[0].label, "drops": list(exp.drops)}, rows
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per method and drop, (min-max) over seeds."""
+    def span(vals: list[float], fmt: str) -> str:
+        lo, hi = min(vals), max(vals)
+        return f"{lo:{fmt}}" if abs(hi - lo) < 5e-3 else f"{lo:{fmt}} to {hi:{fmt}}"
+
+    out = ["| method | coding | seeds | unique evals | within | whole-file CR | val drop (pt) | test drop (pt) |",
+           "|---|---|--:|--:|--:|--:|--:|--:|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["drop"]), []).append(r)
+    for (method, drop), rs in groups.items():
+        got = [r for r in rs if r["cr_file"] is not None]
+        cells = [span([r[k] for r in got], ".2f") for k in ("cr_file", "val_drop", "test_drop")] \
+            if got else ["-", "-", "-"]
+        out.append(f"| {method} | {rs[0]['coding']} | {len(rs)} | {span([r['unique'] for r in rs], '.0f')} "
+                   f"| {100 * drop:.1f} pt | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def figure(rows: list[dict], path: Path, task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    seen: dict[str, Any] = {}
+    for r in rows:
+        if r["drop"] != rows[0]["drop"] or not r["front"]:
+            continue
+        cr, _, test = np.array(r["front"], dtype=float).T
+        order = np.argsort(cr)
+        line = seen.get(r["method"])
+        kw = {"color": line.get_color()} if line else {"label": r["method"]}
+        (seen[r["method"]],) = ax.plot(cr[order], 100 * test[order], "o-", ms=3, lw=1, alpha=.8, **kw)
+    base = 100 * rows[0]["baseline"]["test"]
+    for drop in sorted({r["drop"] for r in rows}):
+        ax.axhline(base - 100 * drop, color="grey", ls=":", lw=1)
+    ax.axhline(base, color="black", lw=1, label="baseline (fp32)")
+    ax.set(xlabel="whole-file compression ratio", ylabel="test macro F1 (%)",
+           title=f"{task}: every method's re-scored front (CIFAR-10 JPEG)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
+    """Re-code each codec selection as a file, decode it into a fresh model, re-score, check."""
+    from wsbench import load_state_dict, plugins
+    from wsbench.codec.compress import CompressedModel
+    from wsbench.experiments.compress_run import CompressConfig
+    from wsbench.experiments.trial import build_harness
+
+    import torch
+
+    h = build_harness(CompressConfig(task=task).trial(), progress=False)
+    trained = {k: v.clone() for k, v in h.model.state_dict().items()}
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for r in rows:
+        if r["coding"] != "native" or r["x"] is None:
+            continue
+        space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
+        space.bind(h.view)
+        q = space.quantize(h.view, None, np.asarray(r["x"], dtype=np.float64))
+        cm = CompressedModel.from_view(h.view, q, "none", "native")
+        name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil.wsb"
+        path = cm.save(out / name)
+        h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it
+        val, test = h.score_current("val"), h.score_current("test")
+        with torch.no_grad():
+            h.model.load_state_dict(trained)
+        entry = {"file": name, "bytes": path.stat().st_size, "cr_file": cm.cr_file, "x": r["x"],
+                 "val": val, "test": test, "method": r["method"], "drop": r["drop"],
+                 "matches_record": bool(abs(cm.cr_file - r["cr_file"]) < 1e-9
+                                        and abs(100 * (r["baseline"]["test"] - test) - r["test_drop"]) < 1e-6)}
+        done.append(entry)
+        print(f"{name}: {entry['bytes']} bytes, CR {cm.cr_file:.2f}, val {val:.4f}, test {test:.4f}, "
+              f"record {'matches' if entry['matches_record'] else 'DIFFERS'}", file=sys.stderr)
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("results", nargs="?", type=Path, default=Path("results/codecs-cifar10"))
+    p.add_argument("--figure", type=Path, help="PNG (default RESULTS/codecs.png)")
+    p.add_argument("--json", type=Path, help="the selections (default RESULTS/codecs.json)")
+    p.add_argument("--artifacts", type=Path, help="write, decode and re-score each codec selection here")
+    args = p.parse_args(argv)
+    from wsbench.errors import WsbenchError
+
+    try:
+        if not (args.results / "experiment.json").is_file():
+            raise WsbenchError(f"{args.results}: not a results folder (no experiment.json)")
+        facts, rows = selections(args.results)
+        if not rows:
+            raise WsbenchError(f"{args.results}: no finished trial yet")
+        print(table(rows))
+        figure(rows, args.figure or args.results / "codecs.png", facts["task"])
+        done = artifacts(rows, facts["task"], args.artifacts) if args.artifacts else []
+    except WsbenchError as exc:
+        print(f"codecs_table: error: {exc}", file=sys.stderr)
+        return 2
+    out = args.json or args.results / "codecs.json"
+    out.write_text(json.dumps({**facts, "rows": rows}, indent=1) + "\n")
+    if args.artifacts:
+        command = "python benchmarks/codecs_table.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        (args.artifacts / "artifacts.json").write_text(json.dumps(
+            {"command": command, "experiment": "benchmarks/codecs-cifar10.toml", "files": done},
+            indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
