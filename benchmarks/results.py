@@ -36,7 +36,9 @@ class Block:
 
 
 BLOCKS = (
-    Block("quick-search", "quick.toml", "search-{task}", "digits"),
+    Block("quick-search", "quick.toml", "search-{task}", "digits",
+          ("configuration", "HV", "HV / exact", "IGD+", "evals to 99% exact HV", "evals to exact HV",
+           "reached exact", "unique / requested", "rank (HV)")),
     Block("quick-compression", "quick.toml", "compression-{task}", "digits",
           ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt", "CR @1pt",
            "CR file @1pt", "test f1 @1pt")),
