@@ -65,7 +65,7 @@ def test_markdown_has_the_tables_and_every_configuration(report):
 
 def test_html_is_self_contained(report):
     page = (report / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 * 5
+    assert page.count("data:image/png;base64,") == 2 * 6  # 2 tasks x 6 figures
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # no external asset
     assert "<table" in page and "nsga2-p4" in page and "<style>" in page
 
