@@ -140,20 +140,18 @@ class BoTorchOptimizer(Optimizer):
     Two independent GPs (one per normalised objective, fitted each batch) and a Sobol start of
     ``n_init`` points. A small all-integer space is optimised over its unevaluated decisions
     (no rounding duplicates; at most ``max_choices`` of them, a seeded subset, per batch);
-    otherwise over the cube, rounded when decoded. Torch's global
+    otherwise over ``max_choices`` seeded Sobol points of the cube (BoTorch's gradient-based
+    ``optimize_acqf`` hung on the mixed k-clip space on this machine). Torch's global
     random state is forked, never advanced.
     """
 
-    def __init__(self, batch_size: int = 1, n_init: int = 6, num_restarts: int = 4,
-                 raw_samples: int = 128, mc_samples: int = 64, max_listed: int = 4096,
-                 max_choices: int = 256) -> None:
+    def __init__(self, batch_size: int = 1, n_init: int = 6, mc_samples: int = 64,
+                 max_listed: int = 4096, max_choices: int = 256) -> None:
         for name, v, least in (("batch_size", batch_size, 1), ("n_init", n_init, 2),
-                               ("num_restarts", num_restarts, 1), ("raw_samples", raw_samples, 1),
                                ("mc_samples", mc_samples, 1), ("max_choices", max_choices, 1)):
             if int(v) < least:
                 raise ConfigError(f"{name} must be at least {least}, got {v}")
         self.batch_size, self.n_init = int(batch_size), int(n_init)
-        self.num_restarts, self.raw_samples = int(num_restarts), int(raw_samples)
         self.mc_samples, self.max_listed = int(mc_samples), int(max_listed)
         self.max_choices = int(max_choices)
 
@@ -229,26 +227,29 @@ class BoTorchOptimizer(Optimizer):
         return model
 
     def _optimise(self, acq: Any) -> np.ndarray:
+        """The best batch among candidate decisions not evaluated yet: every decision of a
+        small integer space, otherwise ``max_choices`` seeded Sobol points of the cube (decoded,
+        so rounding never proposes a known decision)."""
         import torch
-        from botorch.optim import optimize_acqf, optimize_acqf_discrete
+        from botorch.optim import optimize_acqf_discrete
+        from torch.quasirandom import SobolEngine
 
-        q = self.batch_size
+        rng = np.random.default_rng([self.seed, self.rounds])
         if self.listed is not None:
-            seen = {tuple(u) for u in np.round(self.U, 12)}
-            C = self.enc.encode(self.listed)
-            C = C[[tuple(c) not in seen for c in np.round(C, 12)]]
-            if len(C) == 0:
-                return np.zeros((0, self.problem.n_var))
-            if len(C) > self.max_choices:  # a seeded subset keeps each batch affordable
-                rng = np.random.default_rng([self.seed, self.rounds])
-                C = C[np.sort(rng.choice(len(C), self.max_choices, replace=False))]
-            cands, _ = optimize_acqf_discrete(acq, q=min(q, len(C)),
-                                              choices=torch.as_tensor(C, dtype=torch.double))
-            return cands.numpy()
-        bounds = torch.stack([torch.zeros(self.problem.n_var), torch.ones(self.problem.n_var)]).double()
-        cands, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=self.num_restarts,
-                                 raw_samples=self.raw_samples, sequential=True)
-        return cands.detach().numpy()
+            X = self.listed
+        else:
+            sobol = SobolEngine(self.problem.n_var, scramble=True, seed=int(rng.integers(2**31)))
+            X = np.unique(self.enc.decode(sobol.draw(self.max_choices).double().numpy()), axis=0)
+        C = self.enc.encode(X)
+        seen = {tuple(u) for u in np.round(self.U, 12)}
+        C = C[[tuple(c) not in seen for c in np.round(C, 12)]]
+        if len(C) == 0:
+            return np.zeros((0, self.problem.n_var))
+        if len(C) > self.max_choices:  # a seeded subset keeps each batch affordable
+            C = C[np.sort(rng.choice(len(C), self.max_choices, replace=False))]
+        cands, _ = optimize_acqf_discrete(acq, q=min(self.batch_size, len(C)),
+                                          choices=torch.as_tensor(C, dtype=torch.double))
+        return cands.numpy()
 
     def tell(self, X: np.ndarray, F: np.ndarray) -> None:
         U = self.enc.encode(np.asarray(X, dtype=np.float64))

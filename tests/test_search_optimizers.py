@@ -115,7 +115,7 @@ def test_optuna_is_told_the_fixed_normalisation():
 @needs_botorch
 def test_botorch_asks_its_batch_of_unevaluated_decisions():
     p = l_problem()
-    opt = plugins.create("optimizer", "botorch", batch_size=3, n_init=4, mc_samples=16)
+    opt = plugins.create("optimizer", "botorch", batch_size=3, n_init=4, mc_samples=8, max_choices=64)
     asked = []
     opt.setup(p, 0, 13)
     while p.unique < 13:
@@ -138,3 +138,14 @@ def test_anytime_views_count_targets_and_budgets():
     np.testing.assert_allclose(ecdf(R, np.array([1, 2, 4, 100])), [0, 0.25, 0.5, 0.5])
     gaps = fixed_budget_gaps(trials, 1.0, np.array([1, 3, 10]))
     np.testing.assert_allclose(gaps, [[0.8, 0.1, 0.0], [0.9, 0.7, 0.7]])
+
+
+@needs_botorch
+def test_botorch_on_a_mixed_space_asks_new_decisions_inside_the_bounds():
+    p = Problem(lambda x: (0.02 + np.exp(-x[0] / 40) + (x[1] - 0.01) ** 2, x[0]),
+                (2.0, 0.0), (1024.0, 0.05), (True, False))
+    opt = plugins.create("optimizer", "botorch", batch_size=3, n_init=4, mc_samples=8, max_choices=32)
+    drive(opt, p, budget=10, seed=0)
+    X = p.archive_arrays()[0]
+    assert p.unique == p.requested == 10
+    assert np.all(X >= p.xl) and np.all(X <= p.xu) and np.all(X[:, 0] == np.rint(X[:, 0]))
