@@ -100,7 +100,7 @@ def anytime_figure(res: Results, task: str, stem: Path) -> Figure | None:
     right.set_title(f"{task}: fixed budget (median, IQR)")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    left.legend(fontsize=7, loc="upper left")
+    right.legend(fontsize=6, loc="lower left", framealpha=0.85)  # that corner stays empty
     return Figure(_save(fig, stem), f"{task}: anytime views. Left (fixed target, as COCO): the "
                   f"fraction of (seed, target) pairs reached within x unique evaluations, for "
                   f"{len(TARGETS)} HV targets from 50% to 99.9% and 100% of {what}. Right (fixed "
