@@ -36,13 +36,18 @@ class Block:
 
 
 BLOCKS = (
-    Block("quick-search", "quick.toml", "search-{task}", "digits"),
+    Block("quick-search", "quick.toml", "search-{task}", "digits",
+          ("configuration", "HV", "HV / exact", "IGD+", "evals to 99% exact HV", "evals to exact HV",
+           "reached exact", "unique / requested", "rank (HV)")),
     Block("quick-compression", "quick.toml", "compression-{task}", "digits",
           ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt", "CR @1pt",
            "CR file @1pt", "test f1 @1pt")),
     Block("ablation-search", "ablation-digits.toml", "search-{task}", "digits"),
     Block("ablation-compression", "ablation-digits.toml", "compression-{task}", "digits",
           ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt")),
+    Block("search-per-evaluation", "search.toml", "search-{task}", "search",
+          ("configuration", "HV / exact", "evals to 99% exact HV", "evals to 99.5% exact HV",
+           "evals to exact HV", "reached exact", "unique / requested")),
     Block("beyond-merge-pairs", "beyond-digits.toml", "merge-pairs-{task}", "digits"),
     Block("beyond-coding-pairs", "beyond-digits.toml", "coding-pairs-{task}", "digits"),
     Block("cifar-table1", "paper-cifar10-cpu.toml", "table1-{task}", "cifar"),

@@ -69,6 +69,12 @@ def exhausted(problem: Problem) -> bool:
     return problem.unique >= problem.space_size  # inf unless all-integer
 
 
+def all_decisions(problem: Problem) -> np.ndarray:
+    """Every decision of an all-integer space, one row each (callers bound its size first)."""
+    axes = [np.arange(lo, hi + 1) for lo, hi in zip(problem.xl, problem.xu)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, problem.n_var).astype(np.float64)
+
+
 INITS = ("random", "linear", "centre")
 
 
@@ -226,8 +232,7 @@ class Exhaustive(Optimizer):
         return None
 
     def setup(self, problem: Problem, seed: int, budget: int) -> None:
-        axes = [np.arange(lo, hi + 1) for lo, hi in zip(problem.xl, problem.xu)]
-        self._points = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, problem.n_var)
+        self._points = all_decisions(problem)
         self._next = 0
 
     def ask(self) -> np.ndarray | None:

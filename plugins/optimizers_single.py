@@ -64,6 +64,12 @@ class UnitEncoding:
         self.lo = np.where(self.log, np.log2(np.maximum(self.xl, 1)), self.xl)
         self.hi = np.where(self.log, np.log2(np.maximum(self.xu, 1)), self.xu)
 
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """Unit-cube points of decisions (rows): the inverse of :meth:`decode` up to rounding."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        Y = np.where(self.log, np.log2(np.maximum(X, 1.0)), X)
+        return (Y - self.lo) / np.where(self.hi > self.lo, self.hi - self.lo, 1.0)
+
     def decode(self, Z: np.ndarray) -> np.ndarray:
         """Decisions for unit-cube points (rows); integer variables rounded, inside the bounds."""
         Z = np.clip(np.atleast_2d(np.asarray(Z, dtype=np.float64))[:, :len(self.xl)], 0.0, 1.0)

@@ -38,7 +38,7 @@ def report(results):
 def test_report_files_exist(report):
     for name in ("report.md", "report.html", "tables.tex", "indicators.csv", "stats.csv", "pairwise.csv"):
         assert (report / name).stat().st_size > 0, name
-    for kind in ("hv", "fronts", "cr-drop", "runtime", "reach"):
+    for kind in ("hv", "fronts", "cr-drop", "runtime", "reach", "anytime"):
         png = report / "figures" / f"digits-mlp-{kind}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
         assert b"<svg" in (report / "figures" / f"digits-mlp-{kind}.svg").read_bytes()[:2000]
@@ -56,6 +56,7 @@ def test_markdown_has_the_tables_and_every_configuration(report):
     assert "reach the exact front's hypervolume on digits-mlp" in md or \
         "reached the exact front's hypervolume on digits-mlp" in md
     assert "figures/digits-mlp-hv.png" in md
+    assert "figures/digits-mlp-anytime.png" in md and "fixed target" in md
     ranks = md[md.index("## Ranks across tasks"):]
     assert "Mean rank over all 2 tasks x 3 seeds" in ranks and "| configuration | rank (HV) |" in ranks
     mean_ranks = [float(m) for m in re.findall(r"^\| [^|]+ \| (?:\*\*)?([0-9.]+)", ranks, re.M)]
@@ -64,7 +65,7 @@ def test_markdown_has_the_tables_and_every_configuration(report):
 
 def test_html_is_self_contained(report):
     page = (report / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 * 5
+    assert page.count("data:image/png;base64,") == 2 * 6  # 2 tasks x 6 figures
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # no external asset
     assert "<table" in page and "nsga2-p4" in page and "<style>" in page
 

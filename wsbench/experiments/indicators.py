@@ -175,7 +175,7 @@ def trial_indicators(record: TrialRecord | Mapping[str, Any], reference: Referen
         nd = Fu[non_dominated(Fu)] if len(Fu) else Fu
         row["hv_ratio"] = hv / hv_exact if hv_exact > 0 else float("nan")
         row["igd_plus"] = igd_plus(reference.normalise(nd) if len(nd) else nd, Pz)
-        for frac, name in ((0.99, "evals_to_99"), (1.0, "evals_to_100")):
+        for frac, name in ((0.99, "evals_to_99"), (0.995, "evals_to_99.5"), (1.0, "evals_to_100")):
             n = evals_to_reach(curve, frac * hv_exact)
             row[name] = float(n) if n is not None else float("inf")
     row.update(_compression(record, drops))

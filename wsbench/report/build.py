@@ -31,6 +31,7 @@ def search_metrics(res: Results) -> list[Metric]:
         out += [Metric("hv_ratio", f"HV / exact{tag}", True, ".4f"),
                 Metric("igd_plus", f"IGD+{tag}", False, ".4f"),
                 Metric("evals_to_99", f"evals to 99% exact HV{tag}", False, ".0f"),
+                Metric("evals_to_99.5", f"evals to 99.5% exact HV{tag}", False, ".0f"),
                 Metric("evals_to_100", f"evals to exact HV{tag}", False, ".0f")]
     return out + [Metric("seconds_search", "search time [s]", False, ".2f")]
 

@@ -2,7 +2,8 @@
 
 Per task: anytime hypervolume (median and IQR band per configuration), median attainment
 surfaces against the exact front, best compression ratio against the allowed validation drop,
-search time, and unique evaluations needed to reach the exact front's hypervolume.
+search time, unique evaluations needed to reach the exact front's hypervolume, and the anytime
+views (fixed-target ECDF, fixed-budget HV; ``anytime.py``).
 """
 
 from __future__ import annotations
@@ -223,5 +224,7 @@ def task_figures(res: Results, task: str, folder: Path) -> list[Figure]:
     base = folder / _safe(task)
     out = [hv_curves(res, task, Path(f"{base}-hv")), fronts(res, task, Path(f"{base}-fronts")),
            cr_vs_drop(res, task, Path(f"{base}-cr-drop")), runtime(res, task, Path(f"{base}-runtime"))]
-    r = reach(res, task, Path(f"{base}-reach"))
-    return out + ([r] if r else [])
+    from wsbench.report.anytime import anytime_figure
+
+    extra = [reach(res, task, Path(f"{base}-reach")), anytime_figure(res, task, Path(f"{base}-anytime"))]
+    return out + [f for f in extra if f]
