@@ -78,12 +78,13 @@ def test_real_quantizations_round_trip_and_code_smaller(digits_cnn, tmp_path, k)
 
 
 def test_adaptive_files_are_version_4_the_others_stay_3(digits_cnn, tmp_path):
+    """(Native files are 5, with their header compressed: tests/test_fileformat.py.)"""
     from wsb_files import parts
 
     for coding, version in (("adaptive", "4"), ("huffman", "3"), ("huffman-layer", "3"), ("fixed", "3")):
         meta, header, _ = parts(wsbench.compress_model(digits_cnn.model, 16, coding=coding).to_bytes())
         assert (meta["version"], header["coding"]) == (version, coding)
-    assert fileformat.VERSION == 4
+    assert fileformat.VERSION == 5 and fileformat.version_for("native") == 5
 
 
 def _saved(digits_cnn, tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from pathlib import Path
 
 
@@ -10,9 +12,12 @@ def parts(raw: bytes) -> tuple[dict, dict, dict]:
     """The safetensors metadata, the parsed header and the tensors of a compressed file."""
     from safetensors.torch import load
 
+    from wsbench.codec.fileformat import _expand
+
     n = int.from_bytes(raw[:8], "little")
     meta = json.loads(raw[8:8 + n])["__metadata__"]
-    return meta, json.loads(meta["header"]), load(raw)
+    text = _expand(meta["header_z"]) if "header_z" in meta else meta["header"]
+    return meta, json.loads(text), load(raw)
 
 
 def build(meta: dict, header: dict, tensors: dict, rehash: bool = True) -> bytes:
@@ -25,7 +30,11 @@ def build(meta: dict, header: dict, tensors: dict, rehash: bool = True) -> bytes
     header = dict(header)
     if rehash:
         header["sha256"] = checksum(tensors, header, int(meta["version"]))
-    return save(tensors, metadata={**meta, "header": json.dumps(header)})
+    if "header_z" in meta:  # version 5: the header stored compressed
+        stored = {"header_z": base64.b85encode(zlib.compress(json.dumps(header).encode())).decode()}
+    else:
+        stored = {"header": json.dumps(header)}
+    return save(tensors, metadata={**meta, **stored})
 
 
 def rewrite(path: Path, edit_header=None, edit_tensors=None, rehash: bool = True) -> None:
