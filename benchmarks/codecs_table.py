@@ -52,6 +52,7 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
             ok = [s for s in rec.front if rec.baseline.val - s.val <= drop + 1e-12]
             best = max(ok, key=lambda s: s[key]) if ok else None
             rows.append({"method": label, "space": rec.trial["space"], "seed": rec.trial["seed"],
+                         "quantizer": rec.trial["quantizer"]["name"],
                          "drop": drop, "coding": coding, "x": best["x"] if best else None,
                          "cr_file": best[key] if best else None,
                          "val_drop": 100 * (rec.baseline.val - best.val) if best else None,
@@ -129,7 +130,7 @@ def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
         space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
         space.bind(h.view)
         q = space.quantize(h.view, None, np.asarray(r["x"], dtype=np.float64))
-        cm = CompressedModel.from_view(h.view, q, "none", "native")
+        cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native")  # as the trial wrote it
         name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil.wsb"
         path = cm.save(out / name)
         h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it
