@@ -42,7 +42,21 @@ def normaliser(problem: Problem) -> Any:
     return Reference(d_max=d_max(problem))
 
 
-class OptunaOptimizer(Optimizer):
+class _Bridge(Optimizer):
+    """What both bridges share: the module they need, and two objectives."""
+
+    module = ""
+
+    def unavailable(self) -> str | None:
+        """Why this optimizer cannot run here (the optional extra is missing), or None."""
+        return missing(self.module)
+
+    def check(self, problem: Problem) -> str | None:
+        return self.unavailable() or (None if problem.n_obj == 2 else
+                                      f"bridged with 2 objectives, got {problem.n_obj}")
+
+
+class OptunaOptimizer(_Bridge):
     """Any multi-objective Optuna sampler, chosen by name; integer K (xl >= 1) on a log scale.
 
     ``sampler``: one of :data:`OPTUNA_SAMPLERS`; ``batch_size``: trials asked per batch;
@@ -51,6 +65,7 @@ class OptunaOptimizer(Optimizer):
     then taken as exhausted for this sampler).
     """
 
+    module = "optuna"
     max_repeats = 200
 
     def __init__(self, sampler: str = "TPESampler", batch_size: int = 1,
@@ -65,14 +80,6 @@ class OptunaOptimizer(Optimizer):
         self.sampler, self.batch_size = sampler, int(batch_size)
         self.sampler_options = dict(sampler_options or {})
         self.log_k = bool(log_k)
-
-    def unavailable(self) -> str | None:
-        """Why this optimizer cannot run here (the optional extra is missing), or None."""
-        return missing("optuna")
-
-    def check(self, problem: Problem) -> str | None:
-        return self.unavailable() or (None if problem.n_obj == 2 else
-                                      f"bridged with 2 objectives, got {problem.n_obj}")
 
     def _distributions(self, problem: Problem) -> dict[str, Any]:
         from optuna.distributions import FloatDistribution, IntDistribution
@@ -134,7 +141,7 @@ class OptunaOptimizer(Optimizer):
             self.study.tell(trial, [float(z[0]), float(z[1])])
 
 
-class BoTorchOptimizer(Optimizer):
+class BoTorchOptimizer(_Bridge):
     """qLogNEHVI (BoTorch) over the space's decision on the unit cube, K on log2.
 
     Two independent GPs (one per normalised objective, fitted each batch) and a Sobol start of
@@ -145,6 +152,8 @@ class BoTorchOptimizer(Optimizer):
     random state is forked, never advanced.
     """
 
+    module = "botorch"
+
     def __init__(self, batch_size: int = 1, n_init: int = 6, mc_samples: int = 64,
                  max_listed: int = 4096, max_choices: int = 256) -> None:
         for name, v, least in (("batch_size", batch_size, 1), ("n_init", n_init, 2),
@@ -154,14 +163,6 @@ class BoTorchOptimizer(Optimizer):
         self.batch_size, self.n_init = int(batch_size), int(n_init)
         self.mc_samples, self.max_listed = int(mc_samples), int(max_listed)
         self.max_choices = int(max_choices)
-
-    def unavailable(self) -> str | None:
-        """Why this optimizer cannot run here (the optional extra is missing), or None."""
-        return missing("botorch")
-
-    def check(self, problem: Problem) -> str | None:
-        return self.unavailable() or (None if problem.n_obj == 2 else
-                                      f"bridged with 2 objectives, got {problem.n_obj}")
 
     def setup(self, problem: Problem, seed: int, budget: int) -> None:
         self.problem, self.reference, self.seed = problem, normaliser(problem), int(seed)

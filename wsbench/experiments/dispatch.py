@@ -64,9 +64,7 @@ class Dispatcher:
 
     def groups(self, trials: list[Trial]) -> None:
         """Run ``trials`` (and the exact fronts they lack), writing each as it finishes."""
-        groups: dict[tuple, list[Trial]] = {}
-        for t in trials:
-            groups.setdefault(t.harness_key, []).append(t)
+        groups = runner.by_harness(trials)
         for group in groups.values():
             label = group[0].task.label
             self.planned[label] = self.planned.get(label, 0) + 1

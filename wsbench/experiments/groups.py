@@ -34,9 +34,7 @@ class GroupRunner:
     data_cache: dict[str, Any] = field(default_factory=dict)
 
     def groups(self, trials: list[Trial]) -> None:
-        groups: dict[tuple, list[Trial]] = {}
-        for t in trials:
-            groups.setdefault(t.harness_key, []).append(t)
+        groups = runner.by_harness(trials)
         for group in groups.values():
             self.group(group)
             if runner._last_of_task(groups, group):  # free the task's model and data

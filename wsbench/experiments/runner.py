@@ -122,6 +122,14 @@ def _check_same_model(out: Path, finished: Iterable[TrialRecord], trial: Trial, 
                 f"write to a new folder with --out, or move {out / 'trials'} away")
 
 
+def by_harness(trials: list[Trial]) -> dict[tuple, list[Trial]]:
+    """Trials grouped by the harness they share, in first-seen order."""
+    groups: dict[tuple, list[Trial]] = {}
+    for t in trials:
+        groups.setdefault(t.harness_key, []).append(t)
+    return groups
+
+
 def _last_of_task(groups: dict, group: list[Trial]) -> bool:
     keys = list(groups)
     later = keys[keys.index(group[0].harness_key) + 1:]
