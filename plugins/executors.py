@@ -90,7 +90,7 @@ class ProcessExecutor(Executor):
         """The result of shared work a task needs (waited for here: it is sent along)."""
         from wsbench.experiments.work import Outcome
 
-        while not shared.done() or shared not in self.wait([shared]):
+        while shared not in self.wait([shared]):  # blocks: a spin here took a core from the workers
             pass
         try:
             return shared.result()
