@@ -129,6 +129,8 @@ def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
             continue
         space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
         space.bind(h.view)
+        if hasattr(space, "calibrate"):  # as the harness does, the trained weights in place
+            space.calibrate(h.calib_x)
         q = space.quantize(h.view, None, np.asarray(r["x"], dtype=np.float64))
         cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native")  # as the trial wrote it
         name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil.wsb"

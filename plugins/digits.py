@@ -138,7 +138,7 @@ class DigitsTask:
         model = self.fit()
         blob = state_bytes(model)
         sha = hashlib.sha256(blob).hexdigest()
-        _, val, test = digits_splits(self.seed)
+        train, val, test = digits_splits(self.seed)
         with deterministic_cpu():
             acc = {f"{n}_acc": float((model(x).argmax(1) == y).float().mean())
                    for n, (x, y) in (("val", val), ("test", test))}
@@ -184,14 +184,14 @@ class DigitsTask:
     def load(self, *, progress: bool = True) -> TaskData:
         from wsbench.tasks.checkpoint import read_checkpoint
 
-        _, val, test = digits_splits(self.seed)
+        train, val, test = digits_splits(self.seed)
         if self.shipped is not None:
             model = build_digits_model(self.arch)
             model.load_state_dict(read_checkpoint(self.shipped))
         else:
             model = self._cached_or_trained()
         model.eval()
-        return TaskData(model, val[0], val[1], test[0], test[1], num_classes=10)
+        return TaskData(model, val[0], val[1], test[0], test[1], num_classes=10, calib_x=train[0])
 
 
 @hookimpl

@@ -10,10 +10,13 @@ BatchNorm at NNCodec's nonweight qp -75, a step of 2.3e-6; integer buffers lossl
 file's size is the standard's and nothing is stored twice; ``code_rest=false`` leaves them to
 the file as fp32. Beyond the standard's defaults: ``rest_qp`` codes them coarser, and
 ``pack_rest`` codes them as one float and one integer vector (one NNC header instead of one per
-tensor). The search scores the decoded shared weights with the original rest (the
-difference is below float32 noise at qp -75). The quantizer of the trial is not used: NNCodec
-quantizes. No calibration data, as the standard's core path. Needs the optional extra:
-``pip install -e '.[nncodec]'``.
+tensor). The harness scores what the file decodes, rest included. The quantizer of the trial
+is not used: NNCodec quantizes. The standard's core path uses no data; beyond it,
+``bias_correction = N`` calibrates on N training images (validation where a task has no
+training inputs) and codes
+the rest after an empirical bias correction of the decoded weights
+(:mod:`wsbench.codec.bias_correction`), so a decoder gets the corrected model with nothing new
+to do. Needs the optional extra: ``pip install -e '.[nncodec]'``.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class NNCodecSpace:
 
     def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool = True,
                  per_tensor: bool = False, code_rest: bool = True, rest_qp: int = NONWEIGHT_QP,
-                 pack_rest: bool = False) -> None:
+                 pack_rest: bool = False, bias_correction: int = 0) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (qp_min, qp_max))
         if not (ints and QP_LIMITS[0] <= qp_min <= qp_max <= QP_LIMITS[1]):
             raise ConfigError(f"qp bounds must be integers with {QP_LIMITS[0]} <= qp_min <= qp_max "
@@ -57,6 +60,15 @@ class NNCodecSpace:
                               f"got {rest_qp!r}")
         self.use_dq, self.per_tensor, self.code_rest = bool(use_dq), bool(per_tensor), bool(code_rest)
         self.rest_qp, self.pack_rest = int(rest_qp), bool(pack_rest)
+        if isinstance(bias_correction, bool) or not isinstance(bias_correction, (int, np.integer)) \
+                or bias_correction < 0:
+            raise ConfigError(f"bias_correction must be a number of calibration images >= 0 "
+                              f"(0: off), got {bias_correction!r}")
+        if bias_correction and not self.code_rest:
+            raise ConfigError("bias_correction changes BatchNorm means and biases, which only a "
+                              "file that codes the rest can carry: set code_rest = true")
+        self.bias_correction = int(bias_correction)
+        self._correction: Any = None
         self._view: "WeightView | None" = None
         self._d: dict[int, int] = {}  # qp -> distinct decoded values, for k_of
 
@@ -74,22 +86,58 @@ class NNCodecSpace:
             self.xl, self.xu = np.full(n, self.xl[0]), np.full(n, self.xu[0])
             self.integer = np.ones(n, dtype=bool)
 
-    def quantize(self, view: "WeightView", quantizer: "Quantizer", x: np.ndarray) -> Quantization:
+    def calibrate(self, x: "torch.Tensor") -> None:
+        """Calibration inputs from the harness (the task's training split where it has one),
+        the trained weights in place: ``bias_correction`` of them, a seeded choice."""
         import torch
+
+        from wsbench.codec.bias_correction import BiasCorrection
+
+        if not self.bias_correction or self._view is None:
+            return
+        rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+        rows = torch.sort(rows[:self.bias_correction]).values
+        self._correction = BiasCorrection.calibrate(self._view.model, x[rows.to(x.device)])
+
+    def _code(self, view: "WeightView", qps: list[int],
+              rest: dict[str, np.ndarray]) -> tuple[bytes, dict[str, np.ndarray], Any]:
         from wsbench_plugins import nncodec_adapter
 
-        qps = [int(round(float(v))) for v in np.atleast_1d(x)]
         arrays = {n: t.detach().cpu().numpy() for n, t in view.split(view.original).items()}
         per = dict(zip(arrays, qps)) if self.per_tensor else None
-        rest = _rest_arrays(view) if self.code_rest else {}
         coded, layout = pack(rest) if self.pack_rest else (rest, None)
         payload = nncodec_adapter.encode(arrays | coded, qps[0], weights=list(arrays),
                                          use_dq=self.use_dq, qp_per_tensor=per,
                                          nonweight_qp=self.rest_qp)
         decoded = nncodec_adapter.decode(payload)
-        if layout is not None:
-            decoded = unpack(decoded, layout)
-        flat = _pooled(decoded, view.names, [p.numel() for p in view.params])
+        return payload, (unpack(decoded, layout) if layout is not None else decoded), layout
+
+    def _corrected(self, view: "WeightView", rest: dict[str, np.ndarray],
+                   flat: np.ndarray) -> dict[str, np.ndarray]:
+        """The rest after bias correction of the decoded weights ``flat`` (model put back)."""
+        import torch
+
+        try:
+            view.write(torch.from_numpy(flat).to(view.original.device))
+            view.write_rest(rest)
+            changed = self._correction.apply(view.model)
+        finally:
+            view.restore()
+        return rest | {n: t.cpu().numpy().astype(rest[n].dtype) for n, t in changed.items()
+                       if n in rest}
+
+    def quantize(self, view: "WeightView", quantizer: "Quantizer", x: np.ndarray) -> Quantization:
+        import torch
+
+        qps = [int(round(float(v))) for v in np.atleast_1d(x)]
+        rest = _rest_arrays(view) if self.code_rest else {}
+        sizes = [p.numel() for p in view.params]
+        payload, decoded, layout = self._code(view, qps, rest)
+        flat = _pooled(decoded, view.names, sizes)
+        if self._correction is not None:  # code again, the rest corrected for these weights
+            rest = self._corrected(view, rest, flat)
+            payload, decoded, layout = self._code(view, qps, rest)
+            flat = _pooled(decoded, view.names, sizes)
         values, inverse = torch.unique(torch.from_numpy(flat), return_inverse=True)
         header = {"qp": qps if self.per_tensor else qps[0], "use_dq": self.use_dq,
                   **({"packed": layout} if layout is not None else {})}

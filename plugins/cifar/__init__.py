@@ -24,6 +24,7 @@ from wsbench.tasks.checkpoint import checkpoint_exists, read_checkpoint
 
 PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"  # plugins/checkpoints
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+CALIBRATION = 2000  # training images a calibrating method may fit on (TaskData.calib_x)
 
 
 def checkpoint_candidates(name: str) -> list[Path]:
@@ -60,6 +61,7 @@ class CifarTask:
 
     def load(self, *, progress: bool = True) -> TaskData:
         """The trained model with the paper's validation split and the test set (limited if asked)."""
+        import numpy as np
         import torch
         from wsbench_plugins.cifar.data import load_cifar, paper_split, to_float
         from wsbench_plugins.cifar.models import build_model
@@ -72,12 +74,14 @@ class CifarTask:
             raise ModelError(f"checkpoint {path} does not fit {self.arch}: "
                              f"{str(exc).splitlines()[0]}") from None
         ds = load_cifar(self.data, self.dataset)
-        _, val_idx = paper_split(ds["train_y"], frac=0.1, seed=0)
+        train_idx, val_idx = paper_split(ds["train_y"], frac=0.1, seed=0)
         vx, vy = limited(ds["train_x"][val_idx], ds["train_y"][val_idx], self.val_limit, self.seed)
         tx, ty = limited(ds["test_x"], ds["test_y"], self.test_limit, self.seed)
+        calib = np.random.default_rng(0).permutation(train_idx)[:CALIBRATION]
         return TaskData(model.eval(), to_float(vx).contiguous(), torch.as_tensor(vy, dtype=torch.long),
                         to_float(tx).contiguous(), torch.as_tensor(ty, dtype=torch.long),
-                        num_classes=NUM_CLASSES[self.dataset])
+                        num_classes=NUM_CLASSES[self.dataset],
+                        calib_x=to_float(ds["train_x"][np.sort(calib)]).contiguous())
 
     def train(self, out: str | Path, *, progress: bool = True, epochs: int | None = None,
               batch_size: int = 128, lr: float = 0.1, seed: int = 0,

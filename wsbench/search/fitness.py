@@ -1,6 +1,5 @@
-"""The common fitness harness: decision -> quantized weights -> validation metric and d.
-
-Built to cost little more than the forward pass itself:
+"""The common fitness harness: decision -> quantized weights -> validation metric and d, built
+to cost little more than the forward pass itself:
 
 * validation and test tensors live on the model's device, forwards run under ``inference_mode``
   in large batches, and the model is never copied;
@@ -75,8 +74,7 @@ class FitnessHarness(CachedProblem):
                  batch_size: int = 2048, cache: dict | None = None, cache_prefix: tuple = (),
                  fidelity: float = 1.0, fidelity_seed: int = 0, screen_dtype: str = "float32",
                  population_eval: str = "auto", population_batch: int = 32,
-                 batched_images: int = 16384, size: str = "d",
-                 size_coding: str = "huffman-layer") -> None:
+                 batched_images: int = 16384, size: str = "d", size_coding: str = "huffman-layer") -> None:
         number = isinstance(fidelity, (int, float)) and not isinstance(fidelity, bool)
         if not (number and 0 < fidelity <= 1):
             raise ConfigError(f"fidelity must be a number in (0, 1], got {fidelity!r}")
@@ -103,6 +101,8 @@ class FitnessHarness(CachedProblem):
             "val": (data.val_x.to(self.device), data.val_y.to(self.device)),
             "test": (data.test_x.to(self.device), data.test_y.to(self.device)),
         }
+        self.calib_x = (data.val_x if data.calib_x is None else data.calib_x).to(self.device)
+        getattr(space, "calibrate", lambda x: None)(self.calib_x)  # training inputs: never test
         self.fidelity = float(fidelity)
         self.fidelity_seed = int(fidelity_seed)
         self.screen_dtype = screen_dtype

@@ -23,6 +23,9 @@ class TaskData:
     test_x: "torch.Tensor"
     test_y: "torch.Tensor"
     num_classes: int
+    #: inputs from the training split, never scored: what a method that calibrates (e.g. bias
+    #: correction) fits on, so that validation stays an unbiased judge; None where a task has none
+    calib_x: "torch.Tensor | None" = None
 
 
 @runtime_checkable
