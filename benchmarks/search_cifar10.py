@@ -31,15 +31,13 @@ def elapsed(record) -> np.ndarray:
     return spent + overhead * np.arange(1, len(spent) + 1) / max(len(spent), 1)
 
 
-def rows(folder: Path, baseline: str = "nsga2") -> tuple[dict, list[dict]]:
-    """The targets and one row per trial."""
+def rows(res, baseline: str = "nsga2") -> tuple[dict, list[dict]]:
+    """The targets and one row per trial of loaded results (``wsbench.report.data``)."""
     from wsbench.experiments.indicators import evals_to_reach
-    from wsbench.report.data import load_results
 
-    res = load_results(folder)
     base = {t.trial.seed: t for t in res.trials if t.config == baseline}
     if not base:
-        raise SystemExit(f"{folder}: no finished trial of configuration {baseline!r}")
+        raise SystemExit(f"{res.path}: no finished trial of configuration {baseline!r}")
     finals = {s: float(t.curve[-1]) for s, t in base.items()}
     target = float(np.median(list(finals.values())))
     out = []
@@ -76,15 +74,12 @@ def markdown(facts: dict, table: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def figure(folder: Path, facts: dict, path: Path) -> None:
+def figure(res, facts: dict, path: Path) -> None:
     """HV against search wall time, every trial, the target as a line."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from wsbench.report.data import load_results
-
-    res = load_results(folder)
     colors: dict[str, str] = {}
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for t in res.trials:
@@ -109,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figure", type=Path, help="write the HV-against-time figure here")
     ap.add_argument("--json", type=Path, help="write the targets and rows here")
     args = ap.parse_args(argv)
-    facts, table = rows(args.folder)
+    from wsbench.report.data import load_results
+
+    res = load_results(args.folder)
+    facts, table = rows(res)
     print(markdown(facts, table))
     if args.figure:
-        figure(args.folder, facts, args.figure)
+        figure(res, facts, args.figure)
     if args.json:
         args.json.write_text(json.dumps({**facts, "rows": table}, indent=1))
     return 0

@@ -99,11 +99,10 @@ class NNCodecSpace:
         rows = torch.sort(rows[:self.bias_correction]).values
         self._correction = BiasCorrection.calibrate(self._view.model, x[rows.to(x.device)])
 
-    def _code(self, view: "WeightView", qps: list[int],
+    def _code(self, arrays: dict[str, np.ndarray], qps: list[int],
               rest: dict[str, np.ndarray]) -> tuple[bytes, dict[str, np.ndarray], Any]:
         from wsbench_plugins import nncodec_adapter
 
-        arrays = {n: t.detach().cpu().numpy() for n, t in view.split(view.original).items()}
         per = dict(zip(arrays, qps)) if self.per_tensor else None
         coded, layout = pack(rest) if self.pack_rest else (rest, None)
         payload = nncodec_adapter.encode(arrays | coded, qps[0], weights=list(arrays),
@@ -132,11 +131,12 @@ class NNCodecSpace:
         qps = [int(round(float(v))) for v in np.atleast_1d(x)]
         rest = _rest_arrays(view) if self.code_rest else {}
         sizes = [p.numel() for p in view.params]
-        payload, decoded, layout = self._code(view, qps, rest)
+        arrays = {n: t.detach().cpu().numpy() for n, t in view.split(view.original).items()}
+        payload, decoded, layout = self._code(arrays, qps, rest)
         flat = _pooled(decoded, view.names, sizes)
         if self._correction is not None:  # code again, the rest corrected for these weights
             rest = self._corrected(view, rest, flat)
-            payload, decoded, layout = self._code(view, qps, rest)
+            payload, decoded, layout = self._code(arrays, qps, rest)
             flat = _pooled(decoded, view.names, sizes)
         values, inverse = torch.unique(torch.from_numpy(flat), return_inverse=True)
         header = {"qp": qps if self.per_tensor else qps[0], "use_dq": self.use_dq,
