@@ -113,12 +113,12 @@ def figure(rows: list[dict], path: Path, task: str) -> None:
 
 def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
     """Re-code each codec selection as a file, decode it into a fresh model, re-score, check."""
+    import torch
+
     from wsbench import load_state_dict, plugins
     from wsbench.codec.compress import CompressedModel
     from wsbench.experiments.compress_run import CompressConfig
     from wsbench.experiments.trial import build_harness
-
-    import torch
 
     h = build_harness(CompressConfig(task=task).trial(), progress=False)
     trained = {k: v.clone() for k, v in h.model.state_dict().items()}
@@ -131,8 +131,9 @@ def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
         space.bind(h.view)
         if hasattr(space, "calibrate"):  # as the harness does, the trained weights in place
             space.calibrate(h.calib_x)
-        q = space.quantize(h.view, None, np.asarray(r["x"], dtype=np.float64))
-        cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native")  # as the trial wrote it
+        x = np.asarray(r["x"], dtype=np.float64)
+        q = space.quantize(h.view, None, x)
+        cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
         name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil.wsb"
         path = cm.save(out / name)
         h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it

@@ -13,10 +13,12 @@ the file as fp32. Beyond the standard's defaults: ``rest_qp`` codes them coarser
 tensor). The harness scores what the file decodes, rest included. The quantizer of the trial
 is not used: NNCodec quantizes. The standard's core path uses no data; beyond it,
 ``bias_correction = N`` calibrates on N training images (validation where a task has no
-training inputs) and codes
-the rest after an empirical bias correction of the decoded weights
-(:mod:`wsbench.codec.bias_correction`), so a decoder gets the corrected model with nothing new
-to do. Needs the optional extra: ``pip install -e '.[nncodec]'``.
+training inputs) and codes the rest after an empirical bias correction of the decoded weights
+(:mod:`wsbench.codec.bias_correction`), and ``gptq = N`` rounds the shared weights onto the
+qp's uniform grid with GPTQ's error compensation on N of them (:mod:`wsbench.codec.gptq`)
+before NNC codes them with uniform reconstruction, which keeps every value; either way a
+decoder gets the model with nothing new to do. Needs the optional extra:
+``pip install -e '.[nncodec]'``.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ class NNCodecSpace:
 
     name = "nncodec"
 
-    def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool = True,
+    def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool | None = None,
                  per_tensor: bool = False, code_rest: bool = True, rest_qp: int = NONWEIGHT_QP,
-                 pack_rest: bool = False, bias_correction: int = 0) -> None:
+                 pack_rest: bool = False, bias_correction: int = 0, gptq: int = 0) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (qp_min, qp_max))
         if not (ints and QP_LIMITS[0] <= qp_min <= qp_max <= QP_LIMITS[1]):
             raise ConfigError(f"qp bounds must be integers with {QP_LIMITS[0]} <= qp_min <= qp_max "
@@ -58,7 +60,14 @@ class NNCodecSpace:
                 QP_LIMITS[0] <= rest_qp <= QP_LIMITS[1]):
             raise ConfigError(f"rest_qp must be an integer in [{QP_LIMITS[0]}, {QP_LIMITS[1]}], "
                               f"got {rest_qp!r}")
-        self.use_dq, self.per_tensor, self.code_rest = bool(use_dq), bool(per_tensor), bool(code_rest)
+        if isinstance(gptq, bool) or not isinstance(gptq, (int, np.integer)) or gptq < 0:
+            raise ConfigError(f"gptq must be a number of calibration images >= 0 (0: off), got {gptq!r}")
+        if gptq and use_dq:
+            raise ConfigError("gptq rounds the weights onto the uniform grid, which dependent "
+                              "quantization would round again: leave use_dq unset (or false)")
+        self.gptq = int(gptq)
+        self.use_dq = (not self.gptq) if use_dq is None else bool(use_dq)
+        self.per_tensor, self.code_rest = bool(per_tensor), bool(code_rest)
         self.rest_qp, self.pack_rest = int(rest_qp), bool(pack_rest)
         if isinstance(bias_correction, bool) or not isinstance(bias_correction, (int, np.integer)) \
                 or bias_correction < 0:
@@ -69,6 +78,7 @@ class NNCodecSpace:
                               "file that codes the rest can carry: set code_rest = true")
         self.bias_correction = int(bias_correction)
         self._correction: Any = None
+        self._gptq_x: "torch.Tensor | None" = None
         self._view: "WeightView | None" = None
         self._d: dict[int, int] = {}  # qp -> distinct decoded values, for k_of
 
@@ -80,7 +90,7 @@ class NNCodecSpace:
             f"the nncodec space needs the nncodec package; {nncodec_adapter.INSTALL_HINT}")
 
     def bind(self, view: "WeightView") -> None:
-        self._view, self._d = view, {}
+        self._view, self._d, self._correction, self._gptq_x = view, {}, None, None
         if self.per_tensor:
             n = len(view.names)
             self.xl, self.xu = np.full(n, self.xl[0]), np.full(n, self.xu[0])
@@ -88,16 +98,33 @@ class NNCodecSpace:
 
     def calibrate(self, x: "torch.Tensor") -> None:
         """Calibration inputs from the harness (the task's training split where it has one),
-        the trained weights in place: ``bias_correction`` of them, a seeded choice."""
+        the trained weights in place: ``bias_correction`` and ``gptq`` use that many of them,
+        the first of one seeded order (so the smaller set is part of the larger)."""
         import torch
 
         from wsbench.codec.bias_correction import BiasCorrection
 
-        if not self.bias_correction or self._view is None:
+        if not (self.bias_correction or self.gptq) or self._view is None:
             return
-        rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-        rows = torch.sort(rows[:self.bias_correction]).values
-        self._correction = BiasCorrection.calibrate(self._view.model, x[rows.to(x.device)])
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
+        if self.gptq:
+            self._gptq_x = x[torch.sort(order[:self.gptq]).values]
+        if self.bias_correction:
+            rows = torch.sort(order[:self.bias_correction]).values
+            self._correction = BiasCorrection.calibrate(self._view.model, x[rows])
+
+    def _rounded(self, view: "WeightView", arrays: dict[str, np.ndarray],
+                 qps: list[int]) -> dict[str, np.ndarray]:
+        """``arrays`` rounded by GPTQ onto each tensor's grid (its qp's step), trained model in."""
+        from wsbench_plugins.nncodec_adapter import step_size
+
+        from wsbench.codec.gptq import gptq_round
+
+        if self._gptq_x is None:
+            raise ConfigError("gptq needs calibration inputs: call calibrate() after bind()")
+        steps = {n: step_size(q) for n, q in zip(arrays, qps if self.per_tensor else qps * len(arrays))}
+        view.restore()  # the harness may have left the last decision's weights in the model
+        return gptq_round(view.model, arrays, steps, self._gptq_x)
 
     def _code(self, arrays: dict[str, np.ndarray], qps: list[int],
               rest: dict[str, np.ndarray]) -> tuple[bytes, dict[str, np.ndarray], Any]:
@@ -132,6 +159,8 @@ class NNCodecSpace:
         rest = _rest_arrays(view) if self.code_rest else {}
         sizes = [p.numel() for p in view.params]
         arrays = {n: t.detach().cpu().numpy() for n, t in view.split(view.original).items()}
+        if self.gptq:
+            arrays = self._rounded(view, arrays, qps)
         payload, decoded, layout = self._code(arrays, qps, rest)
         flat = _pooled(decoded, view.names, sizes)
         if self._correction is not None:  # code again, the rest corrected for these weights
@@ -239,4 +268,5 @@ def _pooled(arrays: dict[str, np.ndarray], names: list[str], sizes: list[int]) -
 def wsbench_register_spaces(register) -> None:
     register("nncodec", NNCodecSpace,
              "MPEG NNC (NNCodec, DeepCABAC) as a codec: one integer qp (per_tensor=true: one per "
-             "shared tensor); the quantizer is unused; needs the nncodec extra.")
+             "shared tensor); bias_correction=N and gptq=N calibrate on N training images; the "
+             "quantizer is unused; needs the nncodec extra.")

@@ -1,0 +1,131 @@
+"""GPTQ rounding (wsbench.codec.gptq) and the nncodec space's use of it."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from wsbench_plugins import nncodec_adapter as nnc
+
+from wsbench.codec.gptq import gptq_round, round_columns
+from wsbench.errors import ConfigError
+
+needs_nncodec = pytest.mark.skipif(
+    not nnc.available(),
+    reason="nncodec is not installed (optional extra: pip install -e '.[nncodec]')")
+
+
+def on_grid(a: np.ndarray, step: float) -> bool:
+    return bool(np.allclose(a / step, np.round(a / step), atol=1e-4))
+
+
+def correlated_inputs(n: int, d: int, seed: int = 0) -> torch.Tensor:
+    """Rows whose columns are strongly correlated (where compensation has something to use)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, generator=g) @ torch.randn(3, d, generator=g) + 0.1 * torch.randn(n, d, generator=g)
+
+
+def test_rounded_columns_lie_on_the_grid_and_change_the_output_less_than_nearest_rounding():
+    torch.manual_seed(0)
+    w, x, step = torch.randn(16, 24), correlated_inputs(500, 24), 0.3
+    q = round_columns(w, (x.T @ x).double() / len(x), step)
+    nearest = torch.round(w.double() / step) * step
+    assert on_grid(q.numpy(), step)
+    assert not torch.equal(q, nearest)
+    err = ((w.double() - q) @ x.double().T).pow(2).mean()
+    err_nearest = ((w.double() - nearest) @ x.double().T).pow(2).mean()
+    assert err < 0.5 * err_nearest
+
+
+def test_weights_of_an_input_that_is_always_zero_become_zero():
+    x = correlated_inputs(200, 6)
+    x[:, 2] = 0
+    q = round_columns(torch.ones(4, 6), (x.T @ x).double() / len(x), 0.25)
+    assert torch.all(q[:, 2] == 0)
+
+
+def conv_net() -> nn.Module:
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.Conv2d(8, 8, 3, padding=1, bias=False, groups=2), nn.ReLU(),
+                          nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+    return model.eval()
+
+
+def test_a_model_is_rounded_in_forward_order_onto_each_tensors_grid_and_put_back():
+    model, x = conv_net(), torch.randn(64, 3, 8, 8)
+    names = ["9.weight", "0.weight", "3.weight", "5.weight"]  # not in forward order
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    tensors = {n: model.state_dict()[n].numpy().copy() for n in names}
+    steps = {"0.weight": 0.2, "3.weight": 0.15, "5.weight": 0.1, "9.weight": 0.25}
+    out = gptq_round(model, tensors, steps, x)
+    assert list(out) == ["0.weight", "3.weight", "5.weight", "9.weight"]
+    for n in names:
+        assert on_grid(out[n], steps[n]) and out[n].shape == tensors[n].shape
+    # the grouped convolution has no GPTQ here: rounded to nearest
+    np.testing.assert_array_equal(
+        out["3.weight"], (np.round(tensors["3.weight"].astype(np.float64) / 0.15) * 0.15).astype(np.float32))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, trained[k])
+    near, comp = copy.deepcopy(model), copy.deepcopy(model)
+    with torch.no_grad():
+        for n in names:
+            near.state_dict()[n].copy_(torch.round(trained[n].double() / steps[n]) * steps[n])
+            comp.state_dict()[n].copy_(torch.from_numpy(out[n]))
+        y = model(x)
+        assert (comp(x) - y).pow(2).mean() < (near(x) - y).pow(2).mean()
+
+
+@needs_nncodec
+@pytest.mark.parametrize("options", [{"gptq": -1}, {"gptq": True}, {"gptq": 2.5},
+                                     {"gptq": 64, "use_dq": True}])
+def test_bad_gptq_options_are_one_clear_error(options):
+    from wsbench import plugins
+
+    with pytest.raises(ConfigError, match="gptq"):
+        plugins.create("space", "nncodec", **options)
+
+
+@needs_nncodec
+def test_gptq_without_calibration_inputs_is_one_clear_error(digits_cnn):
+    from wsbench import plugins
+    from wsbench.codec.weights import WeightView
+
+    space = plugins.create("space", "nncodec", gptq=32)
+    space.bind(WeightView.of(digits_cnn.model))
+    with pytest.raises(ConfigError, match="calibrat"):
+        space.quantize(space._view, None, np.array([-16.0]))
+
+
+@needs_nncodec
+def test_nnc_keeps_every_gptq_value_and_the_file_decodes_what_the_harness_scored(digits_cnn, tmp_path):
+    """Coarse steps on the digits CNN: NNC's uniform reconstruction codes GPTQ's values exactly,
+    GPTQ beats nearest rounding on the same grid, and the file scores what the search saw."""
+    from wsbench import load_state_dict, plugins
+    from wsbench.codec.compress import CompressedModel
+    from wsbench.search.fitness import FitnessHarness
+
+    trained = {k: v.clone() for k, v in digits_cnn.model.state_dict().items()}
+    errors = {}
+    for n in (0, 256):
+        space = plugins.create("space", "nncodec", qp_min=-12, qp_max=-12, gptq=n, use_dq=False)
+        h = FitnessHarness(digits_cnn, plugins.create("quantizer", "uniform"), space, device="cpu")
+        errors[n] = float(h.evaluate(np.array([[-12.0]]))[0, 0])
+        assert all(torch.equal(v, trained[k]) for k, v in h.model.state_dict().items())
+        q = h.quantization(np.array([-12.0]))
+        decoded = q.codebook[q.indices].numpy()
+        if n:
+            arrays = {k: t.detach().numpy() for k, t in h.view.split(h.view.original).items()}
+            steps = {k: nnc.step_size(-12) for k in arrays}
+            expected = gptq_round(h.model, arrays, steps, space._gptq_x)
+            np.testing.assert_array_equal(decoded, np.concatenate([expected[k].reshape(-1) for k in arrays]))
+        h.model.load_state_dict(load_state_dict(
+            CompressedModel.from_view(h.view, q, "none", "native").save(tmp_path / f"{n}.wsb")))
+        assert 1 - h.score_current("val") == pytest.approx(errors[n], abs=1e-12)
+        h.view.restore()
+        h.model.load_state_dict(trained)
+    assert errors[256] < errors[0]

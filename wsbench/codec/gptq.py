@@ -1,0 +1,139 @@
+"""Error-compensating rounding onto a uniform grid, without retraining (GPTQ: Frantar et al.,
+ICLR 2023, after Optimal Brain Quantization).
+
+Rounding each weight to its nearest grid point ignores what the layer computes. GPTQ rounds a
+layer's input columns one at a time and moves the not-yet-rounded columns so that the layer's
+output on calibration inputs ``X`` changes as little as possible (least squares, through the
+inverse of ``H = X^T X``). Columns go in order of decreasing ``diag(H)`` (the most used inputs
+first) and the layers go in forward order, each seeing the inputs of the already-rounded layers
+before it. The result lies exactly on the grid ``step * integer`` of each tensor, so a codec with
+that step (NNC with uniform reconstruction at the same qp) codes it without changing a value.
+
+On the CIFAR-10 (JPEG) ResNet-20, 256 training images, coded by NNC at one qp with bias
+correction, the validation F1 drop at whole-file CR ~15.5 went from 0.70 points (NNC's dependent
+quantization) to 0.21. Conv2d (groups 1) and Linear layers are rounded this way; any other
+shared tensor is rounded to nearest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+DAMP = 0.01  # ridge added to H, as a fraction of its mean diagonal (GPTQ's default)
+
+
+class _Stop(Exception):
+    """Ends a forward pass once the wanted layer's input is seen."""
+
+
+def _forward_order(model: "torch.nn.Module", x: "torch.Tensor", names: list[str]) -> list[str]:
+    """``names`` (``<module>.weight``) in the order a forward pass reaches their modules."""
+    import torch
+
+    modules, seen = dict(model.named_modules()), []
+    wanted = {n.rsplit(".", 1)[0]: n for n in names if n.endswith(".weight")}
+    hooks = [modules[m].register_forward_pre_hook(lambda _m, _i, n=n: seen.append(n))
+             for m, n in wanted.items() if m in modules]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    order = list(dict.fromkeys(seen))
+    return order + [n for n in names if n not in order]
+
+
+def _inputs(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tensor") -> "torch.Tensor":
+    """What ``module`` receives when ``model`` (as it is now) runs on ``x``."""
+    import torch
+
+    got = []
+
+    def hook(_m, inputs):
+        got.append(inputs[0].detach())
+        raise _Stop
+
+    handle = module.register_forward_pre_hook(hook)
+    try:
+        with torch.no_grad():
+            model(x)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return got[0]
+
+
+def _hessian(module: "torch.nn.Module", inputs: "torch.Tensor") -> "torch.Tensor":
+    """``X^T X / n`` (float64) of the layer's input rows (image patches for a convolution)."""
+    import torch
+
+    if isinstance(module, torch.nn.Conv2d):
+        cols = torch.nn.functional.unfold(inputs, module.kernel_size, dilation=module.dilation,
+                                          padding=module.padding, stride=module.stride)
+        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
+    else:
+        rows = inputs.reshape(-1, inputs.shape[-1])
+    rows = rows.double()
+    return rows.T @ rows / max(len(rows), 1)
+
+
+def round_columns(weight: "torch.Tensor", hessian: "torch.Tensor", step: float,
+                  damp: float = DAMP) -> "torch.Tensor":
+    """``weight`` (rows x columns) rounded to multiples of ``step`` column by column, each
+    column's error compensated on the columns after it (float64 result)."""
+    import torch
+
+    w, h = weight.double().clone(), hessian.double().clone()
+    n = w.shape[1]
+    dead = torch.diag(h) == 0  # inputs that are always zero: their weights do nothing
+    h[dead, dead] = 1.0
+    w[:, dead] = 0.0
+    perm = torch.argsort(torch.diag(h), descending=True, stable=True)
+    w, h = w[:, perm], h[perm][:, perm]
+    h += damp * torch.mean(torch.diag(h)) * torch.eye(n, dtype=h.dtype, device=h.device)
+    inv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    q = torch.zeros_like(w)
+    for i in range(n):
+        q[:, i] = torch.round(w[:, i] / step) * step
+        err = (w[:, i] - q[:, i]) / inv[i, i]
+        w[:, i + 1:] -= err[:, None] * inv[i, i + 1:][None, :]
+    return q[:, torch.argsort(perm)]
+
+
+def gptq_round(model: "torch.nn.Module", tensors: dict[str, np.ndarray], steps: dict[str, float],
+               x: "torch.Tensor") -> dict[str, np.ndarray]:
+    """Each of ``tensors`` (``<module>.weight`` -> its trained values) rounded to multiples of
+    ``steps[name]``, sequentially in forward order on calibration inputs ``x``. The model's
+    weights are put back afterwards."""
+    import torch
+
+    modules = dict(model.named_modules())
+    params = dict(model.named_parameters())
+    saved = {n: params[n].detach().clone() for n in tensors}
+    out: dict[str, np.ndarray] = {}
+    try:
+        for name in _forward_order(model, x, list(tensors)):
+            module = modules.get(name.rsplit(".", 1)[0])
+            trained = torch.from_numpy(np.asarray(tensors[name], dtype=np.float32))
+            fits = (isinstance(module, torch.nn.Linear) or (
+                isinstance(module, torch.nn.Conv2d) and module.groups == 1))
+            if fits and name.endswith(".weight"):
+                h = _hessian(module, _inputs(model, module, x)).cpu()
+                q = round_columns(trained.reshape(len(trained), -1), h, steps[name])
+            else:
+                q = torch.round(trained.double() / steps[name]) * steps[name]
+            out[name] = q.reshape(trained.shape).float().numpy()
+            with torch.no_grad():
+                params[name].copy_(torch.from_numpy(out[name]).to(params[name].device))
+    finally:
+        with torch.no_grad():
+            for n, t in saved.items():
+                params[n].copy_(t)
+    return out
