@@ -14,6 +14,10 @@ With ``--artifacts``, every selected solution of a codec space is written again 
 (``<method>-<drop>.wsb``: the space re-codes the recorded decision), decoded with
 ``wsbench.load_state_dict`` into a fresh model, re-scored on validation and test, and checked
 against the record (size and both scores); ``artifacts.json`` beside them says what each is.
+
+With ``--margin``, every row is selected a second time with a one-standard-error margin: the
+largest-CR member whose validation drop *plus* the paired bootstrap standard error of that drop
+is within the drop (the one-standard-error rule of model selection), and that table is printed.
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
                          "val_drop": 100 * (rec.baseline.val - best.val) if best else None,
                          "test_drop": 100 * (rec.baseline.test - best.test) if best else None,
                          "unique": rec.unique, "baseline": rec.baseline.to_dict(),
-                         "front": [(s[key], s.val, s.test) for s in rec.front]})
+                         "front": [(s[key], s.val, s.test) for s in rec.front],
+                         "front_x": [list(s["x"]) for s in rec.front]})
     return {"name": exp.name, "task": exp.tasks[0].label, "drops": list(exp.drops)}, rows
 
 
@@ -150,12 +155,77 @@ def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
     return done
 
 
+def with_margin(rows: list[dict], task: str) -> list[dict]:
+    """Each row selected again with a one-standard-error margin: among the front members within
+    the drop on validation, largest CR first, the first whose validation drop plus the paired
+    bootstrap standard error of that drop (1,000 seeded resamples of the validation images) is
+    still within the drop. Members are re-quantized from their decisions (unmerged trials)."""
+    import torch
+
+    from wsbench import plugins
+    from wsbench.errors import WsbenchError
+    from wsbench.experiments.compress_run import CompressConfig
+    from wsbench.experiments.stats import paired_bootstrap_se
+    from wsbench.experiments.trial import build_harness
+    from wsbench.search.metrics import get_metric
+
+    h = build_harness(CompressConfig(task=task).trial(), progress=False)
+    f1 = get_metric("f1")
+
+    def metric(pred: np.ndarray, y: np.ndarray) -> float:
+        return f1(torch.from_numpy(pred), torch.from_numpy(y), h.num_classes)
+
+    y, base = h.splits["val"][1].cpu().numpy(), h.predict("val").cpu().numpy()
+    spaces: dict[str, Any] = {}
+    out = []
+    for r in rows:
+        key = json.dumps([r["space"], r["quantizer"]], sort_keys=True)
+        if key not in spaces:
+            spaces[key] = plugins.create("space", r["space"]["name"], **r["space"]["options"])
+            spaces[key].bind(h.view)
+            getattr(spaces[key], "calibrate", lambda x: None)(h.calib_x)
+        quantizer = plugins.create("quantizer", r["quantizer"])
+        members = sorted((m for m in zip(r["front"], r["front_x"])
+                          if r["baseline"]["val"] - m[0][1] <= r["drop"] + 1e-12), key=lambda m: -m[0][0])
+        pick = None
+        for (cr, val, test), x in members:
+            h.write_quantization(spaces[key].quantize(h.view, quantizer, np.asarray(x, dtype=np.float64)))
+            pred = h.predict("val").cpu().numpy()
+            h.view.restore()
+            if abs(metric(pred, y) - val) > 1e-9:
+                raise WsbenchError(f"{r['method']}: member {x} does not re-score to its record")
+            se = paired_bootstrap_se(metric, y, base, pred)
+            drop = r["baseline"]["val"] - val
+            if drop + se <= r["drop"] + 1e-12:
+                pick = {"cr_file": cr, "val_drop": 100 * drop, "se": 100 * se,
+                        "test_drop": 100 * (r["baseline"]["test"] - test), "x": x}
+                break
+        out.append({**r, "margin": pick})
+        print(f"{r['method']} s{r['seed']} {r['drop']}: {pick}", file=sys.stderr)
+    return out
+
+
+def margin_table(rows: list[dict]) -> str:
+    """Markdown of :func:`with_margin`'s selections, one line per method, seed and drop."""
+    out = ["| method | seed | within | whole-file CR | val drop + se (pt) | test drop (pt) |",
+           "|---|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        m = r["margin"]
+        cells = (f"{m['cr_file']:.2f} | {m['val_drop']:.2f} + {m['se']:.2f} | {m['test_drop']:.2f}"
+                 if m else "- | - | -")
+        out.append(f"| {r['method']} | {r['seed']} | {100 * r['drop']:.1f} pt | {cells} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="?", type=Path, default=Path("results/codecs-cifar10"))
     p.add_argument("--figure", type=Path, help="PNG (default RESULTS/codecs.png)")
     p.add_argument("--json", type=Path, help="the selections (default RESULTS/codecs.json)")
     p.add_argument("--artifacts", type=Path, help="write, decode and re-score each codec selection here")
+    p.add_argument("--margin", action="store_true",
+                   help="also select with a one-standard-error margin on validation (re-quantizes "
+                        "and re-predicts the candidates: minutes on CIFAR)")
     args = p.parse_args(argv)
     from wsbench.errors import WsbenchError
 
@@ -168,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table(rows))
         figure(rows, args.figure or args.results / "codecs.png", facts["task"])
         done = artifacts(rows, facts["task"], args.artifacts) if args.artifacts else []
+        if args.margin:
+            rows = with_margin(rows, facts["task"])
+            print("\nWith a one-standard-error margin:\n" + margin_table(rows))
     except WsbenchError as exc:
         print(f"codecs_table: error: {exc}", file=sys.stderr)
         return 2

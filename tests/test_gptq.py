@@ -63,7 +63,7 @@ def test_a_model_is_rounded_in_forward_order_onto_each_tensors_grid_and_put_back
     tensors = {n: model.state_dict()[n].numpy().copy() for n in names}
     steps = {"0.weight": 0.2, "3.weight": 0.15, "5.weight": 0.1, "9.weight": 0.25}
     out = gptq_round(model, tensors, steps, x)
-    assert list(out) == ["0.weight", "3.weight", "5.weight", "9.weight"]
+    assert list(out) == names  # the caller's order, though rounded in forward order
     for n in names:
         assert on_grid(out[n], steps[n]) and out[n].shape == tensors[n].shape
     # the grouped convolution has no GPTQ here: rounded to nearest
@@ -129,3 +129,38 @@ def test_nnc_keeps_every_gptq_value_and_the_file_decodes_what_the_harness_scored
         h.view.restore()
         h.model.load_state_dict(trained)
     assert errors[256] < errors[0]
+
+
+class HeadFirst(nn.Module):
+    """Registers its head before its convolution: registration order is not forward order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(2)
+        self.fc = nn.Linear(8, 4)
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+@needs_nncodec
+def test_per_tensor_qps_reach_their_own_tensors_when_registration_and_forward_order_differ():
+    """Forward order is conv, fc; registration (the decision's order) is fc, conv. Each tensor
+    must come back on the grid of its own qp, with the distinct values that grid gives."""
+    from wsbench import plugins
+    from wsbench.codec.weights import WeightView
+
+    model = HeadFirst().eval()
+    view = WeightView.of(model)
+    assert view.names == ["fc.weight", "conv.weight"]
+    space = plugins.create("space", "nncodec", qp_min=-30, qp_max=-10, per_tensor=True, gptq=16)
+    space.bind(view)
+    space.calibrate(torch.randn(32, 3, 6, 6))
+    qps = {"fc.weight": -30, "conv.weight": -10}
+    q = space.quantize(view, None, np.array([qps[n] for n in view.names], dtype=float))
+    decoded = q.codebook[q.indices].numpy()
+    fc, conv = decoded[:32], decoded[32:]
+    assert on_grid(fc, nnc.step_size(-30)) and on_grid(conv, nnc.step_size(-10))
+    assert len(np.unique(fc)) > 8  # a fine grid keeps the head's values apart
+    assert not on_grid(fc, nnc.step_size(-10))

@@ -77,3 +77,24 @@ def test_signed_rank_exact_p_drops_ties():
     assert np.isnan(stats.signed_rank_p([], []))
     with pytest.raises(ValueError):
         stats.signed_rank_p([1.0], [1.0, 2.0])
+
+
+def test_the_paired_bootstrap_se_of_an_accuracy_difference_is_the_textbook_one():
+    """For accuracy, the difference is a mean of per-item differences d_i in {-1, 0, 1}, whose
+    standard error is std(d) / sqrt(n); the bootstrap must agree, and see 0 for equal models."""
+    from wsbench.experiments.stats import paired_bootstrap_se
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    y = rng.integers(0, 10, n)
+    a = np.where(rng.random(n) < 0.9, y, (y + 1) % 10)
+    b = np.where(rng.random(n) < 0.05, (a + 3) % 10, a)  # b changes 5% of a's predictions
+
+    def acc(pred, target):
+        return float(np.mean(pred == target))
+
+    d = (a == y).astype(float) - (b == y).astype(float)
+    textbook = d.std(ddof=1) / np.sqrt(n)
+    assert paired_bootstrap_se(acc, y, a, b, resamples=2000) == pytest.approx(textbook, rel=0.1)
+    assert paired_bootstrap_se(acc, y, a, a.copy()) == 0.0
+    assert paired_bootstrap_se(acc, y, a, b, seed=3) == paired_bootstrap_se(acc, y, a, b, seed=3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -171,3 +171,17 @@ def average_ranks(blocks: Sequence[Mapping[str, float]], higher_is_better: bool
 def _isnan(v: float | None) -> bool:
     """None or NaN: a value that does not apply (e.g. no solution within a drop)."""
     return v is None or (isinstance(v, (float, np.floating)) and math.isnan(v))
+
+
+def paired_bootstrap_se(metric: Callable[[np.ndarray, np.ndarray], float], target: np.ndarray,
+                        pred_a: np.ndarray, pred_b: np.ndarray, resamples: int = 1000,
+                        seed: int = 0) -> float:
+    """Standard error of ``metric(pred_a) - metric(pred_b)`` on the same items, from a seeded
+    bootstrap over the items (both models see the same resample, so what they share cancels).
+    A selection on one validation split should know it: a drop measured on 5,000 images is
+    only good to a few tenths of a point."""
+    rng = np.random.default_rng(seed)
+    n = len(target)
+    diffs = [metric(pred_a[i], target[i]) - metric(pred_b[i], target[i])
+             for i in (rng.integers(0, n, n) for _ in range(resamples))]
+    return float(np.std(diffs, ddof=1))
