@@ -150,3 +150,17 @@ def test_version_5_headers_are_compressed_and_a_bad_one_is_one_format_error(tmp_
         with pytest.raises(FormatError, match="header is missing or malformed"):
             fileformat.read(tmp_path / "bad.wsb")
     assert json.loads(zlib.decompress(base64.b85decode(meta["header_z"])))["coding"] == "native"
+
+
+def test_the_same_model_is_the_same_file_in_every_process():
+    """safetensors orders its metadata map per process; four processes must still agree byte
+    for byte (with three keys, unsorted, all four agree by chance about once in 200)."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib, torch; from wsbench.codec.fileformat import write_bytes; "
+            "print(hashlib.sha256(write_bytes({'coding': 'fixed', 'k': 3}, "
+            "{'bitstream': torch.arange(5, dtype=torch.uint8)})).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.strip() for _ in range(4)}
+    assert len(digests) == 1 and len(next(iter(digests))) == 64

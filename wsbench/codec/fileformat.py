@@ -129,7 +129,25 @@ def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int =
     text = json.dumps(header, separators=(",", ":"))
     stored = {"header_z": base64.b85encode(zlib.compress(text.encode(), 9)).decode()} \
         if version >= 5 else {"header": json.dumps(header)}
-    return save(tensors, metadata={"format": FORMAT, "version": str(version), **stored})
+    return _canonical(save(tensors, metadata={"format": FORMAT, "version": str(version), **stored}))
+
+
+def _canonical(data: bytes) -> bytes:
+    """``data`` with safetensors' metadata keys sorted. Its writer emits them in an order that
+    changes from process to process, so the same model gave files of the same size but other
+    bytes; sorted, the same content is the same file (a checksum of a file means something)."""
+    import struct
+
+    n = struct.unpack("<Q", data[:8])[0]
+    raw = data[8:8 + n]
+    text = raw.rstrip(b" ")  # safetensors pads its header with spaces
+    obj = json.loads(text)
+    if isinstance(obj.get("__metadata__"), dict):
+        obj["__metadata__"] = dict(sorted(obj["__metadata__"].items()))
+    new = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(new) != len(text):  # not the compact JSON expected: leave the file as written
+        return data
+    return data[:8] + new + raw[len(text):] + data[8 + n:]
 
 
 def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
