@@ -49,7 +49,8 @@ class NNCodecSpace:
 
     def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool | None = None,
                  per_tensor: bool = False, code_rest: bool = True, rest_qp: int = NONWEIGHT_QP,
-                 pack_rest: bool = False, bias_correction: int = 0, gptq: int = 0) -> None:
+                 pack_rest: bool = False, bias_correction: int = 0, gptq: int = 0,
+                 calib_seed: int = 0) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (qp_min, qp_max))
         if not (ints and QP_LIMITS[0] <= qp_min <= qp_max <= QP_LIMITS[1]):
             raise ConfigError(f"qp bounds must be integers with {QP_LIMITS[0]} <= qp_min <= qp_max "
@@ -66,6 +67,9 @@ class NNCodecSpace:
             raise ConfigError("gptq rounds the weights onto the uniform grid, which dependent "
                               "quantization would round again: leave use_dq unset (or false)")
         self.gptq = int(gptq)
+        if isinstance(calib_seed, bool) or not isinstance(calib_seed, (int, np.integer)) or calib_seed < 0:
+            raise ConfigError(f"calib_seed must be an integer >= 0, got {calib_seed!r}")
+        self.calib_seed = int(calib_seed)  # which calibration images: a draw to repeat, not to tune
         self.use_dq = (not self.gptq) if use_dq is None else bool(use_dq)
         self.per_tensor, self.code_rest = bool(per_tensor), bool(code_rest)
         self.rest_qp, self.pack_rest = int(rest_qp), bool(pack_rest)
@@ -99,14 +103,16 @@ class NNCodecSpace:
     def calibrate(self, x: "torch.Tensor") -> None:
         """Calibration inputs from the harness (the task's training split where it has one),
         the trained weights in place: ``bias_correction`` and ``gptq`` use that many of them,
-        the first of one seeded order (so the smaller set is part of the larger)."""
+        the first of one order seeded by ``calib_seed`` (so the smaller set is part of the
+        larger)."""
         import torch
 
         from wsbench.codec.bias_correction import BiasCorrection
 
         if not (self.bias_correction or self.gptq) or self._view is None:
             return
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)).to(x.device)
+        gen = torch.Generator().manual_seed(self.calib_seed)
+        order = torch.randperm(len(x), generator=gen).to(x.device)
         if self.gptq:
             self._gptq_x = x[torch.sort(order[:self.gptq]).values]
         if self.bias_correction:

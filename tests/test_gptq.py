@@ -82,12 +82,29 @@ def test_a_model_is_rounded_in_forward_order_onto_each_tensors_grid_and_put_back
 
 @needs_nncodec
 @pytest.mark.parametrize("options", [{"gptq": -1}, {"gptq": True}, {"gptq": 2.5},
-                                     {"gptq": 64, "use_dq": True}])
+                                     {"gptq": 64, "use_dq": True}, {"calib_seed": -1},
+                                     {"calib_seed": "1"}])
 def test_bad_gptq_options_are_one_clear_error(options):
     from wsbench import plugins
 
-    with pytest.raises(ConfigError, match="gptq"):
+    with pytest.raises(ConfigError, match="gptq|calib_seed"):
         plugins.create("space", "nncodec", **options)
+
+
+@needs_nncodec
+def test_the_calibration_seed_chooses_the_images():
+    from wsbench import plugins
+    from wsbench.codec.weights import WeightView
+
+    x = torch.arange(40, dtype=torch.float32).reshape(40, 1, 1, 1).expand(40, 3, 2, 2).contiguous()
+    chosen = {}
+    for seed in (0, 0, 1):
+        space = plugins.create("space", "nncodec", gptq=8, calib_seed=seed)
+        space.bind(WeightView.of(HeadFirst().eval()))
+        space.calibrate(x)
+        chosen.setdefault(seed, []).append(space._gptq_x[:, 0, 0, 0].tolist())
+    assert chosen[0][0] == chosen[0][1] and len(set(chosen[0][0])) == 8
+    assert chosen[1][0] != chosen[0][0]
 
 
 @needs_nncodec

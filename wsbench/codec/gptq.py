@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import torch
 
 DAMP = 0.01  # ridge added to H, as a fraction of its mean diagonal (GPTQ's default)
+CHUNK = 32   # calibration images per forward pass when accumulating H
 
 
 class _Stop(Exception):
@@ -70,18 +71,27 @@ def _inputs(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tenso
     return got[0]
 
 
-def _hessian(module: "torch.nn.Module", inputs: "torch.Tensor") -> "torch.Tensor":
-    """``X^T X / n`` (float64) of the layer's input rows (image patches for a convolution)."""
+def _rows(module: "torch.nn.Module", inputs: "torch.Tensor") -> "torch.Tensor":
+    """The layer's input rows (image patches for a convolution), float64."""
     import torch
 
     if isinstance(module, torch.nn.Conv2d):
         cols = torch.nn.functional.unfold(inputs, module.kernel_size, dilation=module.dilation,
                                           padding=module.padding, stride=module.stride)
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])
-    else:
-        rows = inputs.reshape(-1, inputs.shape[-1])
-    rows = rows.double()
-    return rows.T @ rows / max(len(rows), 1)
+        return cols.transpose(1, 2).reshape(-1, cols.shape[1]).double()
+    return inputs.reshape(-1, inputs.shape[-1]).double()
+
+
+def _hessian(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tensor",
+             chunk: int = CHUNK) -> "torch.Tensor":
+    """``X^T X / n`` (float64, on the CPU) of ``module``'s input rows on ``x``, accumulated
+    ``chunk`` images at a time, so a large model's patches never all sit in memory at once."""
+    total, n = None, 0
+    for i in range(0, len(x), chunk):
+        rows = _rows(module, _inputs(model, module, x[i:i + chunk]))
+        part = (rows.T @ rows).cpu()
+        total, n = (part if total is None else total + part), n + len(rows)
+    return total / max(n, 1)
 
 
 def round_columns(weight: "torch.Tensor", hessian: "torch.Tensor", step: float,
@@ -125,7 +135,7 @@ def gptq_round(model: "torch.nn.Module", tensors: dict[str, np.ndarray], steps: 
             fits = (isinstance(module, torch.nn.Linear) or (
                 isinstance(module, torch.nn.Conv2d) and module.groups == 1))
             if fits and name.endswith(".weight"):
-                h = _hessian(module, _inputs(model, module, x)).cpu()
+                h = _hessian(model, module, x)
                 q = round_columns(trained.reshape(len(trained), -1), h, steps[name])
             else:
                 q = torch.round(trained.double() / steps[name]) * steps[name]
