@@ -116,16 +116,21 @@ def figure(rows: list[dict], path: Path, task: str) -> None:
     plt.close(fig)
 
 
-def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
+def harness(task: str):
+    """A fitness harness of ``task`` (its trained model, splits and calibration inputs)."""
+    from wsbench.experiments.compress_run import CompressConfig
+    from wsbench.experiments.trial import build_harness
+
+    return build_harness(CompressConfig(task=task).trial(), progress=False)
+
+
+def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
     """Re-code each codec selection as a file, decode it into a fresh model, re-score, check."""
     import torch
 
     from wsbench import load_state_dict, plugins
     from wsbench.codec.compress import CompressedModel
-    from wsbench.experiments.compress_run import CompressConfig
-    from wsbench.experiments.trial import build_harness
 
-    h = build_harness(CompressConfig(task=task).trial(), progress=False)
     trained = {k: v.clone() for k, v in h.model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
     done = []
@@ -133,9 +138,7 @@ def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
         if r["coding"] != "native" or r["x"] is None:
             continue
         space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
-        space.bind(h.view)
-        if hasattr(space, "calibrate"):  # as the harness does, the trained weights in place
-            space.calibrate(h.calib_x)
+        h.bind_space(space)
         x = np.asarray(r["x"], dtype=np.float64)
         q = space.quantize(h.view, None, x)
         cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
@@ -155,7 +158,7 @@ def artifacts(rows: list[dict], task: str, out: Path) -> list[dict]:
     return done
 
 
-def with_margin(rows: list[dict], task: str) -> list[dict]:
+def with_margin(rows: list[dict], h) -> list[dict]:
     """Each row selected again with a one-standard-error margin: among the front members within
     the drop on validation, largest CR first, the first whose validation drop plus the paired
     bootstrap standard error of that drop (1,000 seeded resamples of the validation images) is
@@ -164,12 +167,9 @@ def with_margin(rows: list[dict], task: str) -> list[dict]:
 
     from wsbench import plugins
     from wsbench.errors import WsbenchError
-    from wsbench.experiments.compress_run import CompressConfig
     from wsbench.experiments.stats import paired_bootstrap_se
-    from wsbench.experiments.trial import build_harness
     from wsbench.search.metrics import get_metric
 
-    h = build_harness(CompressConfig(task=task).trial(), progress=False)
     f1 = get_metric("f1")
 
     def metric(pred: np.ndarray, y: np.ndarray) -> float:
@@ -177,24 +177,26 @@ def with_margin(rows: list[dict], task: str) -> list[dict]:
 
     y, base = h.splits["val"][1].cpu().numpy(), h.predict("val").cpu().numpy()
     spaces: dict[str, Any] = {}
+    se_of: dict[tuple, float] = {}  # (space, quantizer, x) -> se: the drops share members
     out = []
     for r in rows:
         key = json.dumps([r["space"], r["quantizer"]], sort_keys=True)
         if key not in spaces:
             spaces[key] = plugins.create("space", r["space"]["name"], **r["space"]["options"])
-            spaces[key].bind(h.view)
-            getattr(spaces[key], "calibrate", lambda x: None)(h.calib_x)
+            h.bind_space(spaces[key])
         quantizer = plugins.create("quantizer", r["quantizer"])
         members = sorted((m for m in zip(r["front"], r["front_x"])
                           if r["baseline"]["val"] - m[0][1] <= r["drop"] + 1e-12), key=lambda m: -m[0][0])
         pick = None
         for (cr, val, test), x in members:
-            h.write_quantization(spaces[key].quantize(h.view, quantizer, np.asarray(x, dtype=np.float64)))
-            pred = h.predict("val").cpu().numpy()
-            h.view.restore()
-            if abs(metric(pred, y) - val) > 1e-9:
-                raise WsbenchError(f"{r['method']}: member {x} does not re-score to its record")
-            se = paired_bootstrap_se(metric, y, base, pred)
+            if (key, tuple(x)) not in se_of:
+                h.write_quantization(spaces[key].quantize(h.view, quantizer, np.asarray(x, dtype=np.float64)))
+                pred = h.predict("val").cpu().numpy()
+                h.view.restore()
+                if abs(metric(pred, y) - val) > 1e-9:
+                    raise WsbenchError(f"{r['method']}: member {x} does not re-score to its record")
+                se_of[key, tuple(x)] = paired_bootstrap_se(metric, y, base, pred)
+            se = se_of[key, tuple(x)]
             drop = r["baseline"]["val"] - val
             if drop + se <= r["drop"] + 1e-12:
                 pick = {"cr_file": cr, "val_drop": 100 * drop, "se": 100 * se,
@@ -237,9 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             raise WsbenchError(f"{args.results}: no finished trial yet")
         print(table(rows))
         figure(rows, args.figure or args.results / "codecs.png", facts["task"])
-        done = artifacts(rows, facts["task"], args.artifacts) if args.artifacts else []
+        h = harness(facts["task"]) if args.artifacts or args.margin else None
+        done = artifacts(rows, h, args.artifacts) if args.artifacts else []
         if args.margin:
-            rows = with_margin(rows, facts["task"])
+            rows = with_margin(rows, h)
             print("\nWith a one-standard-error margin:\n" + margin_table(rows))
     except WsbenchError as exc:
         print(f"codecs_table: error: {exc}", file=sys.stderr)

@@ -61,26 +61,22 @@ class NNCodecSpace:
                 QP_LIMITS[0] <= rest_qp <= QP_LIMITS[1]):
             raise ConfigError(f"rest_qp must be an integer in [{QP_LIMITS[0]}, {QP_LIMITS[1]}], "
                               f"got {rest_qp!r}")
-        if isinstance(gptq, bool) or not isinstance(gptq, (int, np.integer)) or gptq < 0:
-            raise ConfigError(f"gptq must be a number of calibration images >= 0 (0: off), got {gptq!r}")
+        gptq = _count(gptq, "gptq must be a number of calibration images >= 0 (0: off)")
         if gptq and use_dq:
             raise ConfigError("gptq rounds the weights onto the uniform grid, which dependent "
                               "quantization would round again: leave use_dq unset (or false)")
-        self.gptq = int(gptq)
-        if isinstance(calib_seed, bool) or not isinstance(calib_seed, (int, np.integer)) or calib_seed < 0:
-            raise ConfigError(f"calib_seed must be an integer >= 0, got {calib_seed!r}")
-        self.calib_seed = int(calib_seed)  # which calibration images: a draw to repeat, not to tune
+        self.gptq = gptq
+        # which calibration images: a draw to repeat, not to tune
+        self.calib_seed = _count(calib_seed, "calib_seed must be an integer >= 0")
         self.use_dq = (not self.gptq) if use_dq is None else bool(use_dq)
         self.per_tensor, self.code_rest = bool(per_tensor), bool(code_rest)
         self.rest_qp, self.pack_rest = int(rest_qp), bool(pack_rest)
-        if isinstance(bias_correction, bool) or not isinstance(bias_correction, (int, np.integer)) \
-                or bias_correction < 0:
-            raise ConfigError(f"bias_correction must be a number of calibration images >= 0 "
-                              f"(0: off), got {bias_correction!r}")
+        bias_correction = _count(bias_correction,
+                                 "bias_correction must be a number of calibration images >= 0 (0: off)")
         if bias_correction and not self.code_rest:
             raise ConfigError("bias_correction changes BatchNorm means and biases, which only a "
                               "file that codes the rest can carry: set code_rest = true")
-        self.bias_correction = int(bias_correction)
+        self.bias_correction = bias_correction
         self._correction: Any = None
         self._gptq_x: "torch.Tensor | None" = None
         self._view: "WeightView | None" = None
@@ -205,6 +201,13 @@ class NNCodecSpace:
                 raise ConfigError("the nncodec space is not bound to a model")
             self.quantize(self._view, None, x)  # type: ignore[arg-type]
         return self._d[qp]
+
+
+def _count(value: Any, rule: str) -> int:
+    """``value`` as an int >= 0, else one ConfigError saying ``rule``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{rule}, got {value!r}")
+    return int(value)
 
 
 def _rest_arrays(view: "WeightView") -> dict[str, np.ndarray]:

@@ -97,8 +97,9 @@ def test_bias_correction_lowers_the_error_and_the_file_decodes_what_the_harness_
         digits_cnn, tmp_path):
     """Coarse NNC weights on the digits CNN: corrected, the validation error falls; the file
     carries the corrected rest, so loading it gives exactly the score the search saw."""
-    from wsbench import load_state_dict, plugins
-    from wsbench.codec.compress import CompressedModel
+    from wsb_files import assert_file_scores_as_searched
+
+    from wsbench import plugins
     from wsbench.search.fitness import FitnessHarness
 
     trained = {k: v.clone() for k, v in digits_cnn.model.state_dict().items()}
@@ -110,9 +111,5 @@ def test_bias_correction_lowers_the_error_and_the_file_decodes_what_the_harness_
         errors[n] = float(h.evaluate(np.array([[-16.0]]))[0, 0])
         assert all(torch.equal(v, trained[k]) for k, v in h.model.state_dict().items())  # put back
         q = h.quantization(np.array([-16.0]))
-        h.model.load_state_dict(load_state_dict(
-            CompressedModel.from_view(h.view, q, "none", "native").save(tmp_path / f"{n}.wsb")))
-        assert 1 - h.score_current("val") == pytest.approx(errors[n], abs=1e-12)
-        h.view.restore()
-        h.model.load_state_dict(trained)
+        assert_file_scores_as_searched(h, q, tmp_path / f"{n}.wsb", errors[n], trained)
     assert errors[200] < errors[0]

@@ -122,8 +122,9 @@ def test_gptq_without_calibration_inputs_is_one_clear_error(digits_cnn):
 def test_nnc_keeps_every_gptq_value_and_the_file_decodes_what_the_harness_scored(digits_cnn, tmp_path):
     """Coarse steps on the digits CNN: NNC's uniform reconstruction codes GPTQ's values exactly,
     GPTQ beats nearest rounding on the same grid, and the file scores what the search saw."""
-    from wsbench import load_state_dict, plugins
-    from wsbench.codec.compress import CompressedModel
+    from wsb_files import assert_file_scores_as_searched
+
+    from wsbench import plugins
     from wsbench.search.fitness import FitnessHarness
 
     trained = {k: v.clone() for k, v in digits_cnn.model.state_dict().items()}
@@ -140,11 +141,7 @@ def test_nnc_keeps_every_gptq_value_and_the_file_decodes_what_the_harness_scored
             steps = {k: nnc.step_size(-12) for k in arrays}
             expected = gptq_round(h.model, arrays, steps, space._gptq_x)
             np.testing.assert_array_equal(decoded, np.concatenate([expected[k].reshape(-1) for k in arrays]))
-        h.model.load_state_dict(load_state_dict(
-            CompressedModel.from_view(h.view, q, "none", "native").save(tmp_path / f"{n}.wsb")))
-        assert 1 - h.score_current("val") == pytest.approx(errors[n], abs=1e-12)
-        h.view.restore()
-        h.model.load_state_dict(trained)
+        assert_file_scores_as_searched(h, q, tmp_path / f"{n}.wsb", errors[n], trained)
     assert errors[256] < errors[0]
 
 

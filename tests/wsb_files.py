@@ -45,3 +45,18 @@ def rewrite(path: Path, edit_header=None, edit_tensors=None, rehash: bool = True
     if edit_tensors:
         edit_tensors(tensors)
     Path(path).write_bytes(build(meta, header, tensors, rehash))
+
+
+def assert_file_scores_as_searched(h, q, path: Path, error: float, trained: dict) -> None:
+    """Save ``q`` as a ``native`` file and load it into ``h``'s model: its validation error
+    must be the one the search saw. The trained state ``trained`` is put back afterwards."""
+    import pytest
+
+    from wsbench import load_state_dict
+    from wsbench.codec.compress import CompressedModel
+
+    h.model.load_state_dict(load_state_dict(
+        CompressedModel.from_view(h.view, q, "none", "native").save(path)))
+    assert 1 - h.score_current("val") == pytest.approx(error, abs=1e-12)
+    h.view.restore()
+    h.model.load_state_dict(trained)

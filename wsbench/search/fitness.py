@@ -13,7 +13,7 @@ to cost little more than the forward pass itself:
   picks the loop on CPU, where it was measured faster, and the batched pass on CUDA.
 
 Code outside the harness uses its API, never its insides: :meth:`FitnessHarness.reset` before
-each search, ``space_size``, and :meth:`FitnessHarness.merge_scorers` for merge strategies.
+each search, ``space_size``, :meth:`FitnessHarness.bind_space` and ``merge_scorers``.
 """
 
 from __future__ import annotations
@@ -92,17 +92,14 @@ class FitnessHarness(CachedProblem):
         self.quantizer = quantizer
         self.space = space
         self.size = SizeObjective(self.view, size, size_coding)
-        space.bind(self.view)
         self.metric_name = metric
         self._metric = get_metric(metric)
         self.num_classes = data.num_classes
         self.batch_size = int(batch_size)
-        self.splits = {
-            "val": (data.val_x.to(self.device), data.val_y.to(self.device)),
-            "test": (data.test_x.to(self.device), data.test_y.to(self.device)),
-        }
+        self.splits = {"val": (data.val_x.to(self.device), data.val_y.to(self.device)),
+                       "test": (data.test_x.to(self.device), data.test_y.to(self.device))}
         self.calib_x = (data.val_x if data.calib_x is None else data.calib_x).to(self.device)
-        getattr(space, "calibrate", lambda x: None)(self.calib_x)  # training inputs: never test
+        self.bind_space(space)
         self.fidelity = float(fidelity)
         self.fidelity_seed = int(fidelity_seed)
         self.screen_dtype = screen_dtype
@@ -125,6 +122,11 @@ class FitnessHarness(CachedProblem):
         self._population = PopulationForward(self.model, self.view, self.device, batched_images)
         self._scores: dict[tuple[str, str], float] = {}
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
+
+    def bind_space(self, space: "Space") -> None:
+        """Bind ``space`` here and hand it the calibration inputs (training ones, never test)."""
+        space.bind(self.view)
+        getattr(space, "calibrate", lambda x: None)(self.calib_x)
 
     @property
     def screening(self) -> bool:
