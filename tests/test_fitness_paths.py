@@ -177,6 +177,24 @@ def test_weights_written_in_place_and_restored(digits_cnn):
         h.write_weights(torch.zeros(3))
 
 
+def test_a_space_is_calibrated_on_the_trained_model(digits_cnn):
+    """score_* leave a candidate in the model; binding a calibrated space after that must not
+    calibrate on the candidate (it once did in an analysis script)."""
+    h = make(digits_cnn)
+    h.score_quantization(h.quantization(KS[0]))  # K = 2: far from the trained weights
+    seen = []
+
+    class Space:
+        def bind(self, view):
+            pass
+
+        def calibrate(self, x):
+            seen.append(torch.cat([p.detach().flatten() for p in h.view.params]).clone())
+
+    h.bind_space(Space())
+    assert torch.equal(seen[0], h.view.original)
+
+
 def test_full_split_scores_are_remembered_by_content(digits_cnn, monkeypatch):
     from wsbench.codec.quantization import Quantization
 

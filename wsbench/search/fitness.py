@@ -124,7 +124,9 @@ class FitnessHarness(CachedProblem):
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
 
     def bind_space(self, space: "Space") -> None:
-        """Bind ``space`` here and hand it the calibration inputs (training ones, never test)."""
+        """Bind ``space`` here and hand it the calibration inputs (training ones, never test),
+        calibrated on the trained model whatever the last score left in it."""
+        self.view.restore()
         space.bind(self.view)
         getattr(space, "calibrate", lambda x: None)(self.calib_x)
 
