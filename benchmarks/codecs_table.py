@@ -14,6 +14,8 @@ With ``--artifacts``, every selected solution of a codec space is written again 
 (``<method>-<drop>.wsb``: the space re-codes the recorded decision), decoded with
 ``wsbench.load_state_dict`` into a fresh model, re-scored on validation and test, and checked
 against the record (size and both scores); ``artifacts.json`` beside them says what each is.
+With ``--margin`` as well, a margin selection that differs from the plain one is written too
+(``<method>-<drop>-margin.wsb``).
 
 With ``--margin``, every row is selected a second time with a one-standard-error margin: the
 largest-CR member whose validation drop *plus* the paired bootstrap standard error of that drop
@@ -93,23 +95,25 @@ def figure(rows: list[dict], path: Path, task: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    seen: dict[str, Any] = {}
+    fig, ax = plt.subplots(figsize=(9.5, 4.5))
+    methods = list(dict.fromkeys(r["method"] for r in rows if r["front"]))
+    colors, markers = plt.get_cmap("tab20").colors, "os^vDP*X"  # distinct past ten methods
     for r in rows:
         if r["drop"] != rows[0]["drop"] or not r["front"]:
             continue
         cr, _, test = np.array(r["front"], dtype=float).T
         order = np.argsort(cr)
-        line = seen.get(r["method"])
-        kw = {"color": line.get_color()} if line else {"label": r["method"]}
-        (seen[r["method"]],) = ax.plot(cr[order], 100 * test[order], "o-", ms=3, lw=1, alpha=.8, **kw)
+        i = methods.index(r["method"])
+        first = not any(q["method"] == r["method"] for q in rows[:rows.index(r)] if q["front"])
+        ax.plot(cr[order], 100 * test[order], "-", marker=markers[i % len(markers)], ms=3, lw=1,
+                alpha=.8, color=colors[i % len(colors)], label=r["method"] if first else None)
     base = 100 * rows[0]["baseline"]["test"]
     for drop in sorted({r["drop"] for r in rows}):
         ax.axhline(base - 100 * drop, color="grey", ls=":", lw=1)
     ax.axhline(base, color="black", lw=1, label="baseline (fp32)")
     ax.set(xlabel="whole-file compression ratio", ylabel="test macro F1 (%)",
            title=f"{task}: every method's re-scored front (CIFAR-10 JPEG)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -124,6 +128,21 @@ def harness(task: str):
     return build_harness(CompressConfig(task=task).trial(), progress=False)
 
 
+def picks(rows: list[dict]) -> list[tuple[dict, dict, str]]:
+    """Every codec selection to write as a file: (row, pick, rule); a margin pick only where it
+    differs from the plain one (the plain file is then the same)."""
+    out = []
+    for r in rows:
+        if r["coding"] != "native":
+            continue
+        if r["x"] is not None:
+            out.append((r, r, ""))
+        m = r.get("margin")
+        if m is not None and m["x"] != r["x"]:
+            out.append((r, m, "-margin"))
+    return out
+
+
 def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
     """Re-code each codec selection as a file, decode it into a fresh model, re-score, check."""
     import torch
@@ -134,24 +153,23 @@ def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
     trained = {k: v.clone() for k, v in h.model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
     done = []
-    for r in rows:
-        if r["coding"] != "native" or r["x"] is None:
-            continue
+    for r, pick, rule in picks(rows):
         space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
         h.bind_space(space)
-        x = np.asarray(r["x"], dtype=np.float64)
+        x = np.asarray(pick["x"], dtype=np.float64)
         q = space.quantize(h.view, None, x)
         cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
-        name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil.wsb"
+        name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil{rule}.wsb"
         path = cm.save(out / name)
         h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it
         val, test = h.score_current("val"), h.score_current("test")
         with torch.no_grad():
             h.model.load_state_dict(trained)
-        entry = {"file": name, "bytes": path.stat().st_size, "cr_file": cm.cr_file, "x": r["x"],
+        entry = {"file": name, "bytes": path.stat().st_size, "cr_file": cm.cr_file, "x": pick["x"],
                  "val": val, "test": test, "method": r["method"], "drop": r["drop"],
-                 "matches_record": bool(abs(cm.cr_file - r["cr_file"]) < 1e-9
-                                        and abs(100 * (r["baseline"]["test"] - test) - r["test_drop"]) < 1e-6)}
+                 "selection": "one standard error" if rule else "plain",
+                 "matches_record": bool(abs(cm.cr_file - pick["cr_file"]) < 1e-9
+                                        and abs(100 * (r["baseline"]["test"] - test) - pick["test_drop"]) < 1e-6)}
         done.append(entry)
         print(f"{name}: {entry['bytes']} bytes, CR {cm.cr_file:.2f}, val {val:.4f}, test {test:.4f}, "
               f"record {'matches' if entry['matches_record'] else 'DIFFERS'}", file=sys.stderr)
@@ -240,10 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         print(table(rows))
         figure(rows, args.figure or args.results / "codecs.png", facts["task"])
         h = harness(facts["task"]) if args.artifacts or args.margin else None
-        done = artifacts(rows, h, args.artifacts) if args.artifacts else []
         if args.margin:
             rows = with_margin(rows, h)
             print("\nWith a one-standard-error margin:\n" + margin_table(rows))
+        done = artifacts(rows, h, args.artifacts) if args.artifacts else []
     except WsbenchError as exc:
         print(f"codecs_table: error: {exc}", file=sys.stderr)
         return 2
