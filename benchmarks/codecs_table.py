@@ -128,18 +128,19 @@ def harness(task: str):
     return build_harness(CompressConfig(task=task).trial(), progress=False)
 
 
-def picks(rows: list[dict]) -> list[tuple[dict, dict, str]]:
-    """Every codec selection to write as a file: (row, pick, rule); a margin pick only where it
-    differs from the plain one (the plain file is then the same)."""
+def picks(rows: list[dict]) -> list[tuple[dict, dict, str, list[str]]]:
+    """Every codec selection to write as a file: (row, pick, file suffix, the rules that pick
+    it); a margin pick gets a file of its own only where it differs from the plain one."""
     out = []
     for r in rows:
         if r["coding"] != "native":
             continue
-        if r["x"] is not None:
-            out.append((r, r, ""))
         m = r.get("margin")
+        if r["x"] is not None:
+            same = m is not None and m["x"] == r["x"]
+            out.append((r, r, "", ["plain"] + (["one standard error"] if same else [])))
         if m is not None and m["x"] != r["x"]:
-            out.append((r, m, "-margin"))
+            out.append((r, m, "-margin", ["one standard error"]))
     return out
 
 
@@ -153,13 +154,13 @@ def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
     trained = {k: v.clone() for k, v in h.model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
     done = []
-    for r, pick, rule in picks(rows):
+    for r, pick, suffix, chosen_by in picks(rows):
         space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
         h.bind_space(space)
         x = np.asarray(pick["x"], dtype=np.float64)
         q = space.quantize(h.view, None, x)
         cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
-        name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil{rule}.wsb"
+        name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil{suffix}.wsb"
         path = cm.save(out / name)
         h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it
         val, test = h.score_current("val"), h.score_current("test")
@@ -167,7 +168,7 @@ def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
             h.model.load_state_dict(trained)
         entry = {"file": name, "bytes": path.stat().st_size, "cr_file": cm.cr_file, "x": pick["x"],
                  "val": val, "test": test, "method": r["method"], "drop": r["drop"],
-                 "selection": "one standard error" if rule else "plain",
+                 "selection": chosen_by,
                  "matches_record": bool(abs(cm.cr_file - pick["cr_file"]) < 1e-9
                                         and abs(100 * (r["baseline"]["test"] - test) - pick["test_drop"]) < 1e-6)}
         done.append(entry)

@@ -19,6 +19,7 @@ def test_plain_picks_of_codecs_and_margin_picks_only_where_they_differ():
     other = row("native", [-17.0], {"x": [-20.0], "cr_file": 12.5, "test_drop": 0.2})
     rows = [row("huffman", [33.0]), same, other, row("native", None, None),
             row("native", None, {"x": [-24.0], "cr_file": 9.0, "test_drop": 0.1})]
-    got = [(id(r), p["x"], rule) for r, p, rule in picks(rows)]
-    assert got == [(id(same), [-20.0], ""), (id(other), [-17.0], ""),
-                   (id(other), [-20.0], "-margin"), (id(rows[4]), [-24.0], "-margin")]
+    got = [(id(r), p["x"], suffix, rules) for r, p, suffix, rules in picks(rows)]
+    both, margin = ["plain", "one standard error"], ["one standard error"]
+    assert got == [(id(same), [-20.0], "", both), (id(other), [-17.0], "", ["plain"]),
+                   (id(other), [-20.0], "-margin", margin), (id(rows[4]), [-24.0], "-margin", margin)]
