@@ -98,15 +98,17 @@ def figure(rows: list[dict], path: Path, task: str) -> None:
     fig, ax = plt.subplots(figsize=(9.5, 4.5))
     methods = list(dict.fromkeys(r["method"] for r in rows if r["front"]))
     colors, markers = plt.get_cmap("tab20").colors, "os^vDP*X"  # distinct past ten methods
+    labelled: set[str] = set()
     for r in rows:
         if r["drop"] != rows[0]["drop"] or not r["front"]:
             continue
         cr, _, test = np.array(r["front"], dtype=float).T
         order = np.argsort(cr)
         i = methods.index(r["method"])
-        first = not any(q["method"] == r["method"] for q in rows[:rows.index(r)] if q["front"])
+        label = None if r["method"] in labelled else r["method"]
+        labelled.add(r["method"])
         ax.plot(cr[order], 100 * test[order], "-", marker=markers[i % len(markers)], ms=3, lw=1,
-                alpha=.8, color=colors[i % len(colors)], label=r["method"] if first else None)
+                alpha=.8, color=colors[i % len(colors)], label=label)
     base = 100 * rows[0]["baseline"]["test"]
     for drop in sorted({r["drop"] for r in rows}):
         ax.axhline(base - 100 * drop, color="grey", ls=":", lw=1)
@@ -128,6 +130,18 @@ def harness(task: str):
     return build_harness(CompressConfig(task=task).trial(), progress=False)
 
 
+def bound_space(r: dict, h, spaces: dict[str, Any]):
+    """The row's space, bound to ``h`` and calibrated once per (space, quantizer) and reused:
+    the plain and margin picks of both drops share it."""
+    from wsbench import plugins
+
+    key = json.dumps([r["space"], r["quantizer"]], sort_keys=True)
+    if key not in spaces:
+        spaces[key] = plugins.create("space", r["space"]["name"], **r["space"]["options"])
+        h.bind_space(spaces[key])
+    return spaces[key]
+
+
 def picks(rows: list[dict]) -> list[tuple[dict, dict, str, list[str]]]:
     """Every codec selection to write as a file: (row, pick, file suffix, the rules that pick
     it); a margin pick gets a file of its own only where it differs from the plain one."""
@@ -144,19 +158,18 @@ def picks(rows: list[dict]) -> list[tuple[dict, dict, str, list[str]]]:
     return out
 
 
-def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
+def artifacts(rows: list[dict], h, out: Path, spaces: dict[str, Any]) -> list[dict]:
     """Re-code each codec selection as a file, decode it into a fresh model, re-score, check."""
     import torch
 
-    from wsbench import load_state_dict, plugins
+    from wsbench import load_state_dict
     from wsbench.codec.compress import CompressedModel
 
     trained = {k: v.clone() for k, v in h.model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for r, pick, suffix, chosen_by in picks(rows):
-        space = plugins.create("space", r["space"]["name"], **r["space"]["options"])
-        h.bind_space(space)
+        space = bound_space(r, h, spaces)
         x = np.asarray(pick["x"], dtype=np.float64)
         q = space.quantize(h.view, None, x)
         cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
@@ -177,7 +190,7 @@ def artifacts(rows: list[dict], h, out: Path) -> list[dict]:
     return done
 
 
-def with_margin(rows: list[dict], h) -> list[dict]:
+def with_margin(rows: list[dict], h, spaces: dict[str, Any]) -> list[dict]:
     """Each row selected again with a one-standard-error margin: among the front members within
     the drop on validation, largest CR first, the first whose validation drop plus the paired
     bootstrap standard error of that drop (1,000 seeded resamples of the validation images) is
@@ -195,27 +208,23 @@ def with_margin(rows: list[dict], h) -> list[dict]:
         return f1(torch.from_numpy(pred), torch.from_numpy(y), h.num_classes)
 
     y, base = h.splits["val"][1].cpu().numpy(), h.predict("val").cpu().numpy()
-    spaces: dict[str, Any] = {}
-    se_of: dict[tuple, float] = {}  # (space, quantizer, x) -> se: the drops share members
+    se_of: dict[tuple, float] = {}  # (bound space, x) -> se: the drops share members
     out = []
     for r in rows:
-        key = json.dumps([r["space"], r["quantizer"]], sort_keys=True)
-        if key not in spaces:
-            spaces[key] = plugins.create("space", r["space"]["name"], **r["space"]["options"])
-            h.bind_space(spaces[key])
+        space = bound_space(r, h, spaces)
         quantizer = plugins.create("quantizer", r["quantizer"])
         members = sorted((m for m in zip(r["front"], r["front_x"])
                           if r["baseline"]["val"] - m[0][1] <= r["drop"] + 1e-12), key=lambda m: -m[0][0])
         pick = None
         for (cr, val, test), x in members:
-            if (key, tuple(x)) not in se_of:
-                h.write_quantization(spaces[key].quantize(h.view, quantizer, np.asarray(x, dtype=np.float64)))
+            if (id(space), tuple(x)) not in se_of:
+                h.write_quantization(space.quantize(h.view, quantizer, np.asarray(x, dtype=np.float64)))
                 pred = h.predict("val").cpu().numpy()
                 h.view.restore()
                 if abs(metric(pred, y) - val) > 1e-9:
                     raise WsbenchError(f"{r['method']}: member {x} does not re-score to its record")
-                se_of[key, tuple(x)] = paired_bootstrap_se(metric, y, base, pred)
-            se = se_of[key, tuple(x)]
+                se_of[id(space), tuple(x)] = paired_bootstrap_se(metric, y, base, pred)
+            se = se_of[id(space), tuple(x)]
             drop = r["baseline"]["val"] - val
             if drop + se <= r["drop"] + 1e-12:
                 pick = {"cr_file": cr, "val_drop": 100 * drop, "se": 100 * se,
@@ -259,10 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         print(table(rows))
         figure(rows, args.figure or args.results / "codecs.png", facts["task"])
         h = harness(facts["task"]) if args.artifacts or args.margin else None
+        spaces: dict[str, Any] = {}  # bound once, shared by both
         if args.margin:
-            rows = with_margin(rows, h)
+            rows = with_margin(rows, h, spaces)
             print("\nWith a one-standard-error margin:\n" + margin_table(rows))
-        done = artifacts(rows, h, args.artifacts) if args.artifacts else []
+        done = artifacts(rows, h, args.artifacts, spaces) if args.artifacts else []
     except WsbenchError as exc:
         print(f"codecs_table: error: {exc}", file=sys.stderr)
         return 2

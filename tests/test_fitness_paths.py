@@ -13,8 +13,9 @@ import torch
 
 from wsbench import plugins
 from wsbench.errors import ConfigError
-from wsbench.search.fitness import FitnessHarness, stratified_subset
+from wsbench.search.fitness import FitnessHarness
 from wsbench.search.metrics import macro_f1
+from wsbench.search.splits import stratified_subset
 
 KS = np.array([[2.0], [3.0], [5.0], [9.0], [3.0], [17.0], [40.0], [64.0], [9.0]])  # with repeats
 

@@ -16,10 +16,11 @@ import torch
 from wsbench import plugins
 from wsbench.codec.merge import MergeResult, MergeStrategy, needs_holdout
 from wsbench.experiments.trial import MemoMerge, merge_front
-from wsbench.search.fitness import FitnessHarness, stratified_subset
+from wsbench.search.fitness import FitnessHarness
 from wsbench.search.metrics import macro_f1
 from wsbench.search.optimizer import drive
 from wsbench.search.problem import CachedProblem
+from wsbench.search.splits import stratified_subset
 
 KS = np.array([[2.0], [5.0], [9.0], [5.0]])
 

@@ -30,6 +30,7 @@ from wsbench.search.metrics import get_metric
 from wsbench.search.population import PopulationForward
 from wsbench.search.problem import CachedProblem
 from wsbench.search.size import SizeObjective
+from wsbench.search.splits import stratified_subset
 
 if TYPE_CHECKING:
     import torch
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from wsbench.search.space import Space
     from wsbench.tasks.task import TaskData
 
+
 def resolve_device(device: str | None = None) -> "torch.device":
     """``None``/``"auto"``: CUDA when there is one, else CPU."""
     import torch
@@ -46,20 +48,6 @@ def resolve_device(device: str | None = None) -> "torch.device":
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def stratified_subset(y: "torch.Tensor", fraction: float, seed: int) -> "torch.Tensor":
-    """Sorted row indices of a seeded subset holding ``fraction`` of every class (at least one)."""
-    import torch
-
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    labels = y.detach().cpu()
-    picks = []
-    for c in torch.unique(labels).tolist():
-        rows = torch.nonzero(labels == c).flatten()
-        take = max(1, int(round(fraction * len(rows))))
-        picks.append(rows[torch.randperm(len(rows), generator=gen)[:take]])
-    return torch.sort(torch.cat(picks)).values
 
 
 class FitnessHarness(CachedProblem):
