@@ -51,6 +51,9 @@ BLOCKS = (
     Block("search-gp", "search-gp.toml", "search-{task}", "search",
           ("configuration", "HV / exact", "evals to 99% exact HV", "evals to 99.5% exact HV",
            "evals to exact HV", "reached exact", "unique / requested")),
+    Block("search-estimates", "search-estimates.toml", "search-{task}", "search",
+          ("configuration", "HV / exact", "evals to 99% exact HV", "evals to 99.5% exact HV",
+           "evals to exact HV", "unique / requested")),
     Block("beyond-merge-pairs", "beyond-digits.toml", "merge-pairs-{task}", "digits"),
     Block("beyond-coding-pairs", "beyond-digits.toml", "coding-pairs-{task}", "digits"),
     Block("cifar-table1", "paper-cifar10-cpu.toml", "table1-{task}", "cifar"),
@@ -137,11 +140,14 @@ def provenance(block: Block, loaded: dict) -> str:
     runs = res.store.runs()
     ran = [r for r in runs if (r.get("trials") or {}).get("ran")]  # not a rerun that found all done
     machine = (ran or runs or [{}])[-1].get("machine", {})
+    # the trials' own thread counts: a process pool's workers set theirs, the runner keeps its own
+    threads = sorted({str(t.record.provenance.get("machine", {}).get("torch_threads"))
+                      for t in res.trials} - {"None"}) or [str(machine.get("torch_threads", "?"))]
     return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "
             f"(experiment `benchmarks/{block.experiment}`, results `results/{res.exp.name}`). "
             f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')} "
             f"({' '.join(machine.get('cpu_flags', [])) or 'flags not recorded'}), "
-            f"{machine.get('cpu_count', '?')} CPUs, torch threads {machine.get('torch_threads', '?')}."
+            f"{machine.get('cpu_count', '?')} CPUs, torch threads {' and '.join(threads)}."
             f"</sub>")
 
 

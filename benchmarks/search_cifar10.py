@@ -42,6 +42,10 @@ def rows(res, baseline: str = "nsga2") -> tuple[dict, list[dict]]:
     target = float(np.median(list(finals.values())))
     out = []
     for t in sorted(res.trials, key=lambda t: (t.config != baseline, t.config, t.trial.seed)):
+        if t.record.charged:  # its clock and curve would count estimates apart: not comparable
+            print(f"skipped {t.config} seed {t.trial.seed}: margin estimates are not timed here",
+                  file=sys.stderr)
+            continue
         n, n_max = evals_to_reach(t.curve, target), evals_to_reach(t.curve, max(finals.values()))
         clock = elapsed(t.record)
         ref = base.get(t.trial.seed)

@@ -19,6 +19,14 @@ then wanders around the unquantized score. ``frontier`` exploits it:
 * **Candidates.** Every unevaluated decision of a small integer space, otherwise random points,
   the midpoints between neighbours of the front (bisection) and steps of halving length around
   front points.
+* **Margin estimates** (``estimate_share`` > 0, where the problem offers them): when the leading
+  candidate probably adds nothing (it improves the front in fewer than half of the quantiles),
+  the leaders are first scored on the ``estimate_share`` of validation images the trained model
+  is least sure of (:mod:`wsbench.search.estimate`), each charged that share of an evaluation.
+  An estimated candidate is judged by its estimate, corrected by the residuals (full -
+  estimate) of evaluated decisions that moved a similar share of predictions; it is evaluated
+  in full only if it still leads. In a flat, noisy tail this finds the rare better point at a
+  tenth of the cost of sweeping it with full evaluations.
 
 It sees only what every optimizer sees (decisions and objectives on validation), never the
 test split, and runs on any task and space with two objectives.
@@ -34,6 +42,7 @@ from wsbench import Optimizer, Problem, hookimpl
 from wsbench.errors import ConfigError
 
 QUANTILES = (np.arange(16) + 0.5) / 16  # where the score's predictive distribution is sampled
+MOVED_BANDWIDTH = 0.05  # residuals of estimates are compared at this distance in moved share
 
 
 def hv_gain(front: np.ndarray, Z: np.ndarray, ref: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
@@ -59,7 +68,8 @@ def kernel_fit(U: np.ndarray, y: np.ndarray, C: np.ndarray, h: float) -> tuple[n
     give no spread, different ends (a steep or noisy stretch) a large one.
     """
     d2 = ((C[:, None, :] - U[None, :, :]) ** 2).sum(-1)
-    near = np.sort(d2, axis=1)[:, min(1, d2.shape[1] - 1)]
+    second = min(1, d2.shape[1] - 1)
+    near = np.partition(d2, second, axis=1)[:, second]
     hc2 = np.maximum(h ** 2, near)[:, None]
     W = np.exp(-0.5 * d2 / hc2) + 1e-300
     s = W.sum(1)
@@ -74,11 +84,14 @@ class Frontier(Optimizer):
 
     ``n_init``: screening points on the diagonal; ``batch_size``: decisions per ask (1 is the
     most sample-efficient); ``bandwidth``: the kernel's width in octaves of K (log2 units);
-    ``n_candidates``: random candidates per ask when the space is too large to list.
+    ``n_candidates``: random candidates per ask when the space is too large to list;
+    ``estimate_share``: share of validation for margin estimates (0: none; off by default so
+    that records made before it keep their meaning); ``estimate_batch``: estimates per round.
     """
 
     def __init__(self, n_init: int = 5, batch_size: int = 1, bandwidth: float = 0.5,
-                 n_candidates: int = 512, max_listed: int = 4096, jitter: float = 0.0) -> None:
+                 n_candidates: int = 512, max_listed: int = 4096, jitter: float = 0.0,
+                 estimate_share: float = 0.0, estimate_batch: int = 2) -> None:
         if int(n_init) < 2:
             raise ConfigError(f"n_init must be at least 2, got {n_init}")
         if int(batch_size) < 1:
@@ -92,6 +105,11 @@ class Frontier(Optimizer):
             raise ConfigError(f"jitter must be in [0, 1), got {jitter}")
         self.n_candidates, self.max_listed = int(n_candidates), int(max_listed)
         self.jitter = float(jitter)
+        if not 0 <= float(estimate_share) < 1:
+            raise ConfigError(f"estimate_share must be in [0, 1) (0: no estimates), got {estimate_share}")
+        if int(estimate_batch) < 1:
+            raise ConfigError(f"estimate_batch must be at least 1, got {estimate_batch}")
+        self.estimate_share, self.estimate_batch = float(estimate_share), int(estimate_batch)
 
     def check(self, problem: Problem) -> str | None:
         return None if problem.n_obj == 2 else f"needs 2 objectives, got {problem.n_obj}"
@@ -112,6 +130,11 @@ class Frontier(Optimizer):
         self.h = self.bandwidth / max(span, 1e-9)  # octaves -> unit-cube units
         self.listed = self._listing()
         self.pending = [x for x in self._diagonal(self.n_init)]
+        offered = callable(getattr(problem, "estimate", None))
+        self.share = self.estimate_share if offered else 0.0
+        self.budget = budget
+        self.E: dict[tuple, tuple[np.ndarray, float, float, float]] = {}  # x, f1, d, moved
+        self.R = np.zeros((0, 2))  # (moved, full - estimated f1) of each evaluated decision
 
     # -- the decisions ------------------------------------------------------------------------
 
@@ -174,8 +197,12 @@ class Frontier(Optimizer):
         return tuple(float(v) for v in self.problem.repair(np.asarray(x)[None])[0])
 
     def _best(self, n: int, taken: list[np.ndarray]) -> np.ndarray:
-        """The ``n`` unevaluated candidates of largest expected HV gain (ties: smaller size)."""
-        C = self.problem.repair(self._candidates())
+        """The ``n`` unevaluated candidates of largest expected HV gain (ties: smaller size);
+        with estimates, the leaders are estimated until the first one has an estimate."""
+        C = self._candidates()
+        if self.E:
+            C = np.vstack([C, [e[0] for e in self.E.values()]])
+        C = self.problem.repair(C)
         keys = [tuple(map(float, c)) for c in C]
         skip = self.seen | {self._key(t) for t in taken}
         fresh = np.array([k not in skip for k in keys])
@@ -184,13 +211,32 @@ class Frontier(Optimizer):
             return np.zeros((0, len(self.enc.xl)))
         if len(self.F) < 2:
             return C[self.rng.choice(len(C), size=min(n, len(C)), replace=False)]
-        gain = self.expected_gain(C) * self.rng.uniform(1.0 - self.jitter, 1.0, len(C))
+        ckeys = [tuple(map(float, c)) for c in C]  # C is repaired: these are its keys
         size = self._size_of(C)
-        order = np.lexsort((size, -np.round(gain, 12)))
-        return C[order[:n]]
+        while True:
+            gain, p_improve = self._gain(C, ckeys)
+            gain = gain * self.rng.uniform(1.0 - self.jitter, 1.0, len(C))
+            known = np.array([k in self.E for k in ckeys], dtype=bool)
+            # ties (a flat tail gains nothing in expectation): unscreened first, then smaller size
+            order = np.lexsort((size, known, -np.round(gain, 12)))
+            lead = order[0]  # screened only when it probably adds nothing (a noisy tail's lottery)
+            if not self.share or known[lead] or p_improve[lead] >= 0.5:
+                return C[order[:n]]
+            todo = order[~known[order]]
+            spent = float(getattr(self.problem, "spent", self.problem.unique))
+            room = int((self.budget - spent - 1) / self.share)
+            if room < 1:
+                return C[order[:n]]
+            X = C[todo[:min(self.estimate_batch, room)]]
+            for x, f in zip(X, self.problem.estimate(X, self.share)):
+                self.E[self._key(x)] = (x, float(f[0]), float(f[1]), float(f[2]))
 
     def expected_gain(self, C: np.ndarray) -> np.ndarray:
-        """Expected HV gain of each candidate decision under the surrogate."""
+        """Expected HV gain of each candidate decision under the surrogate (and estimates)."""
+        return self._gain(C, [self._key(c) for c in C])[0]
+
+    def _gain(self, C: np.ndarray, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """Expected HV gain of each candidate, and the probability that it adds to the front."""
         from scipy.stats import norm
 
         from wsbench.search.pareto import non_dominated
@@ -198,17 +244,30 @@ class Frontier(Optimizer):
         U, Uc = self.enc.encode(self.X), self.enc.encode(C)
         Z = self.reference.normalise(self.F)
         h = self.h * np.sqrt(len(self.enc.xl))
-        mean, spread = kernel_fit(U, Z[:, 0], Uc, h)
+        est = [self.E.get(k) for k in keys]
+        has = np.array([e is not None for e in est], dtype=bool) & (len(self.R) > 0)
+        on = [e for e in est if e is not None]
+        Ue = np.vstack([U, self.enc.encode(np.array([e[0] for e in on]))]) if on else U
+        ze = np.concatenate([Z[:, 0], [e[1] / self.reference.f1_max for e in on]])
+        mean, spread = kernel_fit(Ue, ze, Uc, h)
         ratio = np.log2(np.maximum(self.F[:, 1], 1.0) / self._size_of(self.X))
         r_mean, _ = kernel_fit(U, ratio, Uc, h)
         d = np.maximum(self._size_of(C) * np.exp2(np.minimum(r_mean, 0.0)), 1.0)
+        if has.any() and len(self.R):  # estimated: corrected by residuals at as much movement
+            moved = np.array([[e[3]] for e in on])
+            res_mean, res_spread = kernel_fit(self.R[:, :1], self.R[:, 1] / self.reference.f1_max,
+                                              moved, MOVED_BANDWIDTH)
+            mean[has] = ze[len(U):] + res_mean
+            spread[has] = res_spread
+            d[has] = [e[2] for e in on]
         z2 = self.reference.normalise(np.column_stack([np.zeros(len(C)), d]))[:, 1]
         front = Z[non_dominated(Z)]
-        gain = np.zeros(len(C))
+        gain, hits = np.zeros(len(C)), np.zeros(len(C))
         for q in QUANTILES:
             z1 = mean + spread * norm.ppf(q)
-            gain += hv_gain(front, np.column_stack([z1, z2]))
-        return gain / len(QUANTILES)
+            g = hv_gain(front, np.column_stack([z1, z2]))
+            gain, hits = gain + g, hits + (g > 0)
+        return gain / len(QUANTILES), hits / len(QUANTILES)
 
     def tell(self, X: np.ndarray, F: np.ndarray) -> None:
         X = np.asarray(X, dtype=np.float64).reshape(-1, self.problem.n_var)
@@ -217,8 +276,12 @@ class Frontier(Optimizer):
             key = self._key(x)
             if key not in self.seen:
                 self.seen.add(key)
+                self.E.pop(key, None)
                 self.X = np.vstack([self.X, x])
                 self.F = np.vstack([self.F, f])
+                if self.share:  # free: the full evaluation's predictions give the estimate
+                    e = self.problem.estimate(x[None], self.share)[0]
+                    self.R = np.vstack([self.R, [e[2], f[0] - e[0]]])
 
 
 @hookimpl

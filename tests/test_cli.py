@@ -33,6 +33,8 @@ def run_cli(capsys, *argv):
     (["compress", "--optimizer", "optuna", "--set", "optimizer.sampler=FooSampler"],
      "sampler must be one of TPESampler"),
     (["compress", "--optimizer", "frontier", "--set", "optimizer.bandwidth=-1"], "bandwidth must be > 0"),
+    (["compress", "--optimizer", "frontier", "--set", "optimizer.estimate_share=1"],
+     "estimate_share must be in [0, 1)"),
     (["plugins", "--kind", "nope"], "unknown plugin kind 'nope'"),
     (["train", "--threads", "0"], "--threads: must be at least 1, got 0"),
     (["train", "--task", "digits-cnn", "--epochs", "-1"], "--epochs: must be at least 0, got -1"),

@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_compress(cfg, progress=not args.no_progress)
     out = write_outputs(result, args.out, args.name)
     print(format_table(table_rows(result.record, cfg.merge), cfg.metric))
-    print(f"\n{result.requested} evaluations requested, {result.unique} unique, "
+    estimates = f" (+ {result.record.charged:.1f} in margin estimates)" if result.record.charged else ""
+    print(f"\n{result.requested} evaluations requested, {result.unique} unique{estimates}, "
           f"{result.merge_evaluations} in merging; {len(result.merged)} solutions on the front; "
           f"{result.seconds['total']:.1f} s")
     print(f"results: {out}")

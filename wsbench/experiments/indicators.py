@@ -114,7 +114,8 @@ def igd_plus(A: np.ndarray, P: np.ndarray) -> float:
 
 
 def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> int | None:
-    """Fewest unique evaluations after which ``curve`` >= ``target`` (None when never)."""
+    """Fewest unique evaluations (evaluations spent, on a curve from :func:`record_curve`)
+    after which ``curve`` >= ``target`` (None when never)."""
     hit = np.flatnonzero(np.asarray(curve) >= target * (1 - rel_tol) - 1e-15)
     return int(hit[0]) + 1 if len(hit) else None
 
@@ -149,6 +150,31 @@ def unique_objectives(record: TrialRecord) -> np.ndarray:
     return F[~np.asarray(arch.cached, dtype=bool)]
 
 
+def record_curve(record: TrialRecord, reference: Reference) -> np.ndarray:
+    """The anytime HV of a trial, one value per evaluation spent (see :func:`on_cost_axis`)."""
+    arch = record.archive
+    F = unique_objectives(record)
+    fresh = ~np.asarray(arch.cached, dtype=bool)
+    cost = np.asarray(arch.cost, dtype=np.float64)[fresh] if len(arch.cost) else None
+    return on_cost_axis(anytime_hv(F, reference), cost)
+
+
+def on_cost_axis(curve: np.ndarray, cost: np.ndarray | None) -> np.ndarray:
+    """``curve`` (one value per unique evaluation) resampled at budgets 1, 2, ... evaluations.
+
+    ``cost[i]``: evaluations spent once unique evaluation i was done, margin estimates included
+    (:mod:`wsbench.search.estimate`). Entry b - 1 of the result is the HV reached within a
+    budget of b, so every anytime view counts an estimate at its cost, and a search without
+    estimates (cost = 1, 2, ...) keeps its curve as it is.
+    """
+    curve = np.asarray(curve, dtype=np.float64)
+    if cost is None or not len(curve) or np.array_equal(cost, np.arange(1, len(curve) + 1)):
+        return curve
+    budgets = np.arange(1, int(np.ceil(cost[-1] - 1e-9)) + 1)
+    done = np.searchsorted(cost, budgets + 1e-9, side="right")  # evaluations within each budget
+    return np.where(done > 0, curve[np.maximum(done - 1, 0)], 0.0)
+
+
 def trial_indicators(record: TrialRecord | Mapping[str, Any], reference: Reference,
                      exact: ExactRecord | Mapping[str, Any] | None, drops: Sequence[float],
                      curve: np.ndarray | None = None) -> dict[str, Any]:
@@ -161,9 +187,9 @@ def trial_indicators(record: TrialRecord | Mapping[str, Any], reference: Referen
     if not isinstance(record, TrialRecord):
         record = TrialRecord.from_dict(record)
     Fu = unique_objectives(record)
-    curve = anytime_hv(Fu, reference) if curve is None else curve
+    curve = record_curve(record, reference) if curve is None else curve
     hv = float(curve[-1]) if len(curve) else 0.0
-    row: dict[str, Any] = {"hv": hv, "unique": int(record.unique),
+    row: dict[str, Any] = {"hv": hv, "unique": int(record.unique), "charged": record.charged,
                            "requested": int(record.requested),
                            "seconds_search": record.seconds["search"],
                            "seconds_total": record.seconds["total"],

@@ -115,20 +115,25 @@ class Archive:
     cached: list[bool] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     unique_index: list[int] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)  # evaluations spent, estimates included
 
     def to_dict(self) -> dict[str, list]:
-        return asdict(self)
+        out = asdict(self)
+        if self.cost == [float(i) for i in self.unique_index]:  # no estimates: cost says nothing new
+            del out["cost"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Archive":  # f and cached: the indicators'
+        unique = data.get("unique_index", [])
         return cls(data.get("x", []), data["f"], data["cached"], data.get("seconds", []),
-                   data.get("unique_index", []))
+                   unique, data.get("cost", [float(i) for i in unique]))
 
     @classmethod
     def of(cls, entries: list) -> "Archive":  # from a harness's archive entries
         return cls([list(e.x) for e in entries], [list(e.f) for e in entries],
                    [e.cached for e in entries], [e.seconds for e in entries],
-                   [e.unique_index for e in entries])
+                   [e.unique_index for e in entries], [float(e.cost) for e in entries])
 
 
 @dataclass
@@ -145,6 +150,7 @@ class TrialRecord(_FileKeys):
     original_bytes: int | None = None
     requested: int = 0
     unique: int = 0
+    charged: float = 0.0                  # margin estimates, in full evaluations (0: none)
     archive: Archive | None = None
     front: list[Solution] = field(default_factory=list)
     merged: list[Solution] = field(default_factory=list)
@@ -177,7 +183,8 @@ class TrialRecord(_FileKeys):
             out["reason"] = self.reason
         # added to every record the runner ran (skipped too); older records lack them
         for name, value in (("ub", self.ub.to_dict() if self.ub else None),
-                            ("n_shared", self.n_shared), ("model", self.model)):
+                            ("n_shared", self.n_shared), ("model", self.model),
+                            ("charged", self.charged or None)):
             if value is not None:
                 out[name] = value
         return out
@@ -197,6 +204,7 @@ class TrialRecord(_FileKeys):
             rec.merge_evaluations, rec.seconds = data["merge_evaluations"], data["seconds"]
             rec.original_bytes, rec.provenance = data.get("original_bytes"), data.get("provenance", {})
         rec.n_shared, rec.model = data.get("n_shared"), data.get("model")
+        rec.charged = float(data.get("charged", 0.0))
         rec.ub = Solution.from_dict(data["ub"]) if data.get("ub") else None
         return rec
 

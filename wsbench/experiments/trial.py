@@ -216,6 +216,7 @@ def run_trial(trial: "Trial", h: "FitnessHarness", facts: HarnessFacts, memo: di
     rec.status, rec.reason, rec.baseline = "ok", None, facts.baseline
     rec.original_bytes = front[0].coded(Coding.HUFFMAN).original_bytes if front else None
     rec.requested, rec.unique, rec.archive = h.requested, h.unique, Archive.of(h.archive)
+    rec.charged = h.charged
     rec.front = [Solution.from_scored(s) for s in front]
     rec.merged = [Solution.from_scored(m, before=s) for s, m in zip(front, merged)]
     rec.merge_evaluations = merge_evals

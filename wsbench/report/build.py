@@ -102,6 +102,13 @@ def _seed_blocks(trials: list[TrialResult], key: str) -> list[dict[str, float]]:
     return list(blocks.values())
 
 
+def _charged_sentence(trials: list[TrialResult]) -> str:
+    if not any(t.indicators.get("charged", 0) > 0 for t in trials):
+        return ""
+    return (", plus margin estimates at their cost in evaluations (unique + estimates / "
+            "requested, medians)")
+
+
 def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     trials = res.by_task(task)
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
@@ -119,7 +126,7 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     reach = "evals_to_100" in {m.key for m in metrics}
     if reach:
         header.append("reached exact")
-    header += ["unique / requested", f"rank (HV)"]
+    header += ["unique / requested", "rank (HV)"]
     ranks, friedman_p = stats.average_ranks(_seed_blocks(trials, "hv"), higher_is_better=True)
     rows = []
     for i, c in enumerate(configs):
@@ -129,14 +136,16 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
             row.append(Cell(f"{sum(math.isfinite(v) for v in ev)}/{len(ev)}" if ev else "-"))
         u = stats.summarize(values(trials, c, "unique")).median
         r = stats.summarize(values(trials, c, "requested")).median
-        row.append(Cell(f"{_fmt(u, '.0f')} / {_fmt(r, '.0f')}"))
+        e = stats.summarize(values(trials, c, "charged")).median
+        spent = f"{_fmt(u, '.0f')} + {_fmt(e, '.1f')}" if e > 0 else _fmt(u, '.0f')
+        row.append(Cell(f"{spent} / {_fmt(r, '.0f')}"))
         row.append(Cell(f"{ranks[c]:.2f}" if c in ranks else "-"))
         rows.append(row)
     tables.append(Table(f"search-{task}", f"{task}: search quality over {n_seeds} seeds, median (IQR). "
                         f"Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, p < 0.05). "
                         f"HV of the archive's non-dominated set with the fixed reference of this task; "
-                        f"evaluations are unique ones; rank: mean rank of HV per seed (1 = best)."
-                        + screened_sentence(res),
+                        f"evaluations are unique ones{_charged_sentence(trials)}; rank: mean rank "
+                        f"of HV per seed (1 = best)." + screened_sentence(res),
                         header, rows))
     if friedman_p is not None:
         notes.append(f"Friedman test over seeds on HV ({len(ranks)} configurations): p = {friedman_p:.3g}.")

@@ -11,7 +11,7 @@ import numpy as np
 
 from wsbench.errors import ConfigError, reraised
 from wsbench.experiments.experiment import LISTS, Experiment, Trial
-from wsbench.experiments.indicators import Reference, anytime_hv, hv2d, trial_indicators, unique_objectives
+from wsbench.experiments.indicators import Reference, hv2d, record_curve, trial_indicators
 from wsbench.experiments.records import Coding, ExactRecord, Solution, TrialRecord
 from wsbench.experiments.store import MALFORMED, ResultsStore, other_trial_ids
 
@@ -138,7 +138,7 @@ def _add_trial(res: Results, store: ResultsStore, t: Trial, rec: TrialRecord | N
     ref = res.reference[t.task.label]
     with reraised(ConfigError, f"{res.path}: trial record {t.id} (or its exact front) is "
                   f"incomplete or malformed", *MALFORMED):
-        curve = anytime_hv(unique_objectives(rec), ref)
+        curve = record_curve(rec, ref)
         ind = trial_indicators(rec, ref, exact if exact is not None and exact.ok else None,
                                res.exp.drops, curve=curve)
     res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))

@@ -25,7 +25,8 @@ import numpy as np
 
 from wsbench.codec.weights import Include, WeightView, flat_parameters
 from wsbench.errors import ConfigError
-from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES
+from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES, resolve_device
+from wsbench.search.estimate import Estimates
 from wsbench.search.metrics import get_metric
 from wsbench.search.population import PopulationForward
 from wsbench.search.problem import CachedProblem
@@ -39,15 +40,6 @@ if TYPE_CHECKING:
     from wsbench.codec.quantization import Quantization, Quantizer
     from wsbench.search.space import Space
     from wsbench.tasks.task import TaskData
-
-
-def resolve_device(device: str | None = None) -> "torch.device":
-    """``None``/``"auto"``: CUDA when there is one, else CPU."""
-    import torch
-
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class FitnessHarness(CachedProblem):
@@ -109,6 +101,7 @@ class FitnessHarness(CachedProblem):
         self._ptrs = [p.data_ptr() for p in self.view.params]
         self._population = PopulationForward(self.model, self.view, self.device, batched_images)
         self._scores: dict[tuple[str, str], float] = {}
+        self.estimates = Estimates(self)
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
 
     def bind_space(self, space: "Space") -> None:
@@ -247,6 +240,7 @@ class FitnessHarness(CachedProblem):
         """Forget every evaluation (see CachedProblem) and put the trained weights back: each
         trial of a shared harness starts as if the harness were new."""
         super().reset()
+        self.estimates.reset()
         self.view.restore()
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
@@ -256,12 +250,21 @@ class FitnessHarness(CachedProblem):
         finally:
             self.view.restore()
 
+    def estimate(self, X: np.ndarray, share: float = 0.1) -> np.ndarray:
+        """Margin estimates (1 - metric, size, moved share) per decision, each new one charged
+        ``share`` of an evaluation (:mod:`wsbench.search.estimate`); trained weights put back."""
+        return self.estimates(X, share)
+
     def quantization(self, x: np.ndarray) -> "Quantization":
         return self.space.quantize(self.view, self.quantizer, np.asarray(x, dtype=np.float64))
 
     def _evaluate_one(self, x: np.ndarray) -> tuple[float, float]:
         q = self.quantization(x)
-        return 1.0 - self._score_written(q, self.search_split, True), self.size(q)
+        self.write_quantization(q)
+        pred = self.predict(self.search_split, True)
+        self.estimates.keep(self._key(x), pred)
+        y = self.splits[self.search_split][1]
+        return 1.0 - self._metric(pred, y, self.num_classes), self.size(q)
 
     def _score_written(self, q: "Quantization", split: str, screen: bool) -> float:
         self.write_quantization(q)

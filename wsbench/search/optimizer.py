@@ -1,7 +1,8 @@
 """The ask/tell contract every optimizer plugin follows, and the loop that drives it.
 
-The driver owns the budget, counted in unique evaluations: it never lets a batch push the
-problem past it, and it stops an optimizer that keeps proposing only cached decisions.
+The driver owns the budget, counted in unique evaluations (plus the charged cost of any cheaper
+estimates, the problem's ``spent``): it never lets a batch push the problem past it, and it
+stops an optimizer that keeps proposing only cached decisions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Problem(Protocol):
     unique: int
     requested: int
     space_size: float  # distinct decisions of an all-integer space, inf otherwise
+    spent: float  # unique evaluations plus charged estimates (what the budget counts)
 
     def evaluate(self, X: np.ndarray) -> np.ndarray: ...
 
@@ -64,14 +66,20 @@ def drive(optimizer: Optimizer, problem: Problem, *, budget: int, seed: int = 0,
     if budget < 1:
         raise ConfigError(f"budget must be at least 1 unique evaluation, got {budget}")
     optimizer.setup(problem, seed, budget)
+
+    def spent() -> float:
+        return float(getattr(problem, "spent", problem.unique))
+
     stale = 0
-    while problem.unique < budget and (max_requested is None or problem.requested < max_requested):
+    while spent() < budget and (max_requested is None or problem.requested < max_requested):
         X = optimizer.ask()
         if X is None or len(X) == 0:
             break
         X = problem.repair(X)
         before = problem.unique
-        remaining = budget - before
+        remaining = int(np.floor(budget - spent() + 1e-9))
+        if remaining < 1:
+            break
         if problem.new_count(X) > remaining:
             _evaluate_within(problem, X, remaining)
             if on_batch:

@@ -2,7 +2,9 @@
 
 Optimizers only see ``n_var``, ``xl``, ``xu``, ``integer`` and ``evaluate(X)``. The cache makes
 a repeated decision free, so budgets are counted in unique evaluations; the archive records
-every request (cached or not) for the fair-comparison indicators.
+every request (cached or not) for the fair-comparison indicators. A problem that offers cheaper,
+approximate evaluations (the harness's ``estimate``) charges them with :meth:`CachedProblem.charge`,
+and ``spent`` (unique evaluations plus those charges) is what budgets and anytime views count.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Evaluation:
     cached: bool
     seconds: float
     unique_index: int  # number of unique evaluations once this one was done
+    cost: float = 0.0  # evaluations spent once this one was done (estimates included)
 
 
 class CachedProblem:
@@ -39,6 +42,16 @@ class CachedProblem:
         self.archive: list[Evaluation] = []
         self.requested = 0
         self.unique = 0
+        self.charged = 0.0  # cheaper evaluations (estimates), in full evaluations
+
+    @property
+    def spent(self) -> float:
+        """What the search cost so far, in full evaluations: unique ones plus charged estimates."""
+        return self.unique + self.charged
+
+    def charge(self, cost: float) -> None:
+        """Count ``cost`` full evaluations' worth of cheaper work against the budget."""
+        self.charged += float(cost)
 
     @property
     def n_var(self) -> int:
@@ -58,6 +71,7 @@ class CachedProblem:
         self.cache = {}
         self.archive = []
         self.requested = self.unique = 0
+        self.charged = 0.0
 
     def repair(self, X: np.ndarray) -> np.ndarray:
         """Clip into the bounds and round the integer variables."""
@@ -110,7 +124,8 @@ class CachedProblem:
             F[i] = self.cache[key]
             self.requested += 1
             self.archive.append(Evaluation(tuple(map(float, x)), tuple(F[i]), cached,
-                                           time.perf_counter() - start + extra, self.unique))
+                                           time.perf_counter() - start + extra, self.unique,
+                                           self.spent))
         return F
 
     def archive_arrays(self, unique_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
