@@ -214,7 +214,7 @@ class Frontier(Optimizer):
         ckeys = [tuple(map(float, c)) for c in C]  # C is repaired: these are its keys
         size = self._size_of(C)
         while True:
-            gain, p_improve = self._gain(C, ckeys)
+            gain, p_improve = self._gain(C, ckeys, size)
             gain = gain * self.rng.uniform(1.0 - self.jitter, 1.0, len(C))
             known = np.array([k in self.E for k in ckeys], dtype=bool)
             # ties (a flat tail gains nothing in expectation): unscreened first, then smaller size
@@ -223,20 +223,17 @@ class Frontier(Optimizer):
             if not self.share or known[lead] or p_improve[lead] >= 0.5:
                 return C[order[:n]]
             todo = order[~known[order]]
-            spent = float(getattr(self.problem, "spent", self.problem.unique))
-            room = int((self.budget - spent - 1) / self.share)
+            room = int((self.budget - self.problem.spent - 1) / self.share)
             if room < 1:
                 return C[order[:n]]
             X = C[todo[:min(self.estimate_batch, room)]]
             for x, f in zip(X, self.problem.estimate(X, self.share)):
                 self.E[self._key(x)] = (x, float(f[0]), float(f[1]), float(f[2]))
 
-    def expected_gain(self, C: np.ndarray) -> np.ndarray:
-        """Expected HV gain of each candidate decision under the surrogate (and estimates)."""
-        return self._gain(C, [self._key(c) for c in C])[0]
-
-    def _gain(self, C: np.ndarray, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
-        """Expected HV gain of each candidate, and the probability that it adds to the front."""
+    def _gain(self, C: np.ndarray, keys: list[tuple],
+              size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expected HV gain of each candidate (its decision ``key`` and K ``size`` given), and
+        the probability that it adds to the front at all."""
         from scipy.stats import norm
 
         from wsbench.search.pareto import non_dominated
@@ -252,8 +249,8 @@ class Frontier(Optimizer):
         mean, spread = kernel_fit(Ue, ze, Uc, h)
         ratio = np.log2(np.maximum(self.F[:, 1], 1.0) / self._size_of(self.X))
         r_mean, _ = kernel_fit(U, ratio, Uc, h)
-        d = np.maximum(self._size_of(C) * np.exp2(np.minimum(r_mean, 0.0)), 1.0)
-        if has.any() and len(self.R):  # estimated: corrected by residuals at as much movement
+        d = np.maximum(size * np.exp2(np.minimum(r_mean, 0.0)), 1.0)
+        if has.any():  # estimated: corrected by residuals at as much movement
             moved = np.array([[e[3]] for e in on])
             res_mean, res_spread = kernel_fit(self.R[:, :1], self.R[:, 1] / self.reference.f1_max,
                                               moved, MOVED_BANDWIDTH)

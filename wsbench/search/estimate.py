@@ -77,17 +77,13 @@ class Estimates:
 
     def subset(self, share: float) -> tuple[str, MarginSubset]:
         """The split name of the margin subset for ``share`` (made once, trained weights)."""
-        import torch
-
         if share not in self.subsets:
             h = self.h
             split = h.search_split
             x, y = h.splits[split]
             h.view.restore()
-            with torch.inference_mode(), h._autocast(True):
-                logits = torch.cat([h.model(x[i:i + h.batch_size])
-                                    for i in range(0, len(x), h.batch_size)])
-            sub = MarginSubset(logits, y, share, h._metric, h.num_classes)
+            sub = MarginSubset(h.predict(split, screen=True, logits=True), y, share, h._metric,
+                               h.num_classes)
             name = f"{split}-margin{share:g}"
             h.splits[name] = (x[sub.rows], y[sub.rows])
             self.subsets[share] = (name, sub)

@@ -159,16 +159,19 @@ class FitnessHarness(CachedProblem):
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def predict(self, split: str = "val", screen: bool = False) -> "torch.Tensor":
-        """Predicted classes of the model as it is now (bf16 autocast only when screening)."""
+    def predict(self, split: str = "val", screen: bool = False,
+                logits: bool = False) -> "torch.Tensor":
+        """Predicted classes (with ``logits``: the outputs) of the model as it is now (bf16
+        autocast only when screening)."""
         import torch
 
         x, _ = self.splits[split]
         bs = self.batch_size
+        head = (lambda out: out) if logits else (lambda out: out.argmax(1))
         with torch.inference_mode(), self._autocast(screen):
             if len(x) <= bs:
-                return self.model(x).argmax(1)
-            return torch.cat([self.model(x[i:i + bs]).argmax(1) for i in range(0, len(x), bs)])
+                return head(self.model(x))
+            return torch.cat([head(self.model(x[i:i + bs])) for i in range(0, len(x), bs)])
 
     def score_current(self, split: str = "val", screen: bool = False) -> float:
         """The metric of the model's weights as they are now."""
