@@ -3,7 +3,8 @@
     python benchmarks/results.py                 # run what is unfinished, rewrite RESULTS.md
     python benchmarks/results.py --only digits   # the digits sections only (minutes on 2 cores)
     python benchmarks/results.py --no-run        # tables from the results folders as they are
-    python benchmarks/results.py --check         # exit 1 if RESULTS.md differs from the results
+    python benchmarks/results.py --check         # exit 1 if RESULTS.md differs from the results,
+                                                 # or a record behind it was made by other code
 
 Each table of RESULTS.md that comes from an experiment sits between
 ``<!-- wsbench:table NAME -->`` and ``<!-- /wsbench:table -->``. This script runs the
@@ -11,7 +12,9 @@ experiment behind it (``wsbench run``: finished trials are kept), builds the rep
 drops the columns that depend on the machine (timings) and writes it into the block with the
 command, the weights fingerprint and the machine the trials ran on. ``--check`` compares only
 the tables, not that provenance line, so a rerun on another machine can be checked against
-the committed file.
+the committed file. A table is only as current as its records: running an experiment reruns
+every trial whose record was made by other code (``wsbench.experiments.code_identity``), and
+``--check`` fails on a block whose folder still holds such a record.
 """
 
 from __future__ import annotations
@@ -196,17 +199,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tables = {b.name: render(b, loaded) for b in blocks}
     lines = {b.name: provenance(b, loaded) for b in blocks}
+    stale = {b.name: loaded[b.experiment].stale for b in blocks if loaded[b.experiment].stale}
     text = args.results_md.read_text()
     missing = [b.name for b in blocks if BEGIN.format(name=b.name) not in text]
     new, changed = rewrite(text, tables, lines)
     if args.check:
+        from wsbench.experiments.code_identity import summarise
+
         for name in changed:
             print(f"differs: {name}")
         for name in missing:
             print(f"no block in {args.results_md.name}: {name}")
-        print(f"{len(blocks) - len(changed) - len(missing)} of {len(blocks)} tables reproduce"
+        for name, why in stale.items():
+            print(f"stale: {name}: {len(why)} record(s) made by other code ({summarise(why.values())}); "
+                  f"regenerate with `python benchmarks/results.py --only {name}`")
+        bad = set(changed) | set(missing) | set(stale)
+        print(f"{len(blocks) - len(bad)} of {len(blocks)} tables reproduce from records of this code"
               + (f" ({len(absent)} not checked: no results here)" if absent else ""))
-        return 1 if changed or missing else 0
+        return 1 if bad else 0
+    for name, why in stale.items():  # only with --no-run: a run reruns them
+        print(f"warning: {name}: {len(why)} record(s) made by other code ({summarise(why.values())})",
+              file=sys.stderr)
     from wsbench.files.cache import atomic_write_bytes
 
     atomic_write_bytes(args.results_md, new.encode())

@@ -14,14 +14,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run", help="run a benchmark experiment from a TOML file",
         description="Run every trial of an experiment file and write one record per trial to "
                     "results/<experiment name>/trials/. Finished trials are found by the hash of "
-                    "their config and not run again, so an interrupted run can simply be restarted. "
-                    "See benchmarks/quick.toml for the format.")
+                    "their config and not run again, so an interrupted run can simply be restarted; "
+                    "a finished trial whose record was made by other code (its plugins, the "
+                    "wsbench modules they import, or those libraries' versions changed) is run "
+                    "again. See benchmarks/quick.toml for the format.")
     p.add_argument("config", type=Path, help="experiment file (TOML)")
     p.add_argument("--out", type=Path, default=None,
                    help="results folder (default: results/<experiment name>)")
     p.add_argument("--dry-run", action="store_true",
                    help="validate the file and list the trials and whether they are done")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--keep-stale", action="store_true",
+                   help="keep finished records made by other code instead of running them again "
+                        "(the report marks their rows)")
     from wsbench import settings
 
     # the [run] table's keys; a flag given overrides the file
@@ -36,13 +41,20 @@ def run(args: argparse.Namespace) -> int:
     exp = replace(exp, **{k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None})
     out = args.out if args.out is not None else Path("results") / exp.name
     if args.dry_run:
-        from wsbench.experiments.store import finished_keys
+        from wsbench.experiments.store import ResultsStore
 
-        done = finished_keys(out) if out.exists() else set()
+        from wsbench.experiments.code_identity import stale_records
+
         trials = exp.trials()
+        finished = ResultsStore(out).finished() if out.exists() else {}
+        stale = stale_records(trials, finished)
         for t in trials:
-            print(f"{'done' if t.key in done else 'todo'}  {t.id}")
-        print(f"{len(trials)} trials, {sum(t.key in done for t in trials)} done; results: {out}")
+            state = "stale" if t.key in stale else "done" if t.key in finished else "todo"
+            print(f"{state:5}  {t.id}" + (f"  ({stale[t.key]})" if t.key in stale else ""))
+        done = sum(t.key in finished for t in trials)
+        print(f"{len(trials)} trials, {done} done"
+              + (f" ({len(stale)} of them by other code: run again unless --keep-stale)" if stale else "")
+              + f"; results: {out}")
         return 0
     from wsbench.experiments.executor import executor_for
     from wsbench.experiments.runner import run_experiment
@@ -53,12 +65,16 @@ def run(args: argparse.Namespace) -> int:
     prepare_root(out, None)
     if not exp.scheduler:  # a cluster's workers have their own devices
         device_available(exp.device, f"{args.config}: device")
-    summary = run_experiment(exp, out, progress=not args.no_progress, executor=executor)
+    summary = run_experiment(exp, out, progress=not args.no_progress, executor=executor,
+                             keep_stale=args.keep_stale)
     where = summary.executor
     print(f"{summary.total} trials: {summary.already_done} already done, {summary.ran} run, "
           f"{len(summary.skipped)} skipped, {len(summary.failed)} failed; "
           f"{summary.evaluations} unique evaluations in {summary.seconds:.1f} s "
           f"(executor {where.get('name')}, {where.get('slots')} at a time)")
+    if summary.stale:
+        what = "kept (--keep-stale): the report marks them" if summary.kept_stale else "run again"
+        print(f"  {len(summary.stale)} finished trial(s) were made by other code, {what}")
     if summary.elsewhere:
         print(f"  {len(summary.elsewhere)} trial(s) run by another process on {out} meanwhile")
     for tid in summary.taken:

@@ -94,6 +94,7 @@ class Dispatcher:
                 if lock is not None and store.has_exact(exp, first):
                     lock.release()
                 elif lock is not None:
+                    runner.say_stale_exact(store, exp, first, self.say)
                     yield self._submit(_Job("exact", first, lock))
             for t in pending:
                 lock = self.claims.claim(t)

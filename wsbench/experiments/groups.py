@@ -77,6 +77,7 @@ class GroupRunner:
         with lock:
             if self.store.has_exact(self.exp, trial):
                 return
+            runner.say_stale_exact(self.store, self.exp, trial, self.say)
             try:
                 self.summary.evaluations += runner._exact(self.exp, trial, h, self.store,
                                                           self.progress, self.say)

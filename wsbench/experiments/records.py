@@ -159,6 +159,7 @@ class TrialRecord(_FileKeys):
     provenance: dict[str, Any] = field(default_factory=dict)
     ub: Solution | None = None            # the "random UB" row (records since it was added)
     model: str | None = None              # fingerprint of the trained weights (likewise)
+    code: dict[str, Any] | None = None    # the code that made it (code_identity; likewise)
     format: int = RECORD_FORMAT
 
     @property
@@ -184,7 +185,7 @@ class TrialRecord(_FileKeys):
         # added to every record the runner ran (skipped too); older records lack them
         for name, value in (("ub", self.ub.to_dict() if self.ub else None),
                             ("n_shared", self.n_shared), ("model", self.model),
-                            ("charged", self.charged or None)):
+                            ("charged", self.charged or None), ("code", self.code)):
             if value is not None:
                 out[name] = value
         return out
@@ -203,7 +204,7 @@ class TrialRecord(_FileKeys):
             rec.front = [Solution.from_dict(s) for s in data.get("front", [])]
             rec.merge_evaluations, rec.seconds = data["merge_evaluations"], data["seconds"]
             rec.original_bytes, rec.provenance = data.get("original_bytes"), data.get("provenance", {})
-        rec.n_shared, rec.model = data.get("n_shared"), data.get("model")
+        rec.n_shared, rec.model, rec.code = data.get("n_shared"), data.get("model"), data.get("code")
         rec.charged = float(data.get("charged", 0.0))
         rec.ub = Solution.from_dict(data["ub"]) if data.get("ub") else None
         return rec
@@ -230,6 +231,7 @@ class ExactRecord(_FileKeys):
     front_f: list[list[float]] = field(default_factory=list)
     seconds: float = 0.0
     provenance: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, Any] | None = None  # the code that made it (older records lack it)
     format: int = RECORD_FORMAT
 
     @property
@@ -240,7 +242,7 @@ class ExactRecord(_FileKeys):
         out: dict[str, Any] = {"format": self.format, "key": self.key, "task": self.task,
                                "space": self.space, "quantizer": self.quantizer,
                                "metric": self.metric, "include": self.include}
-        for name in ("screening", "model"):  # older records lack them
+        for name in ("screening", "model", "code"):  # older records lack them
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
@@ -256,7 +258,8 @@ class ExactRecord(_FileKeys):
     def from_dict(cls, data: Mapping[str, Any]) -> "ExactRecord":
         rec = cls(data["key"], data["task"], data["space"], data["quantizer"], data["metric"],
                   data["include"], data["status"], data.get("screening"), data.get("model"),
-                  data.get("reason"), format=check_format(data, "exact-front record"))
+                  data.get("reason"), code=data.get("code"),
+                  format=check_format(data, "exact-front record"))
         if rec.ok:
             rec.points, rec.x, rec.f = data["points"], data["x"], data["f"]
             rec.front_x, rec.front_f = data["front_x"], data["front_f"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from wsbench.errors import ConfigError
+from wsbench.experiments.code_identity import stale_records, summarise
 from wsbench.experiments.experiment import Experiment, Trial
 from wsbench.experiments.records import TrialRecord
 from wsbench.experiments.store import ResultsStore, other_trial_ids
@@ -35,6 +36,8 @@ class RunSummary:
     total: int
     already_done: int = 0
     ran: int = 0
+    stale: dict[str, str] = field(default_factory=dict)  # trial id -> why its record is stale
+    kept_stale: bool = False  # stale records kept (``--keep-stale``) instead of run again
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (trial id, reason)
     failed: list[tuple[str, str]] = field(default_factory=list)
     evaluations: int = 0  # unique search evaluations done by this run (exact fronts included)
@@ -49,6 +52,7 @@ class RunSummary:
     def progress(self) -> dict[str, Any]:
         """The counts run.json records."""
         return {"trials": {"total": self.total, "already_done": self.already_done, "ran": self.ran,
+                           "stale": len(self.stale), "kept_stale": self.kept_stale,
                            "skipped": len(self.skipped), "failed": len(self.failed),
                            "by_another_process": len(self.elsewhere), "taken": len(self.taken)},
                 "unique_evaluations": self.evaluations, "seconds": self.seconds,
@@ -57,8 +61,11 @@ class RunSummary:
 
 def run_experiment(exp: Experiment, out: str | Path | None = None, progress: bool = True,
                    log: Callable[[str], None] | None = None,
-                   executor: "Executor | None" = None) -> RunSummary:
+                   executor: "Executor | None" = None, keep_stale: bool = False) -> RunSummary:
     """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>).
+
+    A finished record made by other code (:mod:`wsbench.experiments.code_identity`) is run
+    again, and so is an exact front; ``keep_stale`` keeps them (the report marks them).
 
     ``executor`` (default: the experiment's ``[run]`` settings) says where trials run; only this
     process writes the folder. Other processes may run the same folder: each trial is locked
@@ -69,27 +76,34 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     out = Path(out) if out is not None else Path("results") / exp.name
     executor = executor if executor is not None else executor_for(exp)
     with executor:  # a cluster is reached (or refused) before the folder is touched
-        return _run(exp, out, progress, log, executor)
+        return _run(exp, out, progress, log, executor, keep_stale)
 
 
 def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] | None,
-         executor: "Executor") -> RunSummary:
+         executor: "Executor", keep_stale: bool) -> RunSummary:
     from tqdm.auto import tqdm
 
     from wsbench.experiments.dispatch import Dispatcher
     from wsbench.experiments.groups import GroupRunner
     from wsbench.experiments.work import torch_threads
 
-    store = ResultsStore(out)
+    store = ResultsStore(out, keep_stale=keep_stale)
     store.create()
     trials = exp.trials()
     claims = store.claims()  # before reading the records: what changes after is another's
     finished = store.finished()
-    todo = [t for t in trials if t.key not in finished]
+    stale = stale_records(trials, finished)
+    say = log or (tqdm.write if progress else print)
+    if stale:
+        say(f"{len(stale)} finished trial(s) made by other code "
+            + ("kept (--keep-stale; the report marks them)" if keep_stale else
+               "will run again (--keep-stale keeps them)") + f": {summarise(stale.values())}")
+    fresh = finished if keep_stale else {k: r for k, r in finished.items() if k not in stale}
+    todo = [t for t in trials if t.key not in fresh]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
                          other_trials=other_trial_ids(finished, trials),
-                         executor=executor.describe())
-    say = log or (tqdm.write if progress else print)
+                         executor=executor.describe(), kept_stale=keep_stale,
+                         stale={finished[k].id or k: r for k, r in stale.items()})
     start = time.perf_counter()
     threads = exp.threads if executor.in_process else None  # else each task sets its own
     with torch_threads(threads), tqdm(total=len(trials), initial=summary.already_done, unit="trial",
@@ -97,9 +111,9 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
         store.write_header(exp)
         store.write_run(exp, summary.progress())
         if executor.in_process:
-            run = GroupRunner(exp, store, set(finished), finished, summary, bar, say, progress, claims)
+            run = GroupRunner(exp, store, set(fresh), fresh, summary, bar, say, progress, claims)
         else:
-            run = Dispatcher(exp, store, executor, set(finished), finished, summary, bar, say, claims)
+            run = Dispatcher(exp, store, executor, set(fresh), fresh, summary, bar, say, claims)
         run.groups(todo if not exp.exact_enabled else trials)
         if claims.taken:
             say(f"{len(claims.taken)} trial(s) taken by another process: waiting for them")
@@ -109,6 +123,14 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
         summary.seconds = time.perf_counter() - start
         store.write_run(exp, summary.progress(), finished=True)
     return summary
+
+
+def say_stale_exact(store: ResultsStore, exp: Experiment, trial: Trial, say) -> None:
+    """Say why an exact front about to be computed again was not kept."""
+    why = store.exact_stale(exp, trial)
+    if why:
+        say(f"exact front of {trial.task.label}/{trial.space.label}/{trial.quantizer.label} {why}: "
+            f"computing it again")
 
 
 def _check_same_model(out: Path, finished: Iterable[TrialRecord], trial: Trial, model: str) -> None:

@@ -91,8 +91,10 @@ def finished_keys(out: Path) -> set[str]:
 class ResultsStore:
     """A results folder: where each file lives, and reading and writing its records."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, keep_stale: bool = False) -> None:
         self.root = Path(root)
+        # whether an exact front made by other code counts as there (``wsbench run --keep-stale``)
+        self.keep_stale = keep_stale
 
     # layout
     def create(self) -> None:
@@ -146,7 +148,20 @@ class ResultsStore:
         return {k: r for k, r in self.records().items() if r.ok}
 
     def has_exact(self, exp: "Experiment", trial: "Trial") -> bool:
-        return read_json(self.exact_path(exp, trial)) is not None
+        """Whether the trial's exact front is here, made by the current code (or kept anyway)."""
+        data = read_json(self.exact_path(exp, trial))
+        if data is None:
+            return False
+        return self.keep_stale or self.exact_stale(exp, trial, data) is None
+
+    def exact_stale(self, exp: "Experiment", trial: "Trial", data: Any = None) -> str | None:
+        """Why the exact front here was not made by the current code; None if it was (or is absent)."""
+        from wsbench.experiments.code_identity import exact_code, stale_reason
+
+        data = data if data is not None else read_json(self.exact_path(exp, trial))
+        if not isinstance(data, dict):
+            return None
+        return stale_reason(data.get("code"), exact_code(trial))
 
     def exact(self, exp: "Experiment", trial: "Trial") -> ExactRecord | None:
         path = self.exact_path(exp, trial)

@@ -17,6 +17,7 @@ import numpy as np
 from wsbench.codec.compress import CompressedModel
 from wsbench.codec.merge import MergeStrategy, needs_holdout
 from wsbench.errors import ConfigError
+from wsbench.experiments.code_identity import trial_code
 from wsbench.experiments.provenance import run_info
 from wsbench.experiments.records import Archive, Baseline, Coding, Solution, TrialRecord
 from wsbench.files.cache import content_key
@@ -196,7 +197,7 @@ def run_trial(trial: "Trial", h: "FitnessHarness", facts: HarnessFacts, memo: di
               progress: bool = False) -> TrialOutcome:
     """Search, then merge the chosen front and re-score it: the trial's record (not written)."""
     rec = TrialRecord(trial.key, trial.id, trial.config(), "skipped", ub=facts.ub,
-                      n_shared=facts.n_shared, model=facts.model)
+                      n_shared=facts.n_shared, model=facts.model, code=trial_code(trial).to_dict())
     optimizer = trial.optimizer.create()
     merger = MemoMerge(trial.merge.create(), memo.setdefault(content_key(**trial.merge.identity()), {}))
     h.reset()

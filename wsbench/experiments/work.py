@@ -134,6 +134,7 @@ def exact_record(exp: "Experiment", trial: "Trial", h, progress: bool) -> tuple[
     """Enumerate the whole space when exhaustive accepts it: the exact front's record (with the
     reason when there is none) and the unique evaluations it took."""
     from wsbench import plugins
+    from wsbench.experiments.code_identity import exact_code
     from wsbench.experiments.experiment import Trial
     from wsbench.experiments.provenance import run_info
     from wsbench.experiments.records import ExactRecord
@@ -142,7 +143,7 @@ def exact_record(exp: "Experiment", trial: "Trial", h, progress: bool) -> tuple[
 
     rec = ExactRecord(exact_key(exp, trial), trial.task.as_dict(), trial.space.as_dict(),
                       trial.quantizer.as_dict(), exp.metric, exp.include, "unavailable",
-                      trial.screening(), h.view.fingerprint())
+                      trial.screening(), h.view.fingerprint(), code=exact_code(trial).to_dict())
     exhaustive = plugins.create("optimizer", "exhaustive", max_points=exp.exact_max_points)
     h.reset()
     rec.reason = exhaustive.check(h)

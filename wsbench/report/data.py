@@ -10,12 +10,14 @@ from typing import Any, Callable
 import numpy as np
 
 from wsbench.errors import ConfigError, reraised
+from wsbench.experiments.code_identity import stale_records
 from wsbench.experiments.experiment import LISTS, Experiment, Trial
 from wsbench.experiments.indicators import Reference, hv2d, record_curve, trial_indicators
 from wsbench.experiments.records import Coding, ExactRecord, Solution, TrialRecord
 from wsbench.experiments.store import MALFORMED, ResultsStore, other_trial_ids
 
 FACTORS = ("space", "quantizer", "optimizer", "merge")  # what a configuration is; tasks are blocks
+STALE_MARK = " †"  # after a configuration whose records were made by other code
 
 
 @dataclass
@@ -42,6 +44,9 @@ class Results:
     tasks: list[str] = field(default_factory=list)
     varying: list[str] = field(default_factory=list)   # factors that make up a config label
     others: list[str] = field(default_factory=list)    # trial ids in the folder outside this config
+    # records made by other code than this checkout's (kept with ``wsbench run --keep-stale``):
+    # trial id (or "exact front ...") -> why; their configurations' labels end in STALE_MARK
+    stale: dict[str, str] = field(default_factory=dict)
 
     @property
     def store(self) -> ResultsStore:
@@ -108,13 +113,30 @@ def load_results(path: str | Path) -> Results:
     res = Results(path, exp, reference, {}, [], varying=varying,
                   tasks=[t.label for t in exp.tasks], others=other_trial_ids(records, trials))
     exact: dict[Path, ExactRecord | None] = {}  # trials of one task/space/quantizer share it
+    stale = stale_records(trials, records)
+    marked = {config_label(t, varying) for t in trials if t.key in stale}
     for t in trials:
         label = config_label(t, varying)
+        label += STALE_MARK if label in marked else ""
         if label not in res.configs:
             res.configs.append(label)
         _add_trial(res, store, t, records.get(t.key), label, exact)
+    res.stale = {records[k].id or k: why for k, why in stale.items()}
+    res.stale.update(_stale_exact(res, store))
     check_one_model(res)
     return res
+
+
+def _stale_exact(res: Results, store: ResultsStore) -> dict[str, str]:
+    """The exact fronts behind the report that were made by other code."""
+    out: dict[str, str] = {}
+    for t in res.trials:
+        name = f"exact front {t.task}/{t.trial.space.label}/{t.trial.quantizer.label}"
+        if t.trial.key in res.exact and name not in out:
+            why = store.exact_stale(res.exp, t.trial)
+            if why:
+                out[name] = why
+    return out
 
 
 def _add_trial(res: Results, store: ResultsStore, t: Trial, rec: TrialRecord | None,

@@ -1,0 +1,219 @@
+"""A record made by other code is never reused silently: the trial's code identity, the rerun of
+stale records, ``--keep-stale`` and the report's marks, and ``results.py --check`` on them."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+import textwrap
+
+import pytest
+
+from wsbench import plugins
+from wsbench.experiments.code_identity import CodeIdentity, code_of, stale_reason
+from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.runner import run_experiment
+
+# An optimizer in a module of its own, as a third-party plugin would have it: K from the top of
+# the space down, STEP at a time (the behaviour a test changes between two runs).
+OPTIMIZER = '''
+import numpy as np
+import wsbench
+
+STEP = {step}
+
+
+class Down(wsbench.Optimizer):
+    def setup(self, problem, seed, budget):
+        self.k, self.lo = float(problem.xu[0]), float(problem.xl[0])
+
+    def ask(self):
+        if self.k < self.lo:
+            return None
+        x = np.array([[self.k]])
+        self.k -= STEP
+        return x
+
+    def tell(self, X, F):
+        pass
+
+
+@wsbench.hookimpl
+def wsbench_register_optimizers(register):
+    register("{name}", Down, "test: K downwards")
+'''
+
+
+@pytest.fixture
+def plugin_modules(tmp_path, monkeypatch):
+    """Write, import and register optimizer modules from tmp_path; unregister them afterwards."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loaded: dict[str, object] = {}
+
+    def write(module: str, name: str, step: int):
+        (tmp_path / f"{module}.py").write_text(OPTIMIZER.format(step=step, name=name))
+        if module in loaded:
+            plugins.unregister(name=module)
+        sys.modules.pop(module, None)
+        importlib.invalidate_caches()
+        loaded[module] = importlib.import_module(module)
+        plugins.register(loaded[module], name=module)
+        return loaded[module]
+
+    yield write
+    for module in loaded:
+        plugins.unregister(name=module)
+        sys.modules.pop(module, None)
+
+
+def _exp(optimizers, name="stale"):
+    return parse_experiment({"name": name, "tasks": ["digits-mlp"], "spaces": [{"name": "k", "k_max": 20}],
+                             "optimizers": optimizers, "merges": ["none"], "seeds": [0], "budget": 6,
+                             "max_requested": 50, "threads": 1, "device": "cpu",
+                             "exact": {"enabled": False}}, source="stale.toml")
+
+
+def _archive_k(out, label):
+    path = next((out / "trials").glob(f"*{label}*.json"))
+    return [x[0] for x in json.loads(path.read_text())["archive"]["x"]]
+
+
+def test_a_changed_optimizer_is_run_again_and_an_unchanged_one_is_not(tmp_path, plugin_modules):
+    plugin_modules("t_code_down", "t-down", step=1)
+    plugin_modules("t_code_other", "t-other", step=1)
+    out, said = tmp_path / "res", []
+    exp = _exp(["t-down", "t-other"])
+    first = run_experiment(exp, out, progress=False, log=said.append)
+    assert first.ran == 2 and not first.stale
+    assert _archive_k(out, "t-down") == [20, 19, 18, 17, 16, 15]
+
+    plugin_modules("t_code_down", "t-down", step=3)  # same name, same options: new behaviour
+    second = run_experiment(_exp(["t-down", "t-other"]), out, progress=False, log=said.append)
+    assert second.ran == 1 and second.already_done == 1  # t-other's record is still its code's
+    assert list(second.stale.values()) == ["made by other code: t_code_down changed"]
+    assert any("1 finished trial(s) made by other code will run again" in s for s in said)
+    assert _archive_k(out, "t-down") == [20, 17, 14, 11, 8, 5]  # the new code's, not reused
+
+    third = run_experiment(_exp(["t-down", "t-other"]), out, progress=False, log=said.append)
+    assert third.ran == 0 and not third.stale  # the rerun's record is current
+
+
+def test_keep_stale_keeps_the_record_and_the_report_marks_its_rows(tmp_path, plugin_modules):
+    from wsbench.report.build import build_document
+    from wsbench.report.data import STALE_MARK, load_results
+
+    plugin_modules("t_code_keep", "t-keep", step=1)
+    plugin_modules("t_code_fine", "t-fine", step=2)
+    out = tmp_path / "res"
+    run_experiment(_exp(["t-keep", "t-fine"]), out, progress=False, log=lambda m: None)
+    assert not load_results(out).stale
+
+    plugin_modules("t_code_keep", "t-keep", step=4)
+    kept = run_experiment(_exp(["t-keep", "t-fine"]), out, progress=False, log=lambda m: None,
+                          keep_stale=True)
+    assert kept.ran == 0 and len(kept.stale) == 1 and kept.kept_stale
+    assert _archive_k(out, "t-keep") == [20, 19, 18, 17, 16, 15]  # the old record, kept
+
+    res = load_results(out)
+    assert res.configs == ["t-keep" + STALE_MARK, "t-fine"]
+    [(trial_id, why)] = res.stale.items()
+    assert "t-keep" in trial_id and why == "made by other code: t_code_keep changed"
+    doc = build_document(res, out, {}, None)
+    notes = [p for s in doc.sections for p in s.paragraphs if "made by other code" in p]
+    assert len(notes) == 1 and "t_code_keep changed" in notes[0]
+
+
+def test_results_check_fails_on_a_table_whose_records_are_stale(tmp_path, plugin_modules, monkeypatch,
+                                                                 capsys):
+    """The mechanism end to end, as CI runs it: a table is written, the code changes, --check fails
+    naming the block; regenerating reruns the trial and the check passes."""
+    from test_results_script import _script
+
+    rs = _script()
+    plugin_modules("t_code_table", "t-table", step=1)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "tiny.toml").write_text(textwrap.dedent('''
+        name = "tiny"
+        tasks = ["digits-mlp"]
+        spaces = [{ name = "k", k_max = 20 }]
+        optimizers = ["t-table"]
+        merges = ["none"]
+        seeds = [0]
+        budget = 6
+        max_requested = 50
+        threads = 1
+        device = "cpu"
+        [exact]
+        enabled = false
+        '''))
+    md = tmp_path / "RESULTS.md"
+    md.write_text("<!-- wsbench:table tiny-search -->\nx\n<!-- /wsbench:table -->\n")
+    monkeypatch.setattr(rs, "ROOT", tmp_path)
+    monkeypatch.setattr(rs, "BLOCKS", (rs.Block("tiny-search", "tiny.toml", "search-{task}", "tiny",
+                                                ("configuration", "HV", "unique / requested")),))
+    args = ["--only", "tiny", "--results-md", str(md), "--no-progress"]
+    assert rs.main(args) == 0 and rs.main(["--check", *args]) == 0
+    capsys.readouterr()
+
+    plugin_modules("t_code_table", "t-table", step=5)
+    assert rs.main(["--check", *args]) == 1
+    out = capsys.readouterr().out
+    assert "stale: tiny-search: 1 record(s) made by other code (1 made by other code: t_code_table changed)" in out
+    assert "0 of 1 tables reproduce" in out
+
+    assert rs.main(args) == 0  # regenerating reruns the stale trial
+    assert rs.main(["--check", *args]) == 0
+    assert _archive_k(tmp_path / "results" / "tiny", "t-table") == [20, 15, 10, 5]
+
+
+def test_code_of_follows_first_party_imports_only_and_sees_edits(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pkg = tmp_path / "tcodepkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("import json\nfrom . import b\n\ndef f():\n    import numpy\n    from .sub import c\n")
+    (pkg / "b.py").write_text("X = 1\n")
+    (pkg / "sub").mkdir()
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "c.py").write_text("from ..b import X\n")
+    (pkg / "unused.py").write_text("Y = 2\n")
+    importlib.invalidate_caches()
+    try:
+        ident = code_of(["tcodepkg.a"])
+        assert set(ident.modules) == {"tcodepkg", "tcodepkg.a", "tcodepkg.b", "tcodepkg.sub",
+                                      "tcodepkg.sub.c"}
+        import numpy
+
+        assert ident.libraries == {"numpy": numpy.__version__}  # json is the standard library's
+        (pkg / "unused.py").write_text("Y = 3\n")
+        assert code_of(["tcodepkg.a"]).fingerprint == ident.fingerprint
+        (pkg / "sub" / "c.py").write_text("from ..b import X\nZ = X + 1\n")
+        changed = code_of(["tcodepkg.a"])
+        assert changed.fingerprint != ident.fingerprint
+        assert stale_reason(ident.to_dict(), changed) == "made by other code: tcodepkg.sub.c changed"
+        assert stale_reason(changed.to_dict(), changed) is None
+    finally:
+        for name in [m for m in sys.modules if m.startswith("tcodepkg")]:
+            sys.modules.pop(name)
+
+
+def test_stale_reasons_name_libraries_and_records_without_code():
+    new = CodeIdentity({"m": "1"}, {"torch": "2.14.1"})
+    old = CodeIdentity({"m": "1", "gone": "2"}, {"torch": "2.13.0"})
+    assert stale_reason(None, new) == "made before records kept their code"
+    assert stale_reason(old.to_dict(), new) == "made by other code: gone no longer used, torch 2.13.0 -> 2.14.1"
+    assert stale_reason(new.to_dict(), new) is None
+
+
+def test_the_built_in_pipeline_identity_covers_the_harness_and_not_the_report():
+    from wsbench.experiments.code_identity import trial_code
+
+    trial = _exp(["nsga2"]).trials()[0]
+    ident = trial_code(trial)
+    assert {"wsbench.search.fitness", "wsbench.experiments.trial", "wsbench_plugins.optimizers",
+            "wsbench_plugins.digits", "wsbench_plugins.quantizers"} <= set(ident.modules)
+    assert not any(m.startswith(("wsbench.report", "wsbench.commands")) for m in ident.modules)
+    assert "wsbench_plugins.optimizers_frontier" not in ident.modules  # another optimizer's module
+    assert {"torch", "numpy", "pymoo"} <= set(ident.libraries)

@@ -1,0 +1,233 @@
+"""Which code a trial ran through, so that a record made by other code is never reused silently.
+
+A trial's result depends on the trial pipeline and on the modules of its five plugins, and on
+everything they import. Its *code identity* is that import closure, followed statically (every
+``import``, also those inside functions) through first-party packages only (``wsbench``,
+``wsbench_plugins`` and each plugin's own top-level package), each module's source hashed; and
+the installed version of every third-party distribution those modules import. The fingerprint
+hashes both. A record keeps the per-module hashes too, so a stale record can say what changed.
+
+Keying by content, not by git commit: an edited, uncommitted tree gets its own fingerprint, and
+a change to the report or to another optimizer's module leaves a trial's records valid.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.metadata
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from wsbench.files.cache import content_key
+
+if TYPE_CHECKING:
+    from wsbench.experiments.experiment import PluginSpec, Trial
+
+# the modules every trial and exact front runs through, whatever its plugins
+PIPELINE = ("wsbench.experiments.trial", "wsbench.experiments.work")
+FIRST_PARTY = ("wsbench", "wsbench_plugins")
+CODE_FORMAT = 1  # raise when what goes into a fingerprint changes meaning
+
+
+@dataclass(frozen=True)
+class CodeIdentity:
+    """The code a record was made by: module -> source hash, distribution -> version."""
+
+    modules: Mapping[str, str] = field(default_factory=dict)
+    libraries: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return content_key(format=CODE_FORMAT, modules=dict(self.modules),
+                           libraries=dict(self.libraries))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "modules": dict(sorted(self.modules.items())),
+                "libraries": dict(sorted(self.libraries.items()))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CodeIdentity":
+        return cls(dict(data.get("modules", {})), dict(data.get("libraries", {})))
+
+    def changes_from(self, old: "CodeIdentity") -> list[str]:
+        """What differs from ``old``, as short phrases (``plugins.optimizers changed``)."""
+        out = []
+        for kind, new_map, old_map in (("module", self.modules, old.modules),
+                                       ("library", self.libraries, old.libraries)):
+            for name in sorted(set(new_map) | set(old_map)):
+                a, b = old_map.get(name), new_map.get(name)
+                if a == b:
+                    continue
+                if a is None:
+                    out.append(f"{name} now used")
+                elif b is None:
+                    out.append(f"{name} no longer used")
+                elif kind == "library":
+                    out.append(f"{name} {a} -> {b}")
+                else:
+                    out.append(f"{name} changed")
+        return out
+
+
+def stale_reason(recorded: Mapping[str, Any] | None, current: CodeIdentity) -> str | None:
+    """Why a record whose ``code`` is ``recorded`` was not made by ``current``; None if it was."""
+    if not recorded:
+        return "made before records kept their code"
+    if recorded.get("fingerprint") == current.fingerprint:
+        return None
+    changes = current.changes_from(CodeIdentity.from_dict(recorded))
+    if not changes:
+        return "made by other code"
+    more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+    return "made by other code: " + ", ".join(changes[:3]) + more
+
+
+# -- the identity of a trial and of an exact front ----------------------------------------------
+
+def trial_code(trial: "Trial") -> CodeIdentity:
+    """The code a trial runs through: the pipeline and its task, space, quantizer, optimizer and
+    merge plugins."""
+    specs = (trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge)
+    return code_of(PIPELINE + tuple(plugin_module(s.kind, s.name) for s in specs))
+
+
+def exact_code(trial: "Trial") -> CodeIdentity:
+    """The code an exact front runs through: the pipeline, the trial's task, space and quantizer,
+    and the exhaustive optimizer that enumerates the space."""
+    specs = ((s.kind, s.name) for s in (trial.task, trial.space, trial.quantizer))
+    return code_of(PIPELINE + tuple(plugin_module(k, n) for k, n in (*specs, ("optimizer", "exhaustive"))))
+
+
+def plugin_module(kind: str, name: str) -> str:
+    """The module that defines a plugin's factory (a class, a function or a partial of one)."""
+    from wsbench import plugins
+
+    factory = plugins.get(kind, name).factory
+    target = getattr(factory, "func", factory)  # functools.partial
+    return getattr(target, "__module__", None) or type(target).__module__
+
+
+def code_of(roots: Iterable[str]) -> CodeIdentity:
+    """The identity of the import closure of ``roots`` (module names)."""
+    roots = tuple(dict.fromkeys(roots))
+    first_party = set(FIRST_PARTY) | {r.partition(".")[0] for r in roots}
+    modules: dict[str, str] = {}
+    third_party: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in modules:
+            continue
+        path = _source_path(name)
+        if path is None:  # a name imported from a module (a function, a class), or no source
+            continue
+        digest, imports = _read(name, str(path), *_stamp(path))
+        modules[name] = digest
+        for dotted in imports:
+            top = dotted.partition(".")[0]
+            if top in first_party:
+                parts = dotted.split(".")  # a.b.c runs the __init__ of a and a.b too
+                todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+            elif top and top not in sys.stdlib_module_names and not top.startswith("_"):
+                third_party.add(top)
+    return CodeIdentity(modules, _versions(third_party))
+
+
+def _source_path(name: str) -> Path | None:
+    """The ``.py`` file of a module; None for a name that is no module, or one without source."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    origin = getattr(spec, "origin", None) if spec else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=4096)
+def _read(name: str, path: str, mtime_ns: int, size: int) -> tuple[str, tuple[str, ...]]:
+    """A source file's hash and the absolute names it may import (cached by the file's stamp, so
+    a file edited in this process is read again)."""
+    data = Path(path).read_bytes()
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    return hashlib.sha256(data).hexdigest()[:16], tuple(_imports(data, path, package))
+
+
+def _imports(source: bytes, path: str, package: str) -> list[str]:
+    """``import a.b`` gives a.b; ``from a import b`` gives a and a.b (a.b may be a name, not a
+    module: the caller passes over names without a source file); relative forms made absolute."""
+    out: list[str] = []
+    for node in ast.walk(ast.parse(source, filename=path)):
+        if isinstance(node, ast.Import):
+            out.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module or "", node.level, package)
+            if base is None:
+                continue
+            if base:
+                out.append(base)
+            out.extend(f"{base}.{a.name}" if base else a.name for a in node.names if a.name != "*")
+    return out
+
+
+def _absolute(module: str, level: int, package: str) -> str | None:
+    if level == 0:
+        return module
+    base = package.split(".") if package else []
+    if level - 1 > len(base):
+        return None
+    head = base[:len(base) - (level - 1)]
+    return ".".join([*head, module] if module else head)
+
+
+def _versions(tops: Iterable[str]) -> dict[str, str]:
+    """Installed distribution -> version for top-level import names (those without one: left out)."""
+    by_top = _distributions()
+    out: dict[str, str] = {}
+    for top in tops:
+        for dist in by_top.get(top, ()):
+            try:
+                out[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return out
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def stale_records(trials: Iterable["Trial"], records: Mapping[str, Any]) -> dict[str, str]:
+    """Trial key -> why its finished record (in ``records``, by key) was made by other code."""
+    memo: dict[tuple, CodeIdentity] = {}
+    out: dict[str, str] = {}
+    for t in trials:
+        rec = records.get(t.key)
+        if rec is None or not rec.ok:
+            continue
+        names = tuple((s.kind, s.name) for s in (t.task, t.space, t.quantizer, t.optimizer, t.merge))
+        if names not in memo:
+            memo[names] = trial_code(t)
+        reason = stale_reason(rec.code, memo[names])
+        if reason:
+            out[t.key] = reason
+    return out
+
+
+def summarise(reasons: Iterable[str], most: int = 3) -> str:
+    """``n: reason`` for the commonest reasons, for one line of a run's or a check's output."""
+    from collections import Counter
+
+    counts = Counter(reasons).most_common()
+    text = "; ".join(f"{n} {reason}" for reason, n in counts[:most])
+    return text + (f"; {len(counts) - most} other reason(s)" if len(counts) > most else "")
