@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DROP = ("search time [s]",)  # columns that measure the machine, not the method
+# the libraries whose versions a provenance line names: those that draw or compute the numbers
+KEY_LIBRARIES = ("botorch", "cma", "numpy", "optuna", "pymoo", "pyswarms", "scikit-learn", "scipy",
+                 "torch")
 
 
 @dataclass(frozen=True)
@@ -146,12 +149,20 @@ def provenance(block: Block, loaded: dict) -> str:
     # the trials' own thread counts: a process pool's workers set theirs, the runner keeps its own
     threads = sorted({str(t.record.provenance.get("machine", {}).get("torch_threads"))
                       for t in res.trials} - {"None"}) or [str(machine.get("torch_threads", "?"))]
+    # the libraries the trials' code imports, as their records name them (numpy 1.x and 2.x,
+    # say, draw other numbers): "numpy 1.26.4", or every version found when the records differ
+    libs: dict[str, set[str]] = {}
+    for t in res.trials:
+        for name, version in ((t.record.code or {}).get("libraries") or {}).items():
+            libs.setdefault(name, set()).add(version)
+    versions = ", ".join(f"{n} {'/'.join(sorted(v))}" for n, v in sorted(libs.items())
+                         if n in KEY_LIBRARIES) or "not recorded"
     return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "
             f"(experiment `benchmarks/{block.experiment}`, results `results/{res.exp.name}`). "
             f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')} "
             f"({' '.join(machine.get('cpu_flags', [])) or 'flags not recorded'}), "
-            f"{machine.get('cpu_count', '?')} CPUs, torch threads {' and '.join(threads)}."
-            f"</sub>")
+            f"{machine.get('cpu_count', '?')} CPUs, torch threads {' and '.join(threads)}; "
+            f"{versions}.</sub>")
 
 
 def rewrite(text: str, tables: dict[str, str], lines: dict[str, str]) -> tuple[str, list[str]]:

@@ -21,7 +21,7 @@ def run_cli(capsys, *argv):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["compress", "--task", "nope"], "unknown task 'nope'; valid tasks: cifar10-resnet18, cifar10-resnet20, cifar100-resnet18, cifar100-resnet20, digits-cnn, digits-mlp"),
+    (["compress", "--task", "nope"], "unknown task 'nope'; valid tasks: cifar10-resnet18, cifar10-resnet20, cifar10-resnet20-idelbayev, cifar10-resnet32-idelbayev, cifar10-resnet44-idelbayev, cifar10-resnet56-idelbayev, cifar100-resnet18, cifar100-resnet20, digits-cnn, digits-mlp"),
     (["compress", "--optimizer", "nope"], "valid optimizers:"),
     (["compress", "--quantizer", "nope"], "valid quantizers: kmeans, uniform"),
     (["compress", "--merge", "nope"], "valid merges:"),

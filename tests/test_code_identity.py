@@ -217,3 +217,102 @@ def test_the_built_in_pipeline_identity_covers_the_harness_and_not_the_report():
     assert not any(m.startswith(("wsbench.report", "wsbench.commands")) for m in ident.modules)
     assert "wsbench_plugins.optimizers_frontier" not in ident.modules  # another optimizer's module
     assert {"torch", "numpy", "pymoo"} <= set(ident.libraries)
+
+
+def test_a_module_edited_while_loaded_keeps_the_identity_of_the_code_in_memory(tmp_path, plugin_modules):
+    from wsbench.experiments.code_identity import trial_code
+
+    plugin_modules("t_code_pinned", "t-pinned", step=1)
+    trial = _exp(["t-pinned"]).trials()[0]
+    before = trial_code(trial)
+    # edited on disk while this process still runs the old code: records keep saying the old code
+    (tmp_path / "t_code_pinned.py").write_text(OPTIMIZER.format(step=7, name="t-pinned") + "\n# edited\n")
+    assert trial_code(trial).fingerprint == before.fingerprint
+    plugin_modules("t_code_pinned", "t-pinned", step=7)  # imported again: the new code is in memory
+    assert trial_code(trial).modules["t_code_pinned"] != before.modules["t_code_pinned"]
+
+
+def test_the_registering_module_counts_with_the_factorys(tmp_path, monkeypatch):
+    """A lambda or partial registered in one module binds options there; the class lives in another."""
+    from wsbench.experiments.code_identity import plugin_modules
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "t_code_impl.py").write_text(OPTIMIZER.format(step=1, name="t-unused-impl"))
+    (tmp_path / "t_code_reg.py").write_text(
+        "import functools\nimport wsbench\nfrom t_code_impl import Down\n\n"
+        "@wsbench.hookimpl\ndef wsbench_register_optimizers(register):\n"
+        "    register('t-bound', functools.partial(Down), 'test')\n")
+    importlib.invalidate_caches()
+    reg = importlib.import_module("t_code_reg")
+    plugins.register(reg, name="t_code_reg")
+    try:
+        assert plugin_modules("optimizer", "t-bound") == ("t_code_impl", "t_code_reg")
+    finally:
+        plugins.unregister(name="t_code_reg")
+        for m in ("t_code_reg", "t_code_impl"):
+            sys.modules.pop(m, None)
+
+
+def test_a_stale_exact_front_is_computed_again_and_a_stale_record_is_kept_aside(tmp_path, plugin_modules):
+    import wsbench.experiments.code_identity as ci
+    from wsbench.report.data import load_results
+
+    plugin_modules("t_code_ex", "t-ex", step=1)
+    exp = parse_experiment({"name": "ex", "tasks": ["digits-mlp"], "spaces": [{"name": "k", "k_max": 12}],
+                            "optimizers": ["t-ex"], "merges": ["none"], "seeds": [0], "budget": 4,
+                            "max_requested": 50, "threads": 1, "device": "cpu"}, source="ex.toml")
+    out, said = tmp_path / "res", []
+    run_experiment(exp, out, progress=False, log=said.append)
+    exact = next((out / "exact").glob("*.json"))
+    data = json.loads(exact.read_text())
+    data["code"]["modules"]["wsbench.search.fitness"] = "0" * 16  # as if the harness had changed
+    data["code"] = CodeIdentity.from_dict(data["code"]).to_dict()
+    exact.write_text(json.dumps(data))
+    trial_file = next((out / "trials").glob("*.json"))
+    rec = json.loads(trial_file.read_text())
+    rec["code"]["libraries"]["numpy"] = "0.0.1"  # as if made with another numpy
+    rec["code"] = CodeIdentity.from_dict(rec["code"]).to_dict()
+    trial_file.write_text(json.dumps(rec))
+
+    stale = load_results(out).stale
+    assert len(stale) == 2 and any(k.startswith("exact front") for k in stale)
+    assert "numpy 0.0.1 -> " in "".join(stale.values())
+    again = run_experiment(exp, out, progress=False, log=said.append)
+    assert again.ran == 1 and again.evaluations == 11 + 4  # the exact front (11 K) and the trial
+    assert any("exact front of digits-mlp/k(k_max=12)/uniform made by other code: wsbench.search.fitness changed" in s
+               for s in said), said
+    kept = json.loads((out / "stale" / trial_file.name).read_text())
+    assert kept["code"]["libraries"]["numpy"] == "0.0.1"  # the old record, kept aside
+    assert not load_results(out).stale
+    assert ci.stale_reason(json.loads(exact.read_text())["code"], ci.exact_code(exp.trials()[0])) is None
+
+
+def test_a_report_of_a_folder_whose_plugin_is_gone_says_so_instead_of_failing(tmp_path, plugin_modules):
+    from wsbench.report.data import load_results
+
+    plugin_modules("t_code_gone", "t-gone", step=1)
+    out = tmp_path / "res"
+    run_experiment(_exp(["t-gone"]), out, progress=False, log=lambda m: None)
+    plugins.unregister(name="t_code_gone")
+    try:
+        [(name, why)] = load_results(out).stale.items()
+    finally:
+        plugins.register(sys.modules["t_code_gone"], name="t_code_gone")
+    assert "t-gone" in name and why.startswith("its code cannot be checked here") and "t-gone" in why
+
+
+def test_dry_run_lists_stale_trials(tmp_path, plugin_modules, capsys):
+    from wsbench.cli import main
+
+    plugin_modules("t_code_dry", "t-dry", step=1)
+    toml = tmp_path / "dry.toml"
+    toml.write_text('name = "dry"\ntasks = ["digits-mlp"]\nspaces = [{ name = "k", k_max = 20 }]\n'
+                    'optimizers = ["t-dry"]\nmerges = ["none"]\nseeds = [0]\nbudget = 6\nmax_requested = 50\nthreads = 1\n'
+                    'device = "cpu"\n[exact]\nenabled = false\n')
+    out = tmp_path / "res"
+    run_experiment(_exp(["t-dry"], name="dry"), out, progress=False, log=lambda m: None)
+    plugin_modules("t_code_dry", "t-dry", step=2)
+    assert main(["run", str(toml), "--out", str(out), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "stale  " in text and "(made by other code: t_code_dry changed)" in text
+    assert "1 trials, 1 done (1 of them by other code: run again unless --keep-stale)" in text

@@ -25,6 +25,7 @@ class PluginInfo:
     factory: Callable[..., Any]
     description: str
     provider: str  # distribution name, or the module for in-process plugins
+    module: str = ""  # the module that registered it (its hook implementation's)
 
 
 pm = pluggy.PluginManager("wsbench")
@@ -76,15 +77,17 @@ def registry() -> dict[str, dict[str, PluginInfo]]:
         hook = getattr(pm.hook, hook_name)
         for impl in hook.get_hookimpls():
             provider = _provider_of(impl.plugin)
+            module = getattr(impl.function, "__module__", "") or ""
 
             def _register(name: str, factory: Callable[..., Any], description: str = "",
-                          _kind: str = kind, _provider: str = provider) -> None:
+                          _kind: str = kind, _provider: str = provider, _module: str = module) -> None:
                 existing = result[_kind].get(name)
                 if existing is not None:
                     raise PluginError(
                         f"{_kind} {name!r} is provided twice: by {existing.provider} and by {_provider}"
                     )
-                result[_kind][name] = PluginInfo(_kind, name, factory, description.strip(), _provider)
+                result[_kind][name] = PluginInfo(_kind, name, factory, description.strip(), _provider,
+                                                 _module)
 
             try:
                 impl.function(register=_register)

@@ -120,7 +120,11 @@ class CifarTask:
 
 @hookimpl
 def wsbench_register_tasks(register) -> None:
-    """The four CIFAR tasks: CIFAR-10/100 with ResNet-20 or the CIFAR-stem ResNet-18."""
+    """The CIFAR tasks: CIFAR-10/100 with ResNet-20 or the CIFAR-stem ResNet-18, and the external
+    checkpoints (:mod:`wsbench_plugins.cifar.external`)."""
+    from wsbench_plugins.cifar.external import register_external
+
+    register_external(register)
     for dataset in NUM_CLASSES:
         for arch in ("resnet20", "resnet18"):
             note = (" (checkpoint shipped with wsbench)" if (dataset, arch) == ("cifar10", "resnet20")

@@ -86,6 +86,11 @@ def resnet32(num_classes: int = 10) -> nn.Module:
     return CifarResNet(5, num_classes)
 
 
+def resnet44(num_classes: int = 10) -> nn.Module:
+    """ResNet-44 for 32x32 inputs (option A shortcuts, ~0.66M parameters)."""
+    return CifarResNet(7, num_classes)
+
+
 def resnet56(num_classes: int = 10) -> nn.Module:
     """ResNet-56 for 32x32 inputs (option A shortcuts, ~0.85M parameters)."""
     return CifarResNet(9, num_classes)
@@ -111,7 +116,7 @@ def cifar_resnet18(num_classes: int = 10) -> nn.Module:
     return cifar_torchvision_resnet("resnet18", num_classes)
 
 
-_CIFAR_ONLY = {"resnet20": resnet20, "resnet32": resnet32, "resnet56": resnet56}
+_CIFAR_ONLY = {"resnet20": resnet20, "resnet32": resnet32, "resnet44": resnet44, "resnet56": resnet56}
 
 
 def model_names() -> list[str]:

@@ -9,6 +9,12 @@ hashes both. A record keeps the per-module hashes too, so a stale record can say
 
 Keying by content, not by git commit: an edited, uncommitted tree gets its own fingerprint, and
 a change to the report or to another optimizer's module leaves a trial's records valid.
+
+A module already imported is hashed once per import (pinned to its module spec), so a file
+edited while a long run goes on does not make the run's later records claim code it never ran;
+a module imported again (a new spec) is read again. Not covered: the versions of libraries that
+first-party code does not import itself (scipy under pymoo, say), and plugins without a source
+file (defined in a notebook).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from wsbench.errors import WsbenchError
 from wsbench.files.cache import content_key
 
 if TYPE_CHECKING:
@@ -93,23 +100,26 @@ def trial_code(trial: "Trial") -> CodeIdentity:
     """The code a trial runs through: the pipeline and its task, space, quantizer, optimizer and
     merge plugins."""
     specs = (trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge)
-    return code_of(PIPELINE + tuple(plugin_module(s.kind, s.name) for s in specs))
+    return code_of(PIPELINE + tuple(m for s in specs for m in plugin_modules(s.kind, s.name)))
 
 
 def exact_code(trial: "Trial") -> CodeIdentity:
     """The code an exact front runs through: the pipeline, the trial's task, space and quantizer,
     and the exhaustive optimizer that enumerates the space."""
-    specs = ((s.kind, s.name) for s in (trial.task, trial.space, trial.quantizer))
-    return code_of(PIPELINE + tuple(plugin_module(k, n) for k, n in (*specs, ("optimizer", "exhaustive"))))
+    specs = [(s.kind, s.name) for s in (trial.task, trial.space, trial.quantizer)]
+    specs.append(("optimizer", "exhaustive"))
+    return code_of(PIPELINE + tuple(m for k, n in specs for m in plugin_modules(k, n)))
 
 
-def plugin_module(kind: str, name: str) -> str:
-    """The module that defines a plugin's factory (a class, a function or a partial of one)."""
+def plugin_modules(kind: str, name: str) -> tuple[str, ...]:
+    """The module that defines a plugin's factory (a class, a function or a partial of one) and
+    the one that registered it (where a partial's options or a lambda's defaults are written)."""
     from wsbench import plugins
 
-    factory = plugins.get(kind, name).factory
-    target = getattr(factory, "func", factory)  # functools.partial
-    return getattr(target, "__module__", None) or type(target).__module__
+    info = plugins.get(kind, name)
+    target = getattr(info.factory, "func", info.factory)  # functools.partial
+    defined = getattr(target, "__module__", None) or type(target).__module__
+    return tuple(m for m in dict.fromkeys((defined, info.module)) if m)
 
 
 def code_of(roots: Iterable[str]) -> CodeIdentity:
@@ -118,7 +128,7 @@ def code_of(roots: Iterable[str]) -> CodeIdentity:
     first_party = set(FIRST_PARTY) | {r.partition(".")[0] for r in roots}
     modules: dict[str, str] = {}
     third_party: set[str] = set()
-    todo = list(roots)
+    todo = [".".join(r.split(".")[:i]) for r in roots for i in range(1, r.count(".") + 2)]
     while todo:
         name = todo.pop()
         if name in modules:
@@ -126,7 +136,7 @@ def code_of(roots: Iterable[str]) -> CodeIdentity:
         path = _source_path(name)
         if path is None:  # a name imported from a module (a function, a class), or no source
             continue
-        digest, imports = _read(name, str(path), *_stamp(path))
+        digest, imports = _digest(name, path)
         modules[name] = digest
         for dotted in imports:
             top = dotted.partition(".")[0]
@@ -139,13 +149,36 @@ def code_of(roots: Iterable[str]) -> CodeIdentity:
 
 
 def _source_path(name: str) -> Path | None:
-    """The ``.py`` file of a module; None for a name that is no module, or one without source."""
+    """The ``.py`` file of a module (also ``__main__``, a script); None for a name that is no
+    module, or one without source."""
+    loaded = getattr(sys.modules.get(name), "__file__", None)
+    if isinstance(loaded, str) and loaded.endswith(".py"):
+        return Path(loaded)
     try:
         spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError, AttributeError):
+    except Exception:  # noqa: BLE001 - a parent that fails to import: no module to hash here
         return None
     origin = getattr(spec, "origin", None) if spec else None
     return Path(origin) if origin and origin.endswith(".py") else None
+
+
+# module name -> (the spec it was imported with, its hash, its imports): the code in memory
+_PINNED: dict[str, tuple[Any, str, tuple[str, ...]]] = {}
+
+
+def _digest(name: str, path: Path) -> tuple[str, tuple[str, ...]]:
+    """A module's hash and imports: as imported, for a module in memory (read once per import),
+    else as the file is now."""
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    if spec is not None and getattr(module, "__file__", None) == str(path):
+        pinned = _PINNED.get(name)
+        if pinned is not None and pinned[0] is spec:
+            return pinned[1], pinned[2]
+        digest, imports = _read(name, str(path), *_stamp(path))
+        _PINNED[name] = (spec, digest, imports)
+        return digest, imports
+    return _read(name, str(path), *_stamp(path))
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -157,7 +190,7 @@ def _stamp(path: Path) -> tuple[int, int]:
 def _read(name: str, path: str, mtime_ns: int, size: int) -> tuple[str, tuple[str, ...]]:
     """A source file's hash and the absolute names it may import (cached by the file's stamp, so
     a file edited in this process is read again)."""
-    data = Path(path).read_bytes()
+    data = Path(path).read_bytes().replace(b"\r\n", b"\n")  # a Windows checkout: same code
     package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
     return hashlib.sha256(data).hexdigest()[:16], tuple(_imports(data, path, package))
 
@@ -195,8 +228,8 @@ def _versions(tops: Iterable[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for top in tops:
         for dist in by_top.get(top, ()):
-            try:
-                out[dist] = importlib.metadata.version(dist)
+            try:  # a local build tag (torch's +cpu, +cu128) is the same code
+                out[dist] = importlib.metadata.version(dist).split("+")[0]
             except importlib.metadata.PackageNotFoundError:
                 continue
     return out
@@ -209,7 +242,7 @@ def _distributions() -> Mapping[str, list[str]]:
 
 def stale_records(trials: Iterable["Trial"], records: Mapping[str, Any]) -> dict[str, str]:
     """Trial key -> why its finished record (in ``records``, by key) was made by other code."""
-    memo: dict[tuple, CodeIdentity] = {}
+    memo: dict[tuple, CodeIdentity | None] = {}
     out: dict[str, str] = {}
     for t in trials:
         rec = records.get(t.key)
@@ -217,7 +250,15 @@ def stale_records(trials: Iterable["Trial"], records: Mapping[str, Any]) -> dict
             continue
         names = tuple((s.kind, s.name) for s in (t.task, t.space, t.quantizer, t.optimizer, t.merge))
         if names not in memo:
-            memo[names] = trial_code(t)
+            try:
+                memo[names] = trial_code(t)
+            except WsbenchError as exc:  # a plugin not installed here (a report of another's folder)
+                memo[names] = None
+                out[t.key] = f"its code cannot be checked here ({exc})"
+                continue
+        if memo[names] is None:
+            out[t.key] = "its code cannot be checked here (a plugin is missing)"
+            continue
         reason = stale_reason(rec.code, memo[names])
         if reason:
             out[t.key] = reason

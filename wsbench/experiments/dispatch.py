@@ -51,6 +51,7 @@ class Dispatcher:
     busy: dict[str, int] = field(default_factory=dict)    # task label -> jobs not yet written
     planned: dict[str, int] = field(default_factory=dict)  # task label -> groups not yet submitted
     checked: set[str] = field(default_factory=set)        # task labels whose weights were checked
+    warned: set[str] = field(default_factory=set)         # warnings already said this run
 
     @property
     def threads(self) -> int:
@@ -153,6 +154,7 @@ class Dispatcher:
             return
         rec: TrialRecord = outcome.value
         self._check_model(t, rec.model)
+        self._check_code(t, rec)
         self.store.write_trial(rec)
         if not rec.ok:
             summary.skipped.append((t.id, rec.reason))
@@ -171,6 +173,18 @@ class Dispatcher:
         self.summary.evaluations += evaluations
         if not rec.ok:
             self.say(f"no exact front for {t.task.label}/{t.space.label}: {rec.reason}")
+
+    def _check_code(self, t: Trial, rec: TrialRecord) -> None:
+        """Say (once a run) when a worker ran other code than this client: its records would be
+        run again by every later run from here."""
+        from wsbench.experiments.code_identity import stale_reason, trial_code
+
+        why = stale_reason(rec.code, trial_code(t)) if rec.ok and "code" not in self.warned else None
+        if why:
+            self.warned.add("code")
+            self.say(f"warning: a worker ran other code than this client ({why.removeprefix('made by ')}); "
+                     f"its records will be run again by the next run from here: install the same "
+                     f"wsbench and libraries on the workers")
 
     def _check_model(self, t: Trial, model: str | None) -> None:
         """Before a task's first record is written: the folder's trials used the same weights."""

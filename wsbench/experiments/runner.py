@@ -99,6 +99,8 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
             + ("kept (--keep-stale; the report marks them)" if keep_stale else
                "will run again (--keep-stale keeps them)") + f": {summarise(stale.values())}")
     fresh = finished if keep_stale else {k: r for k, r in finished.items() if k not in stale}
+    for k in set(finished) - set(fresh):
+        store.keep_stale_copy(finished[k])
     todo = [t for t in trials if t.key not in fresh]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
                          other_trials=other_trial_ids(finished, trials),

@@ -8,6 +8,7 @@ Layout::
     exact/<id>.json   exact fronts (exhaustive over the whole space, once per task/space/quantizer)
     trials/<id>.json  one record per trial: status, every evaluation, front, merged front, times
     tracebacks/<id>.txt  the traceback of a failed trial (where it ran: this process or a worker)
+    stale/<id>.json   a record made by other code, copied there before its trial ran again
     locks/<key>.lock  held (flock) by the process running that trial, removed when it is done
 
 The runner writes through this class and the report reads through it, so neither knows file
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from wsbench.errors import ConfigError
+from wsbench.errors import ConfigError, WsbenchError
 from wsbench.experiments.provenance import run_info
 from wsbench.experiments.records import RECORD_FORMAT, ExactRecord, TrialRecord
 from wsbench.experiments.staging import prepare_root  # noqa: F401 - the check before writing a results root
@@ -161,7 +162,15 @@ class ResultsStore:
         data = data if data is not None else read_json(self.exact_path(exp, trial))
         if not isinstance(data, dict):
             return None
-        return stale_reason(data.get("code"), exact_code(trial))
+        try:
+            return stale_reason(data.get("code"), exact_code(trial))
+        except WsbenchError as exc:  # a plugin not installed here
+            return f"its code cannot be checked here ({exc})"
+
+    def keep_stale_copy(self, rec: TrialRecord) -> None:
+        """Copy a record made by other code to ``stale/`` before its trial runs again, so that a
+        rerun that fails or is skipped does not lose the only result."""
+        write_json(self.root / "stale" / f"{rec.id}.json", rec.to_dict(), compact=True)
 
     def exact(self, exp: "Experiment", trial: "Trial") -> ExactRecord | None:
         path = self.exact_path(exp, trial)
