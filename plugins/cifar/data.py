@@ -17,6 +17,7 @@ from wsbench_plugins.cifar.safe_pickle import load_batch
 
 from wsbench.errors import ConfigError
 from wsbench.files.cache import atomic_write_bytes, cache_dir, content_key
+from wsbench.files.locate import data_dirs
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -24,16 +25,6 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 _TV_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 _ARCHIVES = {"cifar10": "cifar10-jpeg.tar.xz", "cifar100": "cifar100-jpeg.tar.xz"}
 _CACHE_VERSION = 1
-
-
-def _repo_roots() -> list[Path]:
-    """This checkout, plus folders that look like one (pyproject.toml or .git) above the cwd."""
-    roots: list[Path] = [Path(__file__).resolve().parents[2]]
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for p in (start, *start.parents):
-            if ((p / "pyproject.toml").exists() or (p / ".git").exists()) and p not in roots:
-                roots.append(p)
-    return roots
 
 
 def default_cifar_path(name: str = "cifar10") -> Path:
@@ -46,9 +37,8 @@ def default_cifar_path(name: str = "cifar10") -> Path:
             raise ConfigError(f"{env}={path} does not exist")
         return path
     candidates: list[Path] = []
-    for root in _repo_roots():
-        for base in (root.parent / "shared" / "data", root / "data", root / "shared" / "data"):
-            candidates += [base / _ARCHIVES[name], base / _TV_DIRS[name]]
+    for base in data_dirs():
+        candidates += [base / _ARCHIVES[name], base / _TV_DIRS[name]]
     candidates += [Path.cwd() / "data" / _TV_DIRS[name], Path.home() / "data" / _TV_DIRS[name]]
     candidates.append(cache_dir("downloads") / _TV_DIRS[name])
     for cand in candidates:

@@ -52,13 +52,10 @@ IDELBAYEV = {e.arch: e for e in (
 
 def candidates(entry: External) -> list[Path]:
     """Where an external checkpoint may be: shared/data beside a checkout, then the user cache."""
-    from wsbench_plugins.cifar.data import _repo_roots
-
     from wsbench.files.cache import cache_dir
+    from wsbench.files.locate import data_dirs
 
-    out = [base / FOLDER / entry.file for root in _repo_roots()
-           for base in (root.parent / "shared" / "data", root / "shared" / "data", root / "data")]
-    return [*dict.fromkeys(out), cache_dir("checkpoints") / entry.file]
+    return [base / FOLDER / entry.file for base in data_dirs()] + [cache_dir("checkpoints") / entry.file]
 
 
 def read_external(path: Path, entry: External) -> dict:

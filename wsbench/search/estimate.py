@@ -37,6 +37,8 @@ class MarginSubset:
 
         top2 = logits.float().topk(min(2, logits.shape[1]), dim=1).values
         margin = top2[:, 0] - top2[:, -1]
+        if margin.ndim > 1:  # a sequence per row: the row's least certain position
+            margin = margin.flatten(1).min(1).values
         n = max(1, int(round(share * len(labels))))
         self.rows = torch.sort(torch.argsort(margin, stable=True)[:n]).values
         self.trained = logits.argmax(1)

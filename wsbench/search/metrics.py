@@ -11,10 +11,11 @@ METRICS = ("f1", "accuracy")
 
 
 def macro_f1(pred: "torch.Tensor", target: "torch.Tensor", num_classes: int) -> float:
-    """Macro F1 over the classes present in target or prediction (as scikit-learn does)."""
+    """Macro F1 over the classes present in target or prediction (as scikit-learn does); a
+    sequence task's ``[N, T]`` targets count every position."""
     import torch
 
-    cm = torch.bincount(target * num_classes + pred, minlength=num_classes * num_classes)
+    cm = torch.bincount((target * num_classes + pred).reshape(-1), minlength=num_classes * num_classes)
     cm = cm.reshape(num_classes, num_classes).to(torch.float64)
     tp = cm.diagonal()
     support = cm.sum(1)

@@ -56,7 +56,7 @@ class PopulationForward:
             offset += t.numel()
 
         def predict_one(weights: dict, xb: "torch.Tensor") -> "torch.Tensor":
-            return functional_call(self.model, weights, (xb,)).argmax(-1)
+            return functional_call(self.model, weights, (xb,)).argmax(1)  # classes: dimension 1
 
         batched = vmap(predict_one, in_dims=(0, None))
         b = max(1, self.batched_images // p)

@@ -10,11 +10,15 @@ if TYPE_CHECKING:
 
 
 def stratified_subset(y: "torch.Tensor", fraction: float, seed: int) -> "torch.Tensor":
-    """Sorted row indices of a seeded subset holding ``fraction`` of every class (at least one)."""
+    """Sorted row indices of a seeded subset holding ``fraction`` of every class (at least one).
+    Rows of a sequence task (``[N, T]`` targets, no class per row) are drawn uniformly."""
     import torch
 
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     labels = y.detach().cpu()
+    if labels.ndim > 1:
+        take = max(1, int(round(fraction * len(labels))))
+        return torch.sort(torch.randperm(len(labels), generator=gen)[:take]).values
     picks = []
     for c in torch.unique(labels).tolist():
         rows = torch.nonzero(labels == c).flatten()

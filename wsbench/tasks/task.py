@@ -14,7 +14,9 @@ class TaskData:
     """A trained model in eval mode with its validation and test splits as tensors.
 
     The search only ever sees ``val``; ``test`` is for re-scoring the final front.
-    Inputs are float tensors ready for ``model(x)``; labels are int64 class ids.
+    Inputs are tensors ready for ``model(x)`` (float images, int64 token ids); labels are int64
+    class ids, one per row, or ``[N, T]`` for a sequence task whose model returns ``[N, C, T]``
+    logits (classes on dimension 1): every position is then a prediction.
     """
 
     model: "torch.nn.Module"
