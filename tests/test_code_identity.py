@@ -205,6 +205,26 @@ def test_stale_reasons_name_libraries_and_records_without_code():
     assert stale_reason(None, new) == "made before records kept their code"
     assert stale_reason(old.to_dict(), new) == "made by other code: gone no longer used, torch 2.13.0 -> 2.14.1"
     assert stale_reason(new.to_dict(), new) is None
+    # the same code on a CPU whose SIMD kernels order numpy's sorts differently
+    other_cpu = CodeIdentity({"m": "1"}, {"torch": "2.14.1"}, {"machine": "x86_64", "numpy_simd": "AVX2"})
+    here = CodeIdentity({"m": "1"}, {"torch": "2.14.1"}, {"machine": "x86_64", "numpy_simd": "AVX512_SKX"})
+    assert stale_reason(other_cpu.to_dict(), here) == "made by other code: numpy_simd AVX2 -> AVX512_SKX"
+
+
+def test_the_platform_names_the_simd_level_numpy_dispatches_to():
+    """A process with numpy's AVX-512 kernels switched off is an AVX2 machine to the identity."""
+    import os
+    import subprocess
+
+    features = ("AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR "
+                "AVX512_KNL AVX512_KNM")
+    code = "from wsbench.experiments.code_identity import platform; print(platform()['numpy_simd'])"
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": features}
+    here = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+    if not here.startswith("AVX512"):
+        pytest.skip(f"this CPU has no AVX-512 for numpy to switch off (numpy dispatches to {here})")
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert off.stdout.strip() == "AVX2", off.stderr
 
 
 def test_the_built_in_pipeline_identity_covers_the_harness_and_not_the_report():
@@ -217,6 +237,7 @@ def test_the_built_in_pipeline_identity_covers_the_harness_and_not_the_report():
     assert not any(m.startswith(("wsbench.report", "wsbench.commands")) for m in ident.modules)
     assert "wsbench_plugins.optimizers_frontier" not in ident.modules  # another optimizer's module
     assert {"torch", "numpy", "pymoo"} <= set(ident.libraries)
+    assert set(ident.platform) == {"machine", "numpy_simd"}
 
 
 def test_a_module_edited_while_loaded_keeps_the_identity_of_the_code_in_memory(tmp_path, plugin_modules):

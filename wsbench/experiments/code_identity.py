@@ -15,6 +15,11 @@ edited while a long run goes on does not make the run's later records claim code
 a module imported again (a new spec) is read again. Not covered: the versions of libraries that
 first-party code does not import itself (scipy under pymoo, say), and plugins without a source
 file (defined in a notebook).
+
+The identity also names the SIMD level numpy dispatches to (``platform``): numpy 1.26 sorts with
+AVX-512 kernels where the CPU has them, and those order ties differently, so NSGA-II, TPE and
+CMA-ES searched other decisions on an AVX-512 machine than on an AVX2 one (RESULTS.md section
+4). A record made on the other kind of CPU is run again.
 """
 
 from __future__ import annotations
@@ -38,34 +43,42 @@ if TYPE_CHECKING:
 # the modules every trial and exact front runs through, whatever its plugins
 PIPELINE = ("wsbench.experiments.trial", "wsbench.experiments.work")
 FIRST_PARTY = ("wsbench", "wsbench_plugins")
-CODE_FORMAT = 1  # raise when what goes into a fingerprint changes meaning
+CODE_FORMAT = 2  # raise when what goes into a fingerprint changes meaning (2: platform)
+# numpy's SIMD targets, highest first, among those its sorts dispatch to (1.26: AVX512_SKX; 2.x
+# also AVX2 and ARM's): the first one enabled names the kernels a run's sorts used
+SIMD_LEVELS = ("AVX512_SPR", "AVX512_ICL", "AVX512_SKX", "AVX2", "SVE", "ASIMD")
 
 
 @dataclass(frozen=True)
 class CodeIdentity:
-    """The code a record was made by: module -> source hash, distribution -> version."""
+    """The code a record was made by: module -> source hash, distribution -> version, and the
+    numerics platform that changes what the same code computes."""
 
     modules: Mapping[str, str] = field(default_factory=dict)
     libraries: Mapping[str, str] = field(default_factory=dict)
+    platform: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
         return content_key(format=CODE_FORMAT, modules=dict(self.modules),
-                           libraries=dict(self.libraries))
+                           libraries=dict(self.libraries), platform=dict(self.platform))
 
     def to_dict(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "modules": dict(sorted(self.modules.items())),
-                "libraries": dict(sorted(self.libraries.items()))}
+                "libraries": dict(sorted(self.libraries.items())),
+                "platform": dict(sorted(self.platform.items()))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CodeIdentity":
-        return cls(dict(data.get("modules", {})), dict(data.get("libraries", {})))
+        return cls(dict(data.get("modules", {})), dict(data.get("libraries", {})),
+                   dict(data.get("platform", {})))
 
     def changes_from(self, old: "CodeIdentity") -> list[str]:
         """What differs from ``old``, as short phrases (``plugins.optimizers changed``)."""
         out = []
         for kind, new_map, old_map in (("module", self.modules, old.modules),
-                                       ("library", self.libraries, old.libraries)):
+                                       ("library", self.libraries, old.libraries),
+                                       ("library", self.platform, old.platform)):
             for name in sorted(set(new_map) | set(old_map)):
                 a, b = old_map.get(name), new_map.get(name)
                 if a == b:
@@ -145,7 +158,21 @@ def code_of(roots: Iterable[str]) -> CodeIdentity:
                 todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
             elif top and top not in sys.stdlib_module_names and not top.startswith("_"):
                 third_party.add(top)
-    return CodeIdentity(modules, _versions(third_party))
+    return CodeIdentity(modules, _versions(third_party), platform())
+
+
+@lru_cache(maxsize=1)
+def platform() -> dict[str, str]:
+    """The machine's architecture and the SIMD level numpy dispatches to (it cannot change
+    within a process)."""
+    import platform as _platform
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features  # numpy 2
+    except ImportError:
+        from numpy.core._multiarray_umath import __cpu_features__ as features  # numpy 1
+    level = next((f for f in SIMD_LEVELS if features.get(f)), "baseline")
+    return {"machine": _platform.machine(), "numpy_simd": level}
 
 
 def _source_path(name: str) -> Path | None:
