@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         stale = stale_records(trials, finished)
         for t in trials:
             state = "stale" if t.key in stale else "done" if t.key in finished else "todo"
-            print(f"{state:5}  {t.id}" + (f"  ({stale[t.key]})" if t.key in stale else ""))
+            print(f"{state}  {t.id}" + (f"  ({stale[t.key]})" if t.key in stale else ""))
         done = sum(t.key in finished for t in trials)
         print(f"{len(trials)} trials, {done} done"
               + (f" ({len(stale)} of them by other code: run again unless --keep-stale)" if stale else "")
