@@ -49,6 +49,7 @@ class ShakespeareTask:
                           f"{cached.parent}` (renamed {cached.name}) or pass --set task.checkpoint=PATH")
 
     def splits(self):
+        """The corpus, its training ids, and the validation and test windows."""
         from wsbench_plugins.shakespeare.data import read_corpus, split_ids, windows
 
         corpus = read_corpus(self.data)
@@ -56,6 +57,7 @@ class ShakespeareTask:
         return corpus, train, windows(val, self.context), windows(test, self.context)
 
     def load(self, *, progress: bool = True) -> TaskData:
+        from wsbench_plugins.shakespeare.data import windows
         from wsbench_plugins.shakespeare.models import build_lm
 
         from wsbench.errors import ModelError
@@ -69,8 +71,6 @@ class ShakespeareTask:
         except RuntimeError as exc:
             raise ModelError(f"checkpoint {path} does not fit {self.name} with a vocabulary of "
                              f"{len(corpus.vocab)}: {str(exc).splitlines()[0]}") from None
-        from wsbench_plugins.shakespeare.data import windows
-
         calib, _ = windows(train[:64 * self.context + 1], self.context)  # 64 training windows
         return TaskData(model.eval(), vx, vy, tx, ty, num_classes=len(corpus.vocab), calib_x=calib)
 

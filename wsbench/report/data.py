@@ -130,9 +130,11 @@ def load_results(path: str | Path) -> Results:
 def _stale_exact(res: Results, store: ResultsStore) -> dict[str, str]:
     """The exact fronts behind the report that were made by other code."""
     out: dict[str, str] = {}
+    checked: set[str] = set()  # trials of one task/space/quantizer share one front: read it once
     for t in res.trials:
         name = f"exact front {t.task}/{t.trial.space.label}/{t.trial.quantizer.label}"
-        if t.trial.key in res.exact and name not in out:
+        if t.trial.key in res.exact and name not in checked:
+            checked.add(name)
             why = store.exact_stale(res.exp, t.trial)
             if why:
                 out[name] = why
