@@ -2,6 +2,7 @@
 
     python benchmarks/results.py                 # run what is unfinished, rewrite RESULTS.md
     python benchmarks/results.py --only digits   # the digits sections only (minutes on 2 cores)
+    python benchmarks/results.py --only problems # issue 28's problems (hours on 2 cores)
     python benchmarks/results.py --no-run        # tables from the results folders as they are
     python benchmarks/results.py --check         # exit 1 if RESULTS.md differs from the results,
                                                  # or a record behind it was made by other code
@@ -37,18 +38,23 @@ class Block:
     name: str            # the RESULTS.md block
     experiment: str      # file under benchmarks/
     table: str           # report Table label, {task} filled in
-    group: str           # what --only selects besides the name: "digits" or "cifar"
+    group: str           # what --only selects besides the name: digits, search, cifar, problems
     keep: tuple[str, ...] = field(default=())  # columns kept (all but DROP when empty)
+    exact_only: bool = False  # the experiment is run for its exact fronts (landscapes) alone
 
 
+OPEN_SEARCH = ("configuration", "HV", "HV / best-known", "IGD+", "reached 95% of best-known",
+               "unique / requested", "rank (HV)")
 BLOCKS = (
-    Block("quick-search", "quick.toml", "search-{task}", "digits",
+    Block("quick-search", "quick.toml", "search-{task}", "digits", OPEN_SEARCH),
+    Block("quick-k-search", "quick-k.toml", "search-{task}", "digits",
           ("configuration", "HV", "HV / exact", "IGD+", "evals to 99% exact HV", "evals to exact HV",
            "reached exact", "unique / requested", "rank (HV)")),
-    Block("quick-compression", "quick.toml", "compression-{task}", "digits",
+    Block("quick-k-compression", "quick-k.toml", "compression-{task}", "digits",
           ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt", "CR @1pt",
            "CR file @1pt", "test f1 @1pt")),
-    Block("ablation-search", "ablation-digits.toml", "search-{task}", "digits"),
+    Block("ablation-search", "ablation-digits.toml", "search-{task}", "digits",
+          ("configuration", "HV", "unique / requested", "rank (HV)")),
     Block("ablation-compression", "ablation-digits.toml", "compression-{task}", "digits",
           ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt")),
     Block("search-per-evaluation", "search.toml", "search-{task}", "search",
@@ -65,6 +71,13 @@ BLOCKS = (
     Block("cifar-table1", "paper-cifar10-cpu.toml", "table1-{task}", "cifar"),
     Block("cifar-coding-pairs", "paper-cifar10-cpu.toml", "coding-pairs-{task}", "cifar"),
     Block("cifar-fp32-table1", "paper-cifar10-cpu-fp32.toml", "table1-{task}", "cifar-fp32"),
+    Block("problems-layerwise", "problems-layerwise.toml", "search-{task}", "problems",
+          tuple(c + (" [screened: 10% of validation]" if c in ("HV", "HV / best-known", "IGD+") else "")
+                for c in OPEN_SEARCH)),
+    Block("problems-layerwise-cifar", "problems-layerwise-cifar.toml", "search-{task}", "problems",
+          OPEN_SEARCH),
+    Block("problems-landscapes", "problems-landscapes.toml", "tasks", "problems",
+          ("task", "reference front"), exact_only=True),
 )
 BEGIN = "<!-- wsbench:table {name} -->"
 END = "<!-- /wsbench:table -->"
@@ -83,9 +96,11 @@ def run_experiments(blocks: list[Block], progress: bool) -> None:
     from wsbench.experiments.experiment import load_experiment
     from wsbench.experiments.runner import run_experiment
 
+    exact_only = {b.experiment for b in blocks if b.exact_only}
     for name in dict.fromkeys(b.experiment for b in blocks):
         exp = load_experiment(ROOT / "benchmarks" / name)
-        summary = run_experiment(exp, ROOT / "results" / exp.name, progress=progress)
+        summary = run_experiment(exp, ROOT / "results" / exp.name, progress=progress,
+                                 exact_only=name in exact_only)
         print(f"{name}: {summary.ran} trial(s) run, {summary.already_done} already done, "
               f"{len(summary.failed)} failed", file=sys.stderr)
         if summary.failed:
@@ -142,18 +157,21 @@ def _columns(table, block: Block):
 
 def provenance(block: Block, loaded: dict) -> str:
     res = loaded[block.experiment]
-    models = sorted({f"{t.task} {t.record.model or '?'}" for t in res.trials})
+    # the trials' records, or (a folder of landscapes alone) its exact fronts'
+    records = [(t.task, t.record) for t in res.trials] or [
+        (task, e) for task in res.tasks for e in res.exact_for(task) if e.ok]
+    models = sorted({f"{task} {rec.model or '?'}" for task, rec in records})
     runs = res.store.runs()
     ran = [r for r in runs if (r.get("trials") or {}).get("ran")]  # not a rerun that found all done
     machine = (ran or runs or [{}])[-1].get("machine", {})
     # the trials' own thread counts: a process pool's workers set theirs, the runner keeps its own
-    threads = sorted({str(t.record.provenance.get("machine", {}).get("torch_threads"))
-                      for t in res.trials} - {"None"}) or [str(machine.get("torch_threads", "?"))]
+    threads = sorted({str(rec.provenance.get("machine", {}).get("torch_threads"))
+                      for _, rec in records} - {"None"}) or [str(machine.get("torch_threads", "?"))]
     # the libraries the trials' code imports, as their records name them (numpy 1.x and 2.x,
     # say, draw other numbers): "numpy 1.26.4", or every version found when the records differ
     libs: dict[str, set[str]] = {}
-    for t in res.trials:
-        for name, version in ((t.record.code or {}).get("libraries") or {}).items():
+    for _, rec in records:
+        for name, version in ((rec.code or {}).get("libraries") or {}).items():
             libs.setdefault(name, set()).add(version)
     versions = ", ".join(f"{n} {'/'.join(sorted(v))}" for n, v in sorted(libs.items())
                          if n in KEY_LIBRARIES) or "not recorded"

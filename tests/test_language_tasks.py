@@ -127,9 +127,16 @@ def test_compress_writes_a_file_that_decodes_to_the_scored_model(tiny, arch, tmp
     h = FitnessHarness(d, plugins.create("quantizer", "uniform"), plugins.create("space", "k"),
                        device="cpu", metric="accuracy")
     scored = {round(s["val"], 12) for s in rec["merged"]}
+    bits = json.loads((folder / "run.json").read_text())["bits_per_prediction"]
+    by_file = dict(zip(bits["files"], bits["solutions"]))
     for path in files:
         d.model.load_state_dict(load_state_dict(path))
         assert round(h.score_current("val"), 12) in scored
+        # bits per character beside the metric: -log2 p(next character), every position
+        with torch.inference_mode():
+            logp = torch.log_softmax(d.model(d.test_x).double(), dim=1)
+        expected = -logp.gather(1, d.test_y[:, None, :]).mean().item() / np.log(2)
+        assert by_file[f"compressed/{path.name}"]["test"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_a_missing_or_short_corpus_is_one_clear_error(tmp_path, monkeypatch):

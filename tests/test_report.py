@@ -53,10 +53,16 @@ def test_markdown_has_the_tables_and_every_configuration(report):
     for label in ("exhaustive", "nsga2-p4", "random"):
         assert re.search(rf"^\| (\*\*)?{label}", md, re.M), label
     assert "Mann-Whitney" in md and "Holm" in md  # the test used is stated
-    assert "reach the exact front's hypervolume on digits-mlp" in md or \
+    # the ranking's significance is in the search table's own caption, not a loose note
+    caption = next(line for line in md.splitlines() if line.startswith("*digits-mlp: search quality"))
+    assert re.search(r"Friedman test over seeds on HV \(3 configurations\): p = [0-9.e-]+\.", caption)
+    assert "fastest to the exact front's hypervolume on digits-mlp" in md or \
         "reached the exact front's hypervolume on digits-mlp" in md
     assert "figures/digits-mlp-hv.png" in md
     assert "figures/digits-mlp-anytime.png" in md and "fixed target" in md
+    across = md[md.index("## Across problems"):md.index("## Ranks across tasks")]
+    assert "| configuration | digits-mlp | digits-cnn | mean rank |" in across
+    assert "Expected running time (COCO's ERT)" in across and "figures/across-ecdf.png" in across
     ranks = md[md.index("## Ranks across tasks"):]
     assert "Mean rank over all 2 tasks x 3 seeds" in ranks and "| configuration | rank (HV) |" in ranks
     mean_ranks = [float(m) for m in re.findall(r"^\| [^|]+ \| (?:\*\*)?([0-9.]+)", ranks, re.M)]
@@ -65,7 +71,7 @@ def test_markdown_has_the_tables_and_every_configuration(report):
 
 def test_html_is_self_contained(report):
     page = (report / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2 * 6  # 2 tasks x 6 figures
+    assert page.count("data:image/png;base64,") == 2 * 6 + 1  # 2 tasks x 6 figures, 1 across them
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # no external asset
     assert "<table" in page and "nsga2-p4" in page and "<style>" in page
 

@@ -1,6 +1,6 @@
 """Section ``executors``: one experiment through ``local``, ``process`` and ``dask`` (2 workers).
 
-``benchmarks/quick.toml`` (``--quick``: its first 2 seeds) with 1 torch thread per trial, each
+``benchmarks/quick-k.toml`` (``--quick``: its first 2 seeds) with 1 torch thread per trial, each
 run from an empty results folder: the wall time of the whole ``run_experiment`` call (pool or
 cluster start-up included) and, apart, the time after start-up; the speed-up over ``local``;
 and whether the records are identical (``benchmarks/compare_records.py``, timings aside). Goal:
@@ -21,7 +21,7 @@ SECTION = "executors"
 WORKERS = 2
 GOAL = 1.7
 BENCHMARKS = Path(__file__).resolve().parents[1]
-EXPERIMENT = BENCHMARKS / "quick.toml"
+EXPERIMENT = BENCHMARKS / "quick-k.toml"
 
 
 def _compare():

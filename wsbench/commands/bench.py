@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run only this section (repeatable; default: all, 'device' only with a "
                         "--device other than cpu); 'device': harness, batched population and bf16 "
                         "screening at ResNet-20 and ResNet-18 size on --device (population 100 "
-                        "without --quick); 'executors' (only when named): benchmarks/quick.toml "
+                        "without --quick); 'executors' (only when named): benchmarks/quick-k.toml "
                         "through executors local, process and dask at 2 workers, 1 torch thread "
                         "per trial (--quick: 2 seeds)")
     p.add_argument("--device", type=arg(validate.device, "--device", str), default="cpu",

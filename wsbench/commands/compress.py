@@ -72,5 +72,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{result.requested} evaluations requested, {result.unique} unique{estimates}, "
           f"{result.merge_evaluations} in merging; {len(result.merged)} solutions on the front; "
           f"{result.seconds['total']:.1f} s")
+    if result.bits.get("baseline"):
+        sols = ", ".join(f"{b['test']:.3f}" for b in result.bits["solutions"])
+        print(f"cross-entropy on test, bits per prediction (per character for a language model): "
+              f"baseline {result.bits['baseline']['test']:.3f}; solutions {sols}")
     print(f"results: {out}")
     return 0

@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-stale", action="store_true",
                    help="keep finished records made by other code instead of running them again "
                         "(the report marks their rows)")
+    p.add_argument("--exact-only", action="store_true",
+                   help="compute only the exact fronts (every space's whole landscape, where "
+                        "[exact] allows it) and run no trial: a problem's reference, tabulated once")
     from wsbench import settings
 
     # the [run] table's keys; a flag given overrides the file
@@ -66,8 +69,18 @@ def run(args: argparse.Namespace) -> int:
     if not exp.scheduler:  # a cluster's workers have their own devices
         device_available(exp.device, f"{args.config}: device")
     summary = run_experiment(exp, out, progress=not args.no_progress, executor=executor,
-                             keep_stale=args.keep_stale)
+                             keep_stale=args.keep_stale, exact_only=args.exact_only)
     where = summary.executor
+    if args.exact_only:
+        print(f"exact fronts only: {summary.evaluations} unique evaluations in "
+              f"{summary.seconds:.1f} s; no trial run")
+        print(f"results: {out}  (next: wsbench report {out})")
+        if summary.no_exact:  # what was asked for is missing: one line, exit 2
+            from wsbench.errors import ConfigError
+
+            raise ConfigError(f"{len(summary.no_exact)} exact front(s) missing: "
+                              f"{'; '.join(summary.no_exact)}")
+        return 0
     print(f"{summary.total} trials: {summary.already_done} already done, {summary.ran} run, "
           f"{len(summary.skipped)} skipped, {len(summary.failed)} failed; "
           f"{summary.evaluations} unique evaluations in {summary.seconds:.1f} s "

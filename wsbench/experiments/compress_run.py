@@ -15,6 +15,7 @@ from typing import Any
 from wsbench.errors import ConfigError
 from wsbench.experiments import trial as trial_run
 from wsbench.experiments.experiment import LISTS, PluginSpec, Trial
+from wsbench.experiments.log_loss import baseline_bits, solution_bits
 from wsbench.experiments.records import TrialRecord
 from wsbench.experiments.trial import Scored
 from wsbench.settings import FILE_CODINGS  # what `wsbench compress` may save files with
@@ -71,6 +72,9 @@ class CompressResult:
     front: list[Scored]       # chosen non-dominated solutions, before merge
     merged: list[Scored]      # the same solutions after merging
     seconds: dict[str, float]
+    # cross-entropy in bits per prediction (bits per character on a character-level language
+    # model): {"baseline": {"val", "test"}, "solutions": [{"val", "test"}, ...]} (merged ones)
+    bits: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unique(self) -> int:
@@ -102,5 +106,7 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
     outcome = trial_run.run_trial(trial, h, trial_run.harness_facts(h, trial.quantizer.name), {},
                                   progress)
     trial_run.refuse_skipped(outcome, trial)
+    bits = {"baseline": baseline_bits(h),
+            "solutions": [solution_bits(h, m.quantization) for m in outcome.merged]}
     seconds = {"load": load, **outcome.record.seconds, "total": time.perf_counter() - t0}
-    return CompressResult(cfg, outcome.record, outcome.front, outcome.merged, seconds)
+    return CompressResult(cfg, outcome.record, outcome.front, outcome.merged, seconds, bits)

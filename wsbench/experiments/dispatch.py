@@ -166,6 +166,7 @@ class Dispatcher:
     def _exact_done(self, t: Trial, outcome: work.Outcome) -> None:
         if not outcome.ok:  # no file: the next run tries again
             self.say(f"exact front of {t.task.label}/{t.space.label} failed: {outcome.error}")
+            self.summary.no_exact.append(f"{t.task.label}/{t.space.label}: failed: {outcome.error}")
             return
         rec, evaluations = outcome.value
         self._check_model(t, rec.model)
@@ -173,6 +174,7 @@ class Dispatcher:
         self.summary.evaluations += evaluations
         if not rec.ok:
             self.say(f"no exact front for {t.task.label}/{t.space.label}: {rec.reason}")
+            self.summary.no_exact.append(f"{t.task.label}/{t.space.label}: {rec.reason}")
 
     def _check_code(self, t: Trial, rec: TrialRecord) -> None:
         """Say (once a run) when a worker ran other code than this client: its records would be

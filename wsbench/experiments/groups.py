@@ -80,10 +80,12 @@ class GroupRunner:
             runner.say_stale_exact(self.store, self.exp, trial, self.say)
             try:
                 self.summary.evaluations += runner._exact(self.exp, trial, h, self.store,
-                                                          self.progress, self.say)
+                                                          self.progress, self.say, self.summary)
             except Exception as exc:  # noqa: BLE001 - no file: the next run tries again
                 self.say(f"exact front of {trial.task.label}/{trial.space.label} failed: "
                          f"{type(exc).__name__}: {exc}")
+                self.summary.no_exact.append(f"{trial.task.label}/{trial.space.label}: failed: "
+                                             f"{type(exc).__name__}: {exc}")
 
     def trial(self, t: Trial, h, facts: HarnessFacts, memo: dict) -> None:
         summary = self.summary

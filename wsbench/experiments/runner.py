@@ -48,6 +48,7 @@ class RunSummary:
     elsewhere: list[str] = field(default_factory=list)  # written by another process meanwhile
     taken: list[str] = field(default_factory=list)  # still held by another process at the end
     executor: dict[str, Any] = field(default_factory=dict)  # where the trials ran
+    no_exact: list[str] = field(default_factory=list)  # exact fronts that failed or cannot exist
 
     def progress(self) -> dict[str, Any]:
         """The counts run.json records."""
@@ -61,11 +62,13 @@ class RunSummary:
 
 def run_experiment(exp: Experiment, out: str | Path | None = None, progress: bool = True,
                    log: Callable[[str], None] | None = None,
-                   executor: "Executor | None" = None, keep_stale: bool = False) -> RunSummary:
+                   executor: "Executor | None" = None, keep_stale: bool = False,
+                   exact_only: bool = False) -> RunSummary:
     """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>).
 
     A finished record made by other code (:mod:`wsbench.experiments.code_identity`) is run
     again, and so is an exact front; ``keep_stale`` keeps them (the report marks them).
+    ``exact_only`` computes the exact fronts (the tabulated landscapes) and runs no trial.
 
     ``executor`` (default: the experiment's ``[run]`` settings) says where trials run; only this
     process writes the folder. Other processes may run the same folder: each trial is locked
@@ -74,13 +77,15 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
     from wsbench.experiments.executor import executor_for
 
     out = Path(out) if out is not None else Path("results") / exp.name
+    if exact_only and not exp.exact_enabled:
+        raise ConfigError(f"{exp.name}: exact fronts only, but its [exact] table disables them")
     executor = executor if executor is not None else executor_for(exp)
     with executor:  # a cluster is reached (or refused) before the folder is touched
-        return _run(exp, out, progress, log, executor, keep_stale)
+        return _run(exp, out, progress, log, executor, keep_stale, exact_only)
 
 
 def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] | None,
-         executor: "Executor", keep_stale: bool) -> RunSummary:
+         executor: "Executor", keep_stale: bool, exact_only: bool = False) -> RunSummary:
     from tqdm.auto import tqdm
 
     from wsbench.experiments.dispatch import Dispatcher
@@ -99,7 +104,7 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
             + ("kept (--keep-stale; the report marks them)" if keep_stale else
                "will run again (--keep-stale keeps them)") + f": {summarise(stale.values())}")
     fresh = finished if keep_stale else {k: r for k, r in finished.items() if k not in stale}
-    for k in set(finished) - set(fresh):
+    for k in set(finished) - set(fresh) if not exact_only else ():
         store.keep_stale_copy(finished[k])
     todo = [t for t in trials if t.key not in fresh]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
@@ -112,10 +117,11 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
                                      desc=exp.name, disable=not progress, position=0) as bar:
         store.write_header(exp)
         store.write_run(exp, summary.progress())
+        done = set(fresh) | ({t.key for t in trials} if exact_only else set())  # no trial runs
         if executor.in_process:
-            run = GroupRunner(exp, store, set(fresh), fresh, summary, bar, say, progress, claims)
+            run = GroupRunner(exp, store, done, fresh, summary, bar, say, progress, claims)
         else:
-            run = Dispatcher(exp, store, executor, set(fresh), fresh, summary, bar, say, claims)
+            run = Dispatcher(exp, store, executor, done, fresh, summary, bar, say, claims)
         run.groups(todo if not exp.exact_enabled else trials)
         if claims.taken:
             say(f"{len(claims.taken)} trial(s) taken by another process: waiting for them")
@@ -167,7 +173,8 @@ def _fail(store: ResultsStore, t: Trial, exc: BaseException | str, summary: RunS
     say(f"FAILED {t.id}: {msg}")
 
 
-def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool, say) -> int:
+def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool, say,
+           summary: RunSummary) -> int:
     """Enumerate the whole space (when exhaustive accepts it) and write the exact front."""
     from wsbench.experiments.work import exact_record
 
@@ -175,6 +182,7 @@ def _exact(exp: Experiment, trial: Trial, h, store: ResultsStore, progress: bool
     store.write_exact(exp, trial, rec)
     if not rec.ok:
         say(f"no exact front for {trial.task.label}/{trial.space.label}: {rec.reason}")
+        summary.no_exact.append(f"{trial.task.label}/{trial.space.label}: {rec.reason}")
     return evaluations
 
 

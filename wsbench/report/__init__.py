@@ -22,10 +22,12 @@ def write_report(results: str | Path, out: str | Path | None = None,
 
     Also writes ``indicators.csv`` (one row per trial), ``stats.csv`` (per task, configuration
     and metric: n, mean, std, median, quartiles) and ``pairwise.csv`` (rank-sum p, Holm p and
-    A12 of every pair per task and metric). Returns the files written.
+    A12 of every pair per task and metric) and, for each space without an exact front, its
+    best-known front (``best-known/*.csv``). Returns the files written.
     """
     from wsbench import plugins
     from wsbench.files.cache import atomic_write_bytes
+    from wsbench.report.best_known import write_best_known
     from wsbench.report.build import build_document
     from wsbench.report.data import load_results
 
@@ -37,13 +39,18 @@ def write_report(results: str | Path, out: str | Path | None = None,
     if figures and res.trials:
         from wsbench.report.plots import task_figures
 
+        from wsbench.report.across import ACROSS, ecdf_figure
+
         figs = {task: task_figures(res, task, out / "figures") for task in res.tasks if res.by_task(task)}
+        if (across := ecdf_figure(res, out / "figures")) is not None:
+            figs[ACROSS] = [across]
     doc = build_document(res, out, figs, res.store.read("run.json"))
     written = []
     for name, text in (("indicators.csv", indicators_csv(res)), ("stats.csv", stats_csv(res)),
                        ("pairwise.csv", pairwise_csv(res))):
         atomic_write_bytes(out / name, text.encode())
         written.append(out / name)
+    written += write_best_known(res, out)
     written += [r.write(doc, out) for r in reporters]
     return written
 

@@ -47,6 +47,8 @@ class Results:
     # records made by other code than this checkout's (kept with ``wsbench run --keep-stale``):
     # trial id (or "exact front ...") -> why; their configurations' labels end in STALE_MARK
     stale: dict[str, str] = field(default_factory=dict)
+    # best-known front key -> the trial ids it is the union of (spaces without an exact front)
+    best_known: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def store(self) -> ResultsStore:
@@ -56,11 +58,11 @@ class Results:
         return [t for t in self.trials if t.task == task]
 
     def exact_for(self, task: str) -> list[ExactRecord]:
-        """The distinct exact-front records of a task (one per space/quantizer)."""
+        """The distinct exact-front records of a task (one per space/quantizer), also where no
+        trial has finished (``wsbench run --exact-only`` tabulates landscapes alone)."""
         seen: dict[str, ExactRecord] = {}
-        for t in self.trials:
-            rec = self.exact.get(t.trial.key)
-            if t.task == task and rec is not None:
+        for rec in self.exact.values():
+            if (rec.task.get("label") or rec.task.get("name")) == task:
                 seen.setdefault(rec.key, rec)
         return list(seen.values())
 
@@ -121,21 +123,27 @@ def load_results(path: str | Path) -> Results:
         if label not in res.configs:
             res.configs.append(label)
         _add_trial(res, store, t, records.get(t.key), label, exact)
+    for t in trials:  # the exact fronts of groups with no finished trial (a landscape alone)
+        if t.key not in res.exact and (rec := _exact_of(res, store, t, exact)) is not None:
+            res.exact[t.key] = rec
     res.stale = {records[k].id or k: why for k, why in stale.items()}
-    res.stale.update(_stale_exact(res, store))
+    res.stale.update(_stale_exact(res, store, trials))
     check_one_model(res)
+    from wsbench.report.best_known import add_best_known
+
+    add_best_known(res)
     return res
 
 
-def _stale_exact(res: Results, store: ResultsStore) -> dict[str, str]:
+def _stale_exact(res: Results, store: ResultsStore, trials: list[Trial]) -> dict[str, str]:
     """The exact fronts behind the report that were made by other code."""
     out: dict[str, str] = {}
     checked: set[str] = set()  # trials of one task/space/quantizer share one front: read it once
-    for t in res.trials:
-        name = f"exact front {t.task}/{t.trial.space.label}/{t.trial.quantizer.label}"
-        if t.trial.key in res.exact and name not in checked:
+    for t in trials:
+        name = f"exact front {t.task.label}/{t.space.label}/{t.quantizer.label}"
+        if t.key in res.exact and name not in checked:
             checked.add(name)
-            why = store.exact_stale(res.exp, t.trial)
+            why = store.exact_stale(res.exp, t)
             if why:
                 out[name] = why
     return out
@@ -153,10 +161,7 @@ def _add_trial(res: Results, store: ResultsStore, t: Trial, rec: TrialRecord | N
     if not rec.ok:
         res.failed.append((t, rec.reason or ""))
         return
-    ep = store.exact_path(res.exp, t)
-    if ep not in exact_cache:
-        exact_cache[ep] = store.exact(res.exp, t)
-    exact = exact_cache[ep]
+    exact = _exact_of(res, store, t, exact_cache)
     if exact is not None:
         res.exact[t.key] = exact
     ref = res.reference[t.task.label]
@@ -166,6 +171,15 @@ def _add_trial(res: Results, store: ResultsStore, t: Trial, rec: TrialRecord | N
         ind = trial_indicators(rec, ref, exact if exact is not None and exact.ok else None,
                                res.exp.drops, curve=curve)
     res.trials.append(TrialResult(t, rec, t.task.label, label, ind, curve))
+
+
+def _exact_of(res: Results, store: ResultsStore, t: Trial,
+              cache: dict[Path, ExactRecord | None]) -> ExactRecord | None:
+    """The exact-front record of ``t``'s task/space/quantizer, read once per file."""
+    path = store.exact_path(res.exp, t)
+    if path not in cache:
+        cache[path] = store.exact(res.exp, t)
+    return cache[path]
 
 
 def check_one_model(res: Results) -> None:

@@ -24,6 +24,7 @@ from wsbench.report.data import (
     screened_sentence,
     size_axis,
 )
+from wsbench.report.best_known import reference_name
 from wsbench.report.model import Figure
 
 
@@ -74,7 +75,8 @@ def hv_curves(res: Results, task: str, stem: Path) -> Figure:
         ax.fill_between(x, q1, q3, color=colors[c], alpha=0.18, lw=0)
     for e in res.exact_for(task):
         if e.ok:
-            ax.axhline(exact_hv(e, res.reference[task]), color="k", ls="--", lw=1, label="exact front")
+            ax.axhline(exact_hv(e, res.reference[task]), color="k", ls="--", lw=1,
+                       label=f"{reference_name(res, task)} front")
     ax.set_xscale("log")
     ax.set_xlabel("unique evaluations")
     ax.set_ylabel("hypervolume (normalised)" + (f", {screened(res)}" if screened(res) else ""))
@@ -117,7 +119,7 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
                 P = np.asarray(e.front_f)
                 order = np.argsort(P[:, 1])
                 ax.step(P[order, 1], 1 - P[order, 0], where="post", color="k", ls="--", lw=1,
-                        label="exact front")
+                        label=f"{reference_name(res, task)} front")
         if base is not None:
             ax.axhline(base, color="tab:green", lw=0.8, ls=":", label="baseline (val)")
             if zoom:
@@ -133,7 +135,8 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
     axes[1].legend(fontsize=7, loc="lower right")
     return Figure(_save(fig, stem), f"{task}: median attainment surface of each configuration's "
                   f"archives (validation {res.exp.metric} reached with at most d shared values, "
-                  f"median over seeds) and the exact front; right: zoom near the baseline.")
+                  f"median over seeds) and the {reference_name(res, task)} front; right: zoom near "
+                  f"the baseline.")
 
 
 def cr_vs_drop(res: Results, task: str, stem: Path) -> Figure:
@@ -193,9 +196,10 @@ def reach(res: Results, task: str, stem: Path) -> Figure | None:
     labels = list(groups)
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(labels) + 2.0))
     never = res.exp.budget * 1.15
+    ref = reference_name(res, task)
     for i, c in enumerate(labels, start=1):
-        for key, off, marker, name in (("evals_to_99", -0.15, "o", "99% of exact HV"),
-                                       ("evals_to_100", 0.15, "D", "exact HV")):
+        for key, off, marker, name in (("evals_to_99", -0.15, "o", f"99% of {ref} HV"),
+                                       ("evals_to_100", 0.15, "D", f"{ref} HV")):
             v = np.array([t.indicators.get(key, math.nan) for t in groups[c]], dtype=float)
             shown = np.where(np.isfinite(v), v, never)
             ax.scatter(shown, np.full(len(v), i + off), marker=marker, s=22, alpha=0.7,
@@ -210,12 +214,12 @@ def reach(res: Results, task: str, stem: Path) -> Figure | None:
     ax.set_ylim(0.5, len(labels) + 0.7)
     ax.set_xlabel("unique evaluations")
     ax.invert_yaxis()  # the experiment's order, top down
-    ax.set_title(f"{task}: evaluations to reach the exact HV"
+    ax.set_title(f"{task}: evaluations to reach the {ref} HV"
                  + (f" ({screened(res)})" if screened(res) else ""))
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     return Figure(_save(fig, stem), f"{task}: unique evaluations each trial needed to reach 99% "
-                  f"and 100% of the exact front's hypervolume (one marker per seed; bar = median "
+                  f"and 100% of the {ref} front's hypervolume (one marker per seed; bar = median "
                   f"when most seeds reached it; 'never' = not within the budget).")
 
 

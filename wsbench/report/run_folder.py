@@ -38,14 +38,17 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def front_rows(record: "TrialRecord") -> list[dict]:
-    """front.csv: each chosen solution before and after merging, with its coded sizes."""
+def front_rows(record: "TrialRecord", bits: list[dict] | None = None) -> list[dict]:
+    """front.csv: each chosen solution before and after merging, with its coded sizes and the
+    merged model's cross-entropy in bits per prediction (``bits``: one dict per solution)."""
     rows = []
-    for s, m in zip(record.front, record.merged):
+    for i, (s, m) in enumerate(zip(record.front, record.merged)):
+        extra = ({f"merged_{split}_bits": v for split, v in bits[i].items()}
+                 if bits and i < len(bits) else {})
         rows.append({
             "x": " ".join(f"{v:g}" for v in s.x), "K": s.k, "d": s.d,
             "val": s.val, "test": s.test, f"avg_{Coding.FIXED.bits_key}": s.sizes[Coding.FIXED].bits,
-            "merged_d": m.d, "merged_val": m.val, "merged_test": m.test,
+            "merged_d": m.d, "merged_val": m.val, "merged_test": m.test, **extra,
             **{k: v for c in (Coding.HUFFMAN, *LATER_CODINGS) if m.has(c) for k, v in _sizes(m, c).items()},
             "file": f"compressed/{file_name(m)}",
         })
@@ -78,7 +81,7 @@ def _write_stage(result: "CompressResult", stage: Path) -> None:
     rows = table_rows(rec, cfg.merge)
     (stage / "table.md").write_text(format_table(rows, cfg.metric, markdown=True) + "\n")
     _write_csv(stage / "table.csv", rows)
-    _write_csv(stage / "front.csv", front_rows(rec))
+    _write_csv(stage / "front.csv", front_rows(rec, result.bits.get("solutions")))
     assert rec.archive is not None and rec.baseline is not None  # an ok record has both
     _write_csv(stage / "archive.csv", [{**{f"x{j}": v for j, v in enumerate(x)}, "f1": f[0], "f2": f[1]}
                                        for x, f in zip(rec.archive.x, rec.archive.f)])
@@ -90,5 +93,7 @@ def _write_stage(result: "CompressResult", stage: Path) -> None:
     info.update(requested_evaluations=rec.requested, unique_evaluations=rec.unique,
                 merge_evaluations=rec.merge_evaluations, seconds=result.seconds,
                 baseline=rec.baseline.to_dict(), n_shared_weights=rec.n_shared,
-                original_bytes=rec.original_bytes, model=rec.model)
+                original_bytes=rec.original_bytes, model=rec.model,
+                bits_per_prediction={**result.bits, "files": [f"compressed/{file_name(m)}"
+                                                              for m in result.merged]})
     (stage / "run.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
