@@ -113,7 +113,7 @@ def write_best_known(res: Results, out: Path) -> list[Path]:
     from wsbench.files.cache import atomic_write_bytes
 
     folder = out / KIND
-    for old in folder.glob("*.[cj]s*") if folder.is_dir() else ():
+    for old in [*folder.glob("*.csv"), *folder.glob("*.json")]:
         old.unlink()
     written = []
     for rec in {e.key: e for e in res.exact.values() if is_best_known(e)}.values():

@@ -10,10 +10,11 @@ import numpy as np
 
 from wsbench.experiments import stats
 from wsbench.experiments.indicators import drop_label, layer_column
-from wsbench.report.data import (STALE_MARK, Results, TrialResult, exact_hv, screened,
+from wsbench.report.data import (STALE_MARK, Results, TrialResult, screened,
                                  screened_sentence)
-from wsbench.report.best_known import is_best_known, reached_share, reference_name
+from wsbench.report.best_known import reached_share, reference_name
 from wsbench.report.model import Cell, Document, Figure, Section, Table
+from wsbench.report.overview import method_paragraphs, tasks_table
 from wsbench.report.paired import coding_table, merge_table
 from wsbench.report.paper_table import paper_table
 
@@ -128,7 +129,9 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     header = ["configuration"] + [m.title for m in metrics]
     reach = "evals_to_100" in {m.key for m in metrics}
     if reach:
-        share = reached_share(res, task)
+        from wsbench.report.anytime import reference_hv
+
+        share, hv_ref = reached_share(res, task), reference_hv(res, task)[0]
         header.append(f"reached {'' if share == 1 else f'{share:.0%} of '}{reference_name(res, task)}")
     header += ["unique / requested", "rank (HV)"]
     ranks, friedman_p = stats.average_ranks(_seed_blocks(trials, "hv"), higher_is_better=True)
@@ -136,7 +139,7 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     for i, c in enumerate(configs):
         row = [Cell(c)] + [col[i] for col in cols]
         if reach:
-            row.append(_reached_cell(res, task, [t for t in trials if t.config == c], share))
+            row.append(_reached_cell([t for t in trials if t.config == c], share, hv_ref))
         u = stats.summarize(values(trials, c, "unique")).median
         r = stats.summarize(values(trials, c, "requested")).median
         e = stats.summarize(values(trials, c, "charged")).median
@@ -174,14 +177,14 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
     return tables, notes
 
 
-def _reached_cell(res: Results, task: str, trials: list[TrialResult], share: float) -> Cell:
-    """How many seeds reached ``share`` of the reference HV (100%: the exact front's)."""
+def _reached_cell(trials: list[TrialResult], share: float, hv_ref: float) -> Cell:
+    """How many seeds reached ``share`` of the reference HV ``hv_ref`` (100%: the exact front's)."""
     if share == 1:
         ev = [v for v in values(trials, trials[0].config, "evals_to_100") if not math.isnan(v)]
         return Cell(f"{sum(math.isfinite(v) for v in ev)}/{len(ev)}" if ev else "-")
-    from wsbench.report.anytime import reference_hv, runtimes
+    from wsbench.report.anytime import runtimes
 
-    rt = runtimes(trials, reference_hv(res, task)[0], np.array([share]))[:, 0]
+    rt = runtimes(trials, hv_ref, np.array([share]))[:, 0]
     return Cell(f"{int(np.isfinite(rt).sum())}/{len(rt)}")
 
 
@@ -221,56 +224,6 @@ def fastest_note(res: Results, task: str) -> str | None:
             f"seeds; expected running time {e:.0f} unique evaluations: all its seeds' evaluations "
             f"over the seeds that reached it)."
             + (f" ({screened(res)}: on the screened objectives.)" if screened(res) else ""))
-
-
-def tasks_table(res: Results) -> Table:
-    rows = []
-    for task in res.tasks:
-        trials = res.by_task(task)
-        ref = res.reference[task]
-        ex = [e for e in res.exact_for(task) if e.ok]
-        exact = "; ".join(f"{'best-known: ' if is_best_known(e) else ''}{len(e.front_f)} front "
-                          f"points of {e.points}, HV {exact_hv(e, ref):.4f}"
-                          for e in ex) or "not computable"
-        b = trials[0].record.baseline if trials else None
-        rows.append([Cell(task), Cell(f"{b.val:.4f}" if b else "-"), Cell(f"{b.test:.4f}" if b else "-"),
-                     Cell(str(trials[0].record.n_shared) if trials else "-"), Cell(exact),
-                     Cell(ref.as_dict()["formula"])])
-    return Table("tasks", f"Tasks: baseline {res.exp.metric} of the uncompressed model, shared weights, "
-                 f"exact front (exhaustive over the whole space) or, where the space is too large, the "
-                 f"best-known front (the non-dominated union of every trial's archive, written to "
-                 f"best-known/), and the fixed indicator normalisation.",
-                 ["task", f"val {res.exp.metric}", f"test {res.exp.metric}", "shared weights",
-                  "reference front", "normalisation / reference"], rows, align="lrrrll")
-
-
-def method_paragraphs(res: Results, run: dict | None) -> list[str]:
-    e = res.exp
-    runs = res.store.runs()
-    machine = (run or {}).get("machine", {})
-    git = (run or {}).get("git", {})
-    total = sum(t.record.seconds["total"] for t in res.trials)
-    out = [
-        f"Experiment **{e.name}**{': ' + e.description if e.description else ''}. "
-        f"{len(res.exp.trials())} trials = {len(e.tasks)} task(s) x {len(e.spaces)} space(s) x "
-        f"{len(e.quantizers)} quantizer(s) x {len(e.optimizers)} optimizer(s) x {len(e.merges)} merge(s) "
-        f"x {len(e.seeds)} seeds; budget {e.budget} unique evaluations per trial"
-        + (f", at most {e.max_requested} requested" if e.max_requested else "") + ".",
-        f"Objectives: f1 = 1 - validation {e.metric}, f2 = d (shared values); every evaluation of a "
-        f"trial is archived and indicators use the archive's non-dominated set. Hypervolume uses a "
-        f"fixed normalisation and reference point per task (table below), never derived from the fronts. "
-        f"After the search, front members at most {100 * e.max_drop:g} point(s) below the baseline's "
-        f"validation {e.metric} are merged and Huffman-coded and re-scored on the test split.",
-        f"Statistics over seeds: median and IQR in tables (mean and std in stats.csv); "
-        f"{stats.TEST_NAME}; Vargha-Delaney A12 effect size; ranks are Friedman-style mean ranks.",
-        f"Summed trial time {total:.1f} s"
-        + (f"; `wsbench run` wall time {sum(r.get('seconds', 0) for r in runs):.1f} s over "
-           f"{len(runs)} run(s)" if runs else "")
-        + f" on {machine.get('cpu_model') or machine.get('processor', '?')} "
-        f"({machine.get('cpu_count', '?')} CPUs, torch threads {machine.get('torch_threads', '?')}); "
-        f"git {str(git.get('commit'))[:10]}{' (dirty)' if git.get('dirty') else ''}.",
-    ]
-    return out
 
 
 def overall_ranks(res: Results) -> Table:
