@@ -133,7 +133,7 @@ def render(block: Block, loaded: dict) -> str:
     res = loaded[block.experiment]
     doc = build_document(res, res.path, {}, None)
     labels = [block.table.format(task=t) for t in res.tasks]
-    tables = [t for s in doc.sections for t in s.tables if t.label in labels]
+    tables = [t for s in doc.sections for t in (*s.tables, *s.details) if t.label in labels]
     if not tables:
         raise SystemExit(f"results.py: no table {block.table} in results/{res.exp.name}")
     return "\n\n".join(table_md(_columns(t, block)) for t in tables)

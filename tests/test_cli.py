@@ -25,10 +25,18 @@ def run_cli(capsys, *argv):
     (["compress", "--optimizer", "nope"], "valid optimizers:"),
     (["compress", "--quantizer", "nope"], "valid quantizers: kmeans, uniform"),
     (["compress", "--merge", "nope"], "valid merges:"),
+    (["compress", "--merge", "neighbour"], "; did you mean 'neighbor' or 'neighbor-bits'?"),
+    (["compress", "--optimizer", "randm"], "valid optimizers: allocate, botorch, cb-init-nsga2, "
+     "cb-nsga2, cmaes, exhaustive, frontier, nsga2, nsga3, optuna, pso, random; did you mean 'random'?"),
     (["compress", "--k-min", "1"], "K bounds must satisfy 2 <= k_min"),
     (["compress", "--k-min", "50", "--k-max", "10"], "K bounds must satisfy"),
     (["compress", "--set", "optimizer.pop_size"], "--set expects KIND.KEY=VALUE"),
-    (["compress", "--set", "optimizer.no_such_option=1"], "bad options for optimizer 'nsga2'"),
+    (["compress", "--set", "optimizer.no_such_option=1"], "optimizer 'nsga2' has no option 'no_such_option'"),
+    (["compress", "--set", "optimizer.pop_sise=10"], "has no option 'pop_sise' (options: crossover_eta, "
+     "crossover_prob, crossover_prob_var, init, mutation_eta, mutation_prob, pop_size); did you mean 'pop_size'?"),
+    (["compress", "--set", "optimizer.pop_size=abc"],
+     "option pop_size of optimizer 'nsga2' takes an integer (default 100), got 'abc'"),
+    (["compress", "--set", "merge.tolerance=true"], "option tolerance of merge 'neighbor' takes a number"),
     (["compress", "--budget", "0"], "--budget: must be at least 1, got 0"),
     (["compress", "--optimizer", "optuna", "--set", "optimizer.sampler=FooSampler"],
      "sampler must be one of TPESampler"),
@@ -114,3 +122,14 @@ def test_train_reproduces_a_digits_model_and_compares_it_with_the_shipped_one(ca
         assert hashlib.sha256(blob).hexdigest() == sha
         shas.append(sha)
     assert shas[0] == shas[1]
+
+
+def test_a_search_that_ends_before_its_budget_says_why():
+    from wsbench.commands.compress import stop_reason
+
+    assert stop_reason(1000, 5000, 1000, 10_000) is None
+    capped = stop_reason(512, 10_056, 1000, 10_000)
+    assert "stopped at 512 of 1000" in capped and "max_requested 10000" in capped
+    assert "--max-requested" in capped and "9544 of them already evaluated" in capped
+    assert "already evaluated" not in stop_reason(195, 195, 300, 100)
+    assert "nothing new to ask" in stop_reason(39, 200, 100, 10_000)

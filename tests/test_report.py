@@ -63,7 +63,7 @@ def test_markdown_has_the_tables_and_every_configuration(report):
     across = md[md.index("## Across problems"):md.index("## Ranks across tasks")]
     assert "| configuration | digits-mlp | digits-cnn | mean rank |" in across
     assert "Expected running time (COCO's ERT)" in across and "figures/across-ecdf.png" in across
-    ranks = md[md.index("## Ranks across tasks"):]
+    ranks = md[md.index("## Ranks across tasks"):md.index("## Results: digits-mlp")]
     assert "Mean rank over all 2 tasks x 3 seeds" in ranks and "| configuration | rank (HV) |" in ranks
     mean_ranks = [float(m) for m in re.findall(r"^\| [^|]+ \| (?:\*\*)?([0-9.]+)", ranks, re.M)]
     assert len(mean_ranks) == 3 and sum(mean_ranks) == pytest.approx(1 + 2 + 3)  # ranks of 3
@@ -202,3 +202,106 @@ def test_trials_of_other_configurations_in_the_folder_are_named_not_dropped_sile
     assert main(["report", str(tmp_path), "--no-figures", "--format", "markdown"]) == 0
     md = (tmp_path / "report.md").read_text()
     assert "left out, not in this experiment" in md and other in md
+
+
+def test_the_report_leads_with_the_answer(report):
+    """Across problems first, then per problem: the comparison, its figures, compression; the
+    supporting tables (Table I, oracle bounds) collapsed; the method last."""
+    md = (report / "report.md").read_text()
+    order = [md.index(h) for h in ("## Across problems", "## Results: digits-mlp",
+                                   "## Results: digits-cnn", "## Method")]
+    assert order == sorted(order)
+    section = md[md.index("## Results: digits-mlp"):md.index("## Results: digits-cnn")]
+    search = section.index("| configuration | HV |")
+    figure = section.index("figures/digits-mlp-hv.png")
+    compression = section.index("| configuration | CR @0.5pt |")
+    assert search < figure < compression
+    assert "oracle" not in section[compression:section.index("<details>")]
+    for summary in ("digits-mlp: the paper's Table I", "digits-mlp: oracle compression"):
+        assert f"<details><summary>{summary}" in section
+    page = (report / "report.html").read_text()
+    assert page.count("<details>") == md.count("<details>") >= 4
+
+
+FONT_PX, SMALL_PX, PAD_PX = 13, 11, 18  # the report's CSS: table font, IQR line, cell padding
+
+
+def table_widths(page: str) -> dict[str, float]:
+    """Estimated rendered width (px) of each table of a report page: cells do not wrap (but
+    long text ones, anywhere, within 20em), an IQR sits on its own smaller line, a header wraps at spaces; text measured in DejaVu
+    Sans (wider than most sans-serif fonts, so the estimate errs wide)."""
+    from html.parser import HTMLParser
+    from pathlib import Path
+
+    import matplotlib
+    from PIL import ImageFont
+
+    ttf = str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    fonts = {px: ImageFont.truetype(ttf, px) for px in (FONT_PX, SMALL_PX)}
+
+    class Tables(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell, self.col, self.small, self.skip = {}, None, 0, False, 0
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "table":
+                self.current = self.tables.setdefault(a.get("id", str(len(self.tables))), {})
+            elif tag == "caption":
+                self.skip += 1
+            elif tag in ("tr",):
+                self.col = 0
+            elif tag in ("td", "th"):
+                self.cell = {"th": tag == "th", "lines": [""], "small": [], "wraps": a.get("class") == "t"}
+            elif tag == "span" and a.get("class") == "iqr" and self.cell is not None:
+                self.small = True
+
+        def handle_endtag(self, tag):
+            if tag == "caption":
+                self.skip -= 1
+            elif tag == "span":
+                self.small = False
+            elif tag in ("td", "th") and self.cell is not None:
+                c = self.cell
+                words = [fonts[FONT_PX].getlength(word) for word in (c["lines"][0].split() or [""])]
+                if c["th"]:  # wraps at spaces: its widest word
+                    w = max(words)
+                elif c["wraps"]:  # long text: wraps (anywhere) within 20em
+                    w = min(fonts[FONT_PX].getlength(c["lines"][0]), 20 * FONT_PX)
+                else:
+                    w = max([fonts[FONT_PX].getlength(c["lines"][0])]
+                            + [fonts[SMALL_PX].getlength(s) for s in c["small"]])
+                self.current[self.col] = max(self.current.get(self.col, 0.0), w + PAD_PX)
+                self.col += 1
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None and not self.skip:
+                if self.small:
+                    self.cell["small"].append(data)
+                else:
+                    self.cell["lines"][0] += data
+
+    parser = Tables()
+    parser.feed(page)
+    return {name: sum(cols.values()) for name, cols in parser.tables.items()}
+
+
+def test_the_width_estimate_sees_a_table_wider_than_the_page():
+    from wsbench.report.html_page import table_html
+    from wsbench.report.model import Cell, Table
+
+    wide = Table("wide", "", ["configuration"] + [f"column {i}" for i in range(20)],
+                 [[Cell("cb-nsga2(pop_size=20)")] + [Cell("0.5910 (0.0086)") for _ in range(20)]])
+    narrow = Table("narrow", "", ["configuration", "HV"], [[Cell("random"), Cell("0.5 (0.1)")]])
+    widths = table_widths(table_html(wide) + table_html(narrow))
+    assert widths["wide"] > 1150 > 800 > widths["narrow"] > 60
+
+
+def test_no_table_is_wider_than_the_page(report):
+    """The HTML page is 1,150 px wide; no table of the report needs more (estimated)."""
+    widths = table_widths((report / "report.html").read_text())
+    assert len(widths) >= 10
+    too_wide = {name: round(w) for name, w in widths.items() if w > 1150}
+    assert not too_wide

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 COMMANDS = ("compress", "decompress", "plugins", "train", "run", "report", "bench")
@@ -28,6 +29,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+UNKNOWN_NAME = re.compile(r"unknown (?P<kind>[\w-]+) '(?P<name>[^']*)'; valid [\w-]+s: (?P<valid>[^;]*)$")
+
+
+def with_suggestion(message: str) -> str:
+    """An unknown plugin name's error with the closest valid names appended ("did you mean")."""
+    m = UNKNOWN_NAME.search(message)
+    if not m:
+        return message
+    from wsbench.commands.overrides import suggest
+
+    return message + suggest(m["name"], [v.strip() for v in m["valid"].split(",")])
+
+
 def main(argv: list[str] | None = None) -> int:
     from wsbench.errors import WsbenchError
 
@@ -45,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except WsbenchError as exc:
         if args.debug:
             raise
-        print(f"wsbench: error: {exc}", file=sys.stderr)
+        print(f"wsbench: error: {with_suggestion(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wsbench: interrupted", file=sys.stderr)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 
 def parse_options(pairs: list[str] | None) -> dict[str, dict[str, object]]:
     """``["optimizer.pop_size=50", "merge.tolerance=0.01"]`` -> {kind: {key: value}}.
 
-    Values are read as JSON when they parse (numbers, true/false, lists), else kept as strings.
+    Values are read as TOML values when they parse (numbers, true/false, lists, quoted text),
+    else kept as strings, as ``wsbench run --set`` reads them.
     """
+    from wsbench.commands.overrides import read_value
     from wsbench.errors import ConfigError
 
     out: dict[str, dict[str, object]] = {}
@@ -18,9 +18,5 @@ def parse_options(pairs: list[str] | None) -> dict[str, dict[str, object]]:
         kind, dot, key = target.partition(".")
         if not sep or not dot or not key:
             raise ConfigError(f"--set expects KIND.KEY=VALUE (e.g. optimizer.pop_size=50), got {pair!r}")
-        try:
-            value: object = json.loads(raw)
-        except ValueError:
-            value = raw
-        out.setdefault(kind, {})[key] = value
+        out.setdefault(kind, {})[key] = read_value(raw)
     return out

@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError(f"--set kinds must be task, optimizer, quantizer, merge or space, "
                           f"got {', '.join(sorted(unknown))}")
+    from wsbench.commands.overrides import check_options
+
+    for kind, options in opts.items():
+        check_options(kind, getattr(args, kind), options)
     space_opts = opts.get("space", {})
     if args.space == "k":
         space_opts = {"k_min": args.k_min, "k_max": args.k_max, **space_opts}
@@ -72,9 +76,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{result.requested} evaluations requested, {result.unique} unique{estimates}, "
           f"{result.merge_evaluations} in merging; {len(result.merged)} solutions on the front; "
           f"{result.seconds['total']:.1f} s")
+    why = stop_reason(result.unique, result.requested, cfg.budget, cfg.max_requested)
+    if why:
+        print(why)
     if result.bits.get("baseline"):
         sols = ", ".join(f"{b['test']:.3f}" for b in result.bits["solutions"])
         print(f"cross-entropy on test, bits per prediction (per character for a language model): "
               f"baseline {result.bits['baseline']['test']:.3f}; solutions {sols}")
     print(f"results: {out}")
     return 0
+
+
+def stop_reason(unique: int, requested: int, budget: int, max_requested: int | None) -> str | None:
+    """Why a search ended before its budget of unique evaluations, where it did (a progress bar
+    that stops at 512/1000 otherwise says nothing)."""
+    if unique >= budget:
+        return None
+    if max_requested is not None and requested >= max_requested:
+        repeats = (f", {requested - unique} of them already evaluated (the optimizer converged)"
+                   if requested > 1.5 * unique else "")
+        return (f"the search stopped at {unique} of {budget} unique evaluations: it had asked "
+                f"for {requested} decisions (max_requested {max_requested}){repeats}; raise "
+                f"--max-requested to go on")
+    return (f"the search stopped at {unique} of {budget} unique evaluations: the optimizer "
+            f"had nothing new to ask (a small space, or converged)")

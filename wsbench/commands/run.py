@@ -30,6 +30,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exact-only", action="store_true",
                    help="compute only the exact fronts (every space's whole landscape, where "
                         "[exact] allows it) and run no trial: a problem's reference, tabulated once")
+    p.add_argument("--seeds", metavar="SEEDS",
+                   help="override the file's seeds: a count (3), a range (0-2) or a list (1,4,7)")
+    p.add_argument("--budget", type=int, metavar="N",
+                   help="override the file's budget (unique evaluations per trial)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="override any value of the file, validated like it: a setting "
+                        "(fidelity=0.1), a table's key (indicator.d_max=256) or a plugin option, "
+                        "on every plugin that takes it (optimizer.pop_size=10) or on one "
+                        "(optimizer.nsga2.pop_size=10); repeatable")
     from wsbench import settings
 
     # the [run] table's keys; a flag given overrides the file
@@ -37,28 +46,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, **dict.fromkeys(RUN_FLAGS))
 
 
-def run(args: argparse.Namespace) -> int:
+def load(args: argparse.Namespace):
+    """The experiment file with the command line's overrides and ``[run]`` flags applied."""
     from wsbench.experiments.experiment import load_experiment
 
     exp = load_experiment(args.config)
-    exp = replace(exp, **{k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None})
+    if args.seeds is not None or args.budget is not None or args.sets:
+        import tomllib
+
+        from wsbench.commands import overrides
+        from wsbench.experiments.experiment_toml import parse_experiment
+
+        data = overrides.apply(tomllib.loads(exp.source), args.seeds, args.budget, args.sets)
+        exp = parse_experiment(data, source=f"{args.config} (with command-line overrides)",
+                               text=overrides.header(args.seeds, args.budget, args.sets) + exp.source)
+    return replace(exp, **{k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None})
+
+
+def dry_run(exp, out: Path) -> int:
+    """List the trials and whether each is done, stale or to do; run nothing."""
+    from wsbench.experiments.code_identity import stale_records
+    from wsbench.experiments.store import ResultsStore
+
+    trials = exp.trials()
+    finished = ResultsStore(out).finished() if out.exists() else {}
+    stale = stale_records(trials, finished)
+    for t in trials:
+        state = "stale" if t.key in stale else "done" if t.key in finished else "todo"
+        print(f"{state}  {t.id}" + (f"  ({stale[t.key]})" if t.key in stale else ""))
+    done = sum(t.key in finished for t in trials)
+    print(f"{len(trials)} trials, {done} done"
+          + (f" ({len(stale)} of them by other code: run again unless --keep-stale)" if stale else "")
+          + f"; results: {out}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    exp = load(args)
     out = args.out if args.out is not None else Path("results") / exp.name
     if args.dry_run:
-        from wsbench.experiments.store import ResultsStore
-
-        from wsbench.experiments.code_identity import stale_records
-
-        trials = exp.trials()
-        finished = ResultsStore(out).finished() if out.exists() else {}
-        stale = stale_records(trials, finished)
-        for t in trials:
-            state = "stale" if t.key in stale else "done" if t.key in finished else "todo"
-            print(f"{state}  {t.id}" + (f"  ({stale[t.key]})" if t.key in stale else ""))
-        done = sum(t.key in finished for t in trials)
-        print(f"{len(trials)} trials, {done} done"
-              + (f" ({len(stale)} of them by other code: run again unless --keep-stale)" if stale else "")
-              + f"; results: {out}")
-        return 0
+        return dry_run(exp, out)
     from wsbench.experiments.executor import executor_for
     from wsbench.experiments.runner import run_experiment
     from wsbench.experiments.store import ResultsStore, prepare_root

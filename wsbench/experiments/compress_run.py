@@ -100,7 +100,8 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
                           "(a merge changes the values, which the payload no longer describes)")
     t0 = time.perf_counter()
     trial = cfg.trial()
-    trial.optimizer.create(), trial.merge.create()  # a bad name or option fails before loading
+    for spec in (trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge):
+        spec.create()  # a bad name or option fails in a second, before the task loads
     h = trial_run.build_harness(trial, cfg.device, progress=progress)
     load = time.perf_counter() - t0
     outcome = trial_run.run_trial(trial, h, trial_run.harness_facts(h, trial.quantizer.name), {},

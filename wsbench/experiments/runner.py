@@ -90,6 +90,7 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
 
     from wsbench.experiments.dispatch import Dispatcher
     from wsbench.experiments.groups import GroupRunner
+    from wsbench.experiments.plain_progress import PlainProgress, interactive
     from wsbench.experiments.work import torch_threads
 
     store = ResultsStore(out, keep_stale=keep_stale)
@@ -113,8 +114,12 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
                          stale={finished[k].id or k: r for k, r in stale.items()})
     start = time.perf_counter()
     threads = exp.threads if executor.in_process else None  # else each task sets its own
-    with torch_threads(threads), tqdm(total=len(trials), initial=summary.already_done, unit="trial",
-                                     desc=exp.name, disable=not progress, position=0) as bar:
+    plain = progress and log is None and not interactive()  # a log file: lines, not bars
+    bar_kind = (PlainProgress(len(trials), summary.already_done, exp.name) if plain else
+                tqdm(total=len(trials), initial=summary.already_done, unit="trial", desc=exp.name,
+                     disable=not progress, position=0))
+    progress = progress and not plain  # the trials' own bars too
+    with torch_threads(threads), bar_kind as bar:
         store.write_header(exp)
         store.write_run(exp, summary.progress())
         done = set(fresh) | ({t.key for t in trials} if exact_only else set())  # no trial runs

@@ -113,19 +113,26 @@ def _charged_sentence(trials: list[TrialResult]) -> str:
             "requested, medians)")
 
 
-def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
+def task_tables(res: Results, task: str) -> tuple[list[Table], list[Table], list[str]]:
+    """A task's tables in reading order, the supporting ones (shown collapsed), and notes."""
     trials = res.by_task(task)
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
-    n_seeds = len(res.exp.seeds)
-    notes: list[str] = []
-    tables = []
-    # search quality
-    cols, comps_by_metric = [], {}
-    for m in search_metrics(res):
-        col, comps = metric_column(trials, configs, m)
-        cols.append(col)
-        comps_by_metric[m.key] = comps
+    search, comps = search_table(res, task, trials, configs)
+    compression, oracle = compression_tables(res, task, trials, configs)
+    pairwise = pairwise_table(task, comps)
+    tables = [search, compression] + ([pairwise] if pairwise else [])
+    return tables, [oracle] if oracle else [], []
+
+
+def search_table(res: Results, task: str, trials: list[TrialResult], configs: list[str]
+                 ) -> tuple[Table, list]:
+    """The optimizer comparison (the report's answer) and the pairwise tests on HV."""
+    cols, comps = [], []
     metrics = search_metrics(res)
+    for m in metrics:
+        col, c = metric_column(trials, configs, m)
+        cols.append(col)
+        comps = c if m.key == "hv" else comps
     header = ["configuration"] + [m.title for m in metrics]
     reach = "evals_to_100" in {m.key for m in metrics}
     if reach:
@@ -144,37 +151,49 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[str]]:
         r = stats.summarize(values(trials, c, "requested")).median
         e = stats.summarize(values(trials, c, "charged")).median
         spent = f"{_fmt(u, '.0f')} + {_fmt(e, '.1f')}" if e > 0 else _fmt(u, '.0f')
-        row.append(Cell(f"{spent} / {_fmt(r, '.0f')}"))
-        row.append(Cell(f"{ranks[c]:.2f}" if c in ranks else "-"))
-        rows.append(row)
-    tables.append(Table(f"search-{task}", f"{task}: search quality over {n_seeds} seeds, median (IQR). "
-                        f"Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, p < 0.05). "
-                        f"HV of the archive's non-dominated set with the fixed reference of this task; "
-                        f"evaluations are unique ones{_charged_sentence(trials)}; rank: mean rank "
-                        f"of HV per seed (1 = best)." + _friedman_sentence(ranks, friedman_p)
-                        + screened_sentence(res),
-                        header, rows))
-    # compression after merge + Huffman
+        rows.append(row + [Cell(f"{spent} / {_fmt(r, '.0f')}"),
+                           Cell(f"{ranks[c]:.2f}" if c in ranks else "-")])
+    return Table(f"search-{task}", f"{task}: search quality over {len(res.exp.seeds)} seeds, median "
+                 f"(IQR). Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, "
+                 f"p < 0.05). HV of the archive's non-dominated set with the fixed reference of "
+                 f"this task; evaluations are unique ones{_charged_sentence(trials)}; rank: mean "
+                 f"rank of HV per seed (1 = best)." + _friedman_sentence(ranks, friedman_p)
+                 + screened_sentence(res), header, rows), comps
+
+
+def compression_tables(res: Results, task: str, trials: list[TrialResult], configs: list[str]
+                       ) -> tuple[Table, Table | None]:
+    """Compression after merge + Huffman, selected on validation; and the test-selected
+    (oracle) bounds apart, since they are never a claim."""
     cm = compression_metrics(res)
-    ccols = [metric_column(trials, configs, m)[0] for m in cm]
-    crow = [[Cell(c)] + [col[i] for col in ccols] for i, c in enumerate(configs)]
-    tables.append(Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman bits) and "
-                        f"whole-file CR after merging, among solutions whose validation {res.exp.metric} "
-                        f"is at most 0.5 or 1 point below the baseline, with their test {res.exp.metric}; "
-                        f"oracle CR @test-x: the same among solutions chosen by their test "
-                        f"{res.exp.metric} (at most x points below the baseline's): it selects on "
-                        f"test, so it is a bound for comparison, never a claim; "
-                        f"median (IQR) over seeds, bold and dagger as above.",
-                        ["configuration"] + [m.title for m in cm], crow))
-    # pairwise tests on HV
-    prow = [[Cell(f"{c.a} vs {c.b}"), Cell(f"{c.p:.3g}"), Cell(f"{c.p_holm:.3g}"),
+    parts = []
+    for oracle in (False, True):
+        ms = [m for m in cm if m.title.startswith("oracle") == oracle]
+        cols = [metric_column(trials, configs, m)[0] for m in ms]
+        parts.append((ms, [[Cell(c)] + [col[i] for col in cols] for i, c in enumerate(configs)]))
+    (ms, rows), (oms, orows) = parts
+    metric = res.exp.metric
+    main = Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman bits) and "
+                 f"whole-file CR after merging, among solutions whose validation {metric} is at "
+                 f"most 0.5 or 1 point below the baseline, with their test {metric}; median (IQR) "
+                 f"over seeds, bold and dagger as above.", ["configuration"] + [m.title for m in ms],
+                 rows)
+    oracle = Table(f"oracle-{task}", f"{task}: oracle compression (a bound for comparison, never "
+                   f"a claim). Oracle CR @test-x: the best CR among solutions chosen by their test "
+                   f"{metric} (at most x points below the baseline's): it selects on test; median "
+                   f"(IQR) over seeds.", ["configuration"] + [m.title for m in oms], orows)
+    return main, oracle if oms else None
+
+
+def pairwise_table(task: str, comps: list) -> Table | None:
+    rows = [[Cell(f"{c.a} vs {c.b}"), Cell(f"{c.p:.3g}"), Cell(f"{c.p_holm:.3g}"),
              Cell(f"{c.a12:.2f}"), Cell(stats.a12_magnitude(c.a12)),
-             Cell(c.better(True) or "-")] for c in comps_by_metric["hv"]]
-    if prow:
-        tables.append(Table(f"pairwise-hv-{task}", f"{task}: pairwise {stats.TEST_NAME} on final HV; "
-                            f"A12 = P(HV_a > HV_b) + P(=)/2.",
-                            ["pair", "p", "p (Holm)", "A12", "effect", "better (p<0.05)"], prow))
-    return tables, notes
+             Cell(c.better(True) or "-")] for c in comps]
+    if not rows:
+        return None
+    return Table(f"pairwise-hv-{task}", f"{task}: pairwise {stats.TEST_NAME} on final HV; "
+                 f"A12 = P(HV_a > HV_b) + P(=)/2.",
+                 ["pair", "p", "p (Holm)", "A12", "effect", "better (p<0.05)"], rows)
 
 
 def _reached_cell(trials: list[TrialResult], share: float, hv_ref: float) -> Cell:
@@ -244,24 +263,25 @@ def overall_ranks(res: Results) -> Table:
 
 def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], run: dict | None
                    ) -> Document:
-    sections = [Section("Method", method_paragraphs(res, run), [tasks_table(res)])]
-    for task in res.tasks:
-        if not res.by_task(task):
-            continue
-        tables, notes = task_tables(res, task)
-        table1 = paper_table(res, task)
-        if table1 is not None:
-            tables.insert(0, table1)
-        tables += [t for t in (merge_table(res, task), coding_table(res, task)) if t is not None]
-        note = fastest_note(res, task)
-        sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
-                                figures.get(task, [])))
+    """The answer first (across problems, then each problem's comparison and its figures),
+    then compression, the supporting tables (collapsed) and the method."""
+    sections = []
     if len({t.task for t in res.trials}) > 1:
         from wsbench.report.across import ACROSS, ert_table, leaderboard
 
         sections.append(Section("Across problems", [], [leaderboard(res), ert_table(res)],
                                 figures.get(ACROSS, [])))
         sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
+    for task in res.tasks:
+        if not res.by_task(task):
+            continue
+        tables, details, notes = task_tables(res, task)
+        details += [t for t in (paper_table(res, task), merge_table(res, task),
+                                coding_table(res, task)) if t is not None]
+        note = fastest_note(res, task)
+        sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
+                                figures.get(task, []), details=details))
+    sections.append(Section("Method", method_paragraphs(res, run), [tasks_table(res)]))
     problems = ([f"skipped {t.id}: {r}" for t, r in res.skipped]
                 + [f"failed {t.id}: {r} (traceback: tracebacks/{t.id}.txt)" for t, r in res.failed]
                 + [f"not run yet: {t.id}" for t in res.missing]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsbench.report.model import Cell, Document, Table
+from wsbench.report.model import Cell, Document, Table, summary_of
 
 
 def cell_md(c: Cell) -> str:
@@ -26,10 +26,15 @@ def render(doc: Document) -> str:
     for s in doc.sections:
         parts.append("#" * s.level + " " + s.title)
         parts += s.paragraphs
-        parts += [table_md(t) for t in s.tables]
-        for f in s.figures:
-            rel = f.stem.with_suffix(".png").relative_to(doc.root)
-            parts.append(f"![{f.stem.name}]({rel.as_posix()})\n\n*{f.caption}*")
+        for b in s.blocks():
+            if isinstance(b, Table):
+                parts.append(table_md(b))
+            else:
+                rel = b.stem.with_suffix(".png").relative_to(doc.root)
+                parts.append(f"![{b.stem.name}]({rel.as_posix()})\n\n*{b.caption}*")
+        # GitHub renders a table inside <details> when blank lines surround it
+        parts += [f"<details><summary>{summary_of(t.caption)}</summary>\n\n{table_md(t)}\n\n"
+                  f"</details>" for t in s.details]
     return "\n\n".join(parts) + "\n"
 
 

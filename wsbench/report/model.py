@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def summary_of(caption: str) -> str:
+    """The first sentence of a caption: what a collapsed table says it holds."""
+    return caption.split(". ")[0].rstrip(".")
+
+
 @dataclass
 class Cell:
     text: str
@@ -35,6 +40,12 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     level: int = 2
+    lead: int = 1        # tables shown before the figures: the answer first, then the picture
+    details: list[Table] = field(default_factory=list)  # supporting tables, collapsed in HTML
+
+    def blocks(self) -> list[Table | Figure]:
+        """Tables and figures in reading order (details apart)."""
+        return [*self.tables[:self.lead], *self.figures, *self.tables[self.lead:]]
 
 
 @dataclass

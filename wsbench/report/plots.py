@@ -51,6 +51,23 @@ def _colors(configs: list[str]) -> dict[str, tuple]:
     return {c: cmap(i % cmap.N) for i, c in enumerate(configs)}
 
 
+def overlap_labels(curves: dict[str, np.ndarray]) -> dict[str, str]:
+    """Legend labels that name the curve each one coincides with ("random (= nsga2)"), so a
+    legend entry whose line lies under another's still says where it is."""
+    labels, seen = {}, []
+    for c, y in curves.items():
+        twin = next((o for o, v in seen if v.shape == y.shape and np.allclose(v, y, equal_nan=True)),
+                    None)
+        labels[c] = f"{c} (= {twin})" if twin else c
+        seen.append((c, np.asarray(y, dtype=float)))
+    return labels
+
+
+def _widths(n: int) -> np.ndarray:
+    """Line widths, thickest first: identical curves drawn later stay visible inside earlier ones."""
+    return np.linspace(3.6, 1.2, max(n, 1))
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
 
@@ -68,10 +85,11 @@ def hv_curves(res: Results, task: str, stem: Path) -> Figure:
     n = max([res.exp.budget] + [len(t.curve) for ts in groups.values() for t in ts])
     x = np.arange(1, n + 1)
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for c, ts in groups.items():
-        Y = curves_on_grid(ts, n)
-        q1, med, q3 = np.quantile(Y, [0.25, 0.5, 0.75], axis=0)
-        ax.plot(x, med, color=colors[c], lw=1.6, label=c)
+    bands = {c: np.quantile(curves_on_grid(ts, n), [0.25, 0.5, 0.75], axis=0)
+             for c, ts in groups.items()}
+    labels = overlap_labels({c: b[1] for c, b in bands.items()})
+    for (c, (q1, med, q3)), lw in zip(bands.items(), _widths(len(bands))):
+        ax.plot(x, med, color=colors[c], lw=lw, label=labels[c])
         ax.fill_between(x, q1, q3, color=colors[c], alpha=0.18, lw=0)
     for e in res.exact_for(task):
         if e.ok:
@@ -108,12 +126,12 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
     grid = np.unique(np.round(np.geomspace(max(1.0, min(ds, default=2)), max(ds, default=1024), 400)))
     base = next(iter(groups.values()))[0].record.baseline.val if groups else None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    widths = np.linspace(4.5, 1.2, max(len(groups), 1))  # identical surfaces stay visible
+    surfaces = {c: attainment([np.asarray(t.record.archive.f) for t in ts], grid)
+                for c, ts in groups.items()}
+    labels = overlap_labels(surfaces)
     for ax, zoom in zip(axes, (False, True)):
-        for (c, ts), lw in zip(groups.items(), widths):
-            F = [np.asarray(t.record.archive.f) for t in ts]
-            med = attainment(F, grid)
-            ax.step(grid, 1 - med, where="post", color=colors[c], lw=lw, alpha=0.85, label=c)
+        for (c, med), lw in zip(surfaces.items(), _widths(len(surfaces))):
+            ax.step(grid, 1 - med, where="post", color=colors[c], lw=lw, alpha=0.85, label=labels[c])
         for e in res.exact_for(task):
             if e.ok:
                 P = np.asarray(e.front_f)
@@ -124,13 +142,15 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
             ax.axhline(base, color="tab:green", lw=0.8, ls=":", label="baseline (val)")
             if zoom:
                 ax.set_ylim(base - 0.03, base + 0.012)
+                near = [grid[np.argmax(1 - m >= base - 0.03)] for m in surfaces.values()
+                        if np.any(1 - m >= base - 0.03)]
+                if near:  # the axis starts where a surface enters the view
+                    ax.set_xlim(min(near) / 1.2, grid[-1] * 1.1)
         ax.set_xscale("log", base=2)
         ax.set_xlabel(size_axis(res.exp.size, res.exp.size_coding)[0])
         ax.set_ylabel(f"validation {res.exp.metric}" + (f" ({screened(res)})" if screened(res) else ""))
         ax.grid(alpha=0.3)
     axes[0].set_title(f"{task}: median attainment surfaces")
-    fig.text(0.5, 0.005, "thicker lines are drawn first: identical surfaces overlap", ha="center",
-             fontsize=7, color="0.4")
     axes[1].set_title("near the baseline")
     axes[1].legend(fontsize=7, loc="lower right")
     return Figure(_save(fig, stem), f"{task}: median attainment surface of each configuration's "
@@ -149,11 +169,15 @@ def cr_vs_drop(res: Results, task: str, stem: Path) -> Figure:
     lowest = min([0.0] + [float(P[:, 0].min()) for P in pts.values() if len(P)])
     drops = np.linspace(lowest, res.exp.max_drop, 81)
     fig, ax = plt.subplots(figsize=(7, 4.2))
+    meds = {}
     for c, ts in groups.items():
         Y = np.array([best_cr_curve(t.record, drops) for t in ts])
         med = np.median(np.where(np.isnan(Y), -np.inf, Y), axis=0)  # no solution counts as worst
         med[~np.isfinite(med)] = np.nan
-        ax.step(100 * drops, med, where="post", color=colors[c], lw=1.5, label=c)
+        meds[c] = med
+    labels = overlap_labels(meds)
+    for (c, med), lw in zip(meds.items(), _widths(len(meds))):
+        ax.step(100 * drops, med, where="post", color=colors[c], lw=lw, alpha=0.85, label=labels[c])
         if len(pts[c]):
             ax.scatter(100 * pts[c][:, 0], pts[c][:, 1], s=9, color=colors[c], alpha=0.35)
     ax.axvline(0, color="tab:green", lw=0.8, ls=":")

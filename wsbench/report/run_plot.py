@@ -37,13 +37,20 @@ def front_plot(rec: "TrialRecord", cfg: "CompressConfig", path: Path) -> Path:
             continue
         ys = [s.val if "val" in label else s.test for s in items]
         ax.scatter([size_of(s) for s in items], ys, s=28, label=label, **style)
-    ax.axhline(base.val, color="tab:green", lw=1, ls="--", label="baseline (val)")
-    ax.axhline(base.test, color="tab:green", lw=1, ls=":", label="baseline (test)")
+    if abs(base.val - base.test) < 5e-4:  # one line, not two drawn on top of each other
+        ax.axhline(base.val, color="tab:green", lw=1, ls="--", label="baseline (val = test)")
+    else:
+        ax.axhline(base.val, color="tab:green", lw=1, ls="--", label="baseline (val)")
+        ax.axhline(base.test, color="tab:green", lw=1, ls=":", label="baseline (test)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel(size_label)
     ax.set_ylabel(f"{metric}")
-    lo = min([base.test, base.val] + [s.test for s in rec.merged]) - 0.05
-    ax.set_ylim(max(0.0, lo), 1.0)
+    lo = max(0.0, min([base.test, base.val] + [s.test for s in rec.merged]) - 0.05)
+    ax.set_ylim(lo, 1.0)
+    shown = [size_of(s) for s in (*rec.front, *rec.merged)]
+    shown += [d for f1, d in archive_f if 1 - f1 >= lo]
+    if shown:  # the axis spans the points in view, not the coarse evaluations below them
+        ax.set_xlim(min(shown) / 1.3, max(shown) * 1.3)
     ax.set_title(f"{cfg.task}: {cfg.optimizer} / {cfg.quantizer} / merge {cfg.merge} "
                  f"(seed {cfg.seed})")
     ax.legend(fontsize=7, loc="lower right")
