@@ -33,17 +33,12 @@ from typing import Any
 import numpy as np
 
 
-def own_coding(record) -> str:
-    """The file coding a method is measured in: a codec's own, else the paper's Huffman."""
-    from wsbench.experiments.codings import Coding
-
-    return "native" if record.front and record.front[0].has(Coding.NATIVE) else "huffman"
-
-
 def selections(store_root: Path) -> tuple[dict, list[dict]]:
-    """The experiment's facts and one row per (method, seed, drop)."""
+    """The experiment's facts and one row per (method, seed, drop), selected as the report
+    selects (:func:`wsbench.report.methods.select`)."""
     from wsbench.experiments.experiment import Experiment
     from wsbench.experiments.store import ResultsStore
+    from wsbench.report.methods import own_coding, select
 
     store = ResultsStore(store_root)
     exp = Experiment.from_dict(store.read("experiment.json"))
@@ -51,18 +46,11 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
     for rec in sorted(store.finished().values(), key=lambda r: r.id):
         if not rec.ok:
             continue
-        coding = own_coding(rec)
-        key = "cr_file_native" if coding == "native" else "cr_file"
+        key = "cr_file_native" if own_coding(rec) == "native" else "cr_file"
         label = f"{rec.trial['space']['label']} / {rec.trial['optimizer']['label']}"
-        for drop in [d for d in exp.drops if d <= rec.trial["max_drop"] + 1e-12]:  # what it kept
-            ok = [s for s in rec.front if rec.baseline.val - s.val <= drop + 1e-12]
-            best = max(ok, key=lambda s: s[key]) if ok else None
+        for pick in select(rec, exp.drops):
             rows.append({"method": label, "space": rec.trial["space"], "seed": rec.trial["seed"],
-                         "quantizer": rec.trial["quantizer"]["name"],
-                         "drop": drop, "coding": coding, "x": best["x"] if best else None,
-                         "cr_file": best[key] if best else None,
-                         "val_drop": 100 * (rec.baseline.val - best.val) if best else None,
-                         "test_drop": 100 * (rec.baseline.test - best.test) if best else None,
+                         "quantizer": rec.trial["quantizer"]["name"], **pick,
                          "unique": rec.unique, "baseline": rec.baseline.to_dict(),
                          "front": [(s[key], s.val, s.test) for s in rec.front],
                          "front_x": [list(s["x"]) for s in rec.front]})

@@ -38,7 +38,7 @@ class Block:
     name: str            # the RESULTS.md block
     experiment: str      # file under benchmarks/
     table: str           # report Table label, {task} filled in
-    group: str           # what --only selects besides the name: digits, search, cifar, problems
+    group: str           # what --only selects besides the name: digits, search, cifar, problems, ptq
     keep: tuple[str, ...] = field(default=())  # columns kept (all but DROP when empty)
     exact_only: bool = False  # the experiment is run for its exact fronts (landscapes) alone
 
@@ -78,6 +78,7 @@ BLOCKS = (
           OPEN_SEARCH),
     Block("problems-landscapes", "problems-landscapes.toml", "tasks", "problems",
           ("task", "reference front"), exact_only=True),
+    Block("ptq-brevitas", "ptq-brevitas.toml", "methods-{task}", "ptq"),
 )
 BEGIN = "<!-- wsbench:table {name} -->"
 END = "<!-- /wsbench:table -->"

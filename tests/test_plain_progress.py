@@ -38,3 +38,11 @@ def test_plain_progress_counts_from_what_was_already_done():
         bar.update()
     assert out.getvalue().splitlines()[0].startswith("exp: 2/5 trials already done")
     assert out.getvalue().splitlines()[1].startswith("exp: 3/5 trials done")
+
+
+def test_compress_into_a_log_draws_no_bars(tmp_path, capsys):
+    assert main(["compress", "--task", "digits-mlp", "--budget", "8", "--merge", "none",
+                 "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "no progress bars: the output is not a terminal" in out
+    assert not re.search(r"[\r\x1b]", err + out)

@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wsbench: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full or read-only disk, a path that cannot be written: one line
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"wsbench: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a plugin or library failure: still one line unless --debug
         if args.debug:
             raise

@@ -69,7 +69,14 @@ def run(args: argparse.Namespace) -> int:
         space_options=space_opts)
     validate.device_available(args.device, "--device")
     prepare_root(args.out, args.name, "--out")  # before the search, not after it
-    result = run_compress(cfg, progress=not args.no_progress)
+    from wsbench.experiments.plain_progress import interactive
+
+    progress = not args.no_progress and interactive()  # bars only on a terminal, not in a log
+    if not args.no_progress and not progress:
+        print(f"compress: {cfg.task} / {cfg.optimizer} / merge {cfg.merge}: searching up to "
+              f"{cfg.budget} unique evaluations (no progress bars: the output is not a terminal)",
+              flush=True)
+    result = run_compress(cfg, progress=progress)
     out = write_outputs(result, args.out, args.name)
     print(format_table(table_rows(result.record, cfg.merge), cfg.metric))
     estimates = f" (+ {result.record.charged:.1f} in margin estimates)" if result.record.charged else ""

@@ -21,10 +21,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from wsbench.codec.compress import load_state_dict
+    from wsbench.commands.outputs import output_file
     from wsbench.files.cache import atomic_write_bytes
 
+    out = args.output if args.output is not None else args.file.with_suffix(".pt")
+    output_file(out, "-o" if args.output is not None else "output (FILE with .pt)", [args.file])
     state = load_state_dict(args.file)
-    out = args.output or args.file.with_suffix(".pt")
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(out, buf.getvalue())

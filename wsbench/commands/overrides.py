@@ -55,6 +55,8 @@ def read_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         pass
+    except RecursionError:
+        raise ConfigError(f"--set: a value nested too deeply ({len(text)} characters)") from None
     try:
         return float(text)
     except ValueError:

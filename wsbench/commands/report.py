@@ -22,8 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wsbench.commands.outputs import output_folder
     from wsbench.report import write_report
 
+    if args.out is not None:
+        output_folder(args.out, "--out")
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     for path in write_report(args.results, args.out, formats, figures=not args.no_figures):
         print(path)

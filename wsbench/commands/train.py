@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from wsbench.errors import ConfigError
     from wsbench.files.cache import cache_dir
 
+    from wsbench.commands.outputs import output_folder
+
     task = plugins.create("task", args.task)
     train = getattr(task, "train", None)
     if not callable(train):
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in OPTIONS if getattr(args, k, None) is not None}
     refuse_unknown_options(train, options, args.task)
     out = args.out or cache_dir("checkpoints")
+    output_folder(Path(out), "--out")  # before the training, not after it
     facts = train(out, progress=not args.no_progress, **options)
     print(facts.get("summary") or
           f"{task.name}: wrote {facts['path']} (sha256 {facts['sha256'][:16]})")

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wsbench import plugins
 from wsbench.errors import ConfigError
 from wsbench.experiments import trial as trial_run
 from wsbench.experiments.experiment import LISTS, PluginSpec, Trial
@@ -98,6 +99,13 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
     if cfg.coding == "native" and cfg.merge != "none":
         raise ConfigError("coding native saves a codec space's own payload: it needs merge none "
                           "(a merge changes the values, which the payload no longer describes)")
+    if cfg.max_requested is not None and cfg.max_requested < cfg.budget:
+        raise ConfigError(f"max_requested ({cfg.max_requested}) must be at least the budget "
+                          f"({cfg.budget}): every unique evaluation is a request")
+    if cfg.coding == "native" and not callable(getattr(plugins.get("space", cfg.space).factory,
+                                                       "decode", None)):
+        raise ConfigError(f"coding native saves a codec space's own payload; space "
+                          f"{cfg.space!r} is not a codec (use nncodec or brevitas, or another coding)")
     t0 = time.perf_counter()
     trial = cfg.trial()
     for spec in (trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge):

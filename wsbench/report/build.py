@@ -13,6 +13,7 @@ from wsbench.experiments.indicators import drop_label, layer_column
 from wsbench.report.data import (STALE_MARK, Results, TrialResult, screened,
                                  screened_sentence)
 from wsbench.report.best_known import reached_share, reference_name
+from wsbench.report.methods import methods_across, methods_table
 from wsbench.report.model import Cell, Document, Figure, Section, Table
 from wsbench.report.overview import method_paragraphs, tasks_table
 from wsbench.report.paired import coding_table, merge_table
@@ -269,13 +270,16 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
     if len({t.task for t in res.trials}) > 1:
         from wsbench.report.across import ACROSS, ert_table, leaderboard
 
-        sections.append(Section("Across problems", [], [leaderboard(res), ert_table(res)],
-                                figures.get(ACROSS, [])))
+        across = [leaderboard(res), ert_table(res)] + [t for t in (methods_across(res),) if t]
+        sections.append(Section("Across problems", [], across, figures.get(ACROSS, [])))
         sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
     for task in res.tasks:
         if not res.by_task(task):
             continue
         tables, details, notes = task_tables(res, task)
+        methods = methods_table(res, task)
+        if methods is not None:  # codecs compared: each in its own coding, after the search
+            tables.insert(1, methods)
         details += [t for t in (paper_table(res, task), merge_table(res, task),
                                 coding_table(res, task)) if t is not None]
         note = fastest_note(res, task)

@@ -1,0 +1,79 @@
+"""Whole methods side by side (wsbench.report.methods): own coding, validation selection, ratio
+to the NNC standard, per problem and across problems."""
+
+from __future__ import annotations
+
+import pytest
+from wsbench_plugins import nncodec_adapter
+
+from wsbench.experiments.experiment import parse_experiment
+from wsbench.experiments.runner import run_experiment
+
+pytestmark = pytest.mark.skipif(not nncodec_adapter.available(),
+                                reason="needs the nncodec extra (the NNC standard is the reference)")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from wsbench.report.data import load_results
+
+    exp = parse_experiment({
+        "name": "methods", "tasks": ["digits-mlp", "digits-cnn"], "seeds": [0], "budget": 6,
+        "size": "bits", "threads": 1, "device": "cpu", "drops": [0.005, 0.01], "max_drop": 0.01,
+        "configs": [
+            {"space": {"name": "nncodec", "qp_min": -30, "qp_max": -26, "label": "nnc"},
+             "optimizer": "exhaustive", "merge": "none", "size_coding": "native", "budget": 5},
+            {"space": {"name": "nncodec", "qp_min": -30, "qp_max": -26, "pack_rest": True,
+                       "label": "nnc-packed"},
+             "optimizer": "exhaustive", "merge": "none", "size_coding": "native", "budget": 5},
+            {"space": {"name": "k", "k_min": 8, "k_max": 13, "label": "mo-ub"},
+             "optimizer": "exhaustive", "merge": "none"},
+        ], "exact": {"enabled": False}}, source="methods.toml")
+    out = tmp_path_factory.mktemp("methods") / "results"
+    run_experiment(exp, out, progress=False, log=lambda m: None)
+    return load_results(out)
+
+
+def by_hand(t, drop: float, key: str):
+    """The member of largest CR (``key``) whose validation drop is within ``drop``."""
+    base = t.record.baseline
+    ok = [s for s in t.record.front if base.val - s.val <= drop + 1e-12]
+    return max(ok, key=lambda s: s[key]) if ok else None
+
+
+def test_each_method_is_selected_on_validation_in_its_own_coding(results):
+    from wsbench.report.methods import is_standard, methods_table
+
+    table = methods_table(results, "digits-mlp")
+    rows = {(r[0].text, r[2].text): r for r in table.rows}
+    assert {k[0] for k in rows} == {"nnc", "nnc-packed", "mo-ub"}
+    trials = {t.config: t for t in results.by_task("digits-mlp")}
+    assert is_standard(trials["nnc"].record.trial["space"])
+    assert not is_standard(trials["nnc-packed"].record.trial["space"])
+    for drop, label in ((0.005, "0.5 pt"), (0.01, "1 pt")):
+        ref = by_hand(trials["nnc"], drop, "cr_file_native")
+        for config, key, coding in (("nnc", "cr_file_native", "native"),
+                                    ("nnc-packed", "cr_file_native", "native"),
+                                    ("mo-ub", "cr_file", "huffman")):
+            row, pick = rows[config, label], by_hand(trials[config], drop, key)
+            assert row[1].text == coding
+            if pick is None:
+                assert row[3].text == "-"
+                continue
+            assert float(row[3].text) == pytest.approx(pick[key], abs=0.005)
+            test_drop = 100 * (trials[config].record.baseline.test - pick.test)
+            assert float(row[6].text) == pytest.approx(test_drop, abs=0.005)
+            if ref is not None:
+                assert float(row[4].text.rstrip("x")) == pytest.approx(pick[key] / ref["cr_file_native"], abs=0.005)
+    assert rows["nnc", "1 pt"][4].text in ("1.00x", "-")
+
+
+def test_the_report_compares_methods_per_problem_and_across_problems(results, tmp_path):
+    from wsbench.report.build import build_document
+    from wsbench.report.markdown import render
+
+    md = render(build_document(results, results.path, {}, None))
+    assert "| method | coding | within (val) | whole-file CR | vs NNC |" in md
+    across = md[md.index("*Compression across problems"):md.index("## Ranks across tasks")]
+    assert "| problem | method | CR @0.5pt | vs NNC @0.5pt | test drop @0.5pt | CR @1pt |" in across
+    assert across.count("| digits-cnn | ") == 3 and across.count("| digits-mlp | ") == 3

@@ -1,0 +1,139 @@
+"""Whole compression methods side by side: each in its own file coding, selected on validation.
+
+A codec space (NNC, Brevitas) is measured by the file it writes (``native``), every other
+method by the paper's Huffman coding; within each drop of the experiment, the front member of
+largest whole-file CR whose validation metric is within the drop is selected, and its test
+metric reported. The MPEG NNC standard (the ``nncodec`` space with none of the options that go
+beyond it) is the reference each method's CR is divided by, on the same problem.
+:mod:`benchmarks.codecs_table` selects with this code too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+from wsbench.report.model import Cell, Table
+
+if TYPE_CHECKING:
+    from wsbench.experiments.records import TrialRecord
+    from wsbench.report.data import Results
+
+# options of the nncodec space that keep it the standard (bounds of the search, a label)
+STANDARD_OPTIONS = {"qp_min", "qp_max", "label", "use_dq"}
+
+
+def own_coding(record: "TrialRecord") -> str:
+    """The file coding a method is measured in: a codec's own, else the paper's Huffman."""
+    from wsbench.experiments.codings import Coding
+
+    return "native" if record.front and record.front[0].has(Coding.NATIVE) else "huffman"
+
+
+def is_standard(space: dict[str, Any]) -> bool:
+    """Whether a trial's space is the NNC standard as published (no option beyond it)."""
+    return space.get("name") == "nncodec" and set(space.get("options", {})) <= STANDARD_OPTIONS
+
+
+def select(record: "TrialRecord", drops: Iterable[float]) -> list[dict[str, Any]]:
+    """Per drop the record kept, its validation-selected member in its own coding (None where
+    no member is within the drop): whole-file CR, val and test drops in points, decision."""
+    coding = own_coding(record)
+    key = "cr_file_native" if coding == "native" else "cr_file"
+    out = []
+    for drop in [d for d in drops if d <= record.trial["max_drop"] + 1e-12]:
+        ok = [s for s in record.front if record.baseline.val - s.val <= drop + 1e-12]
+        best = max(ok, key=lambda s: s[key]) if ok else None
+        out.append({"drop": drop, "coding": coding, "x": best["x"] if best else None,
+                    "cr_file": best[key] if best else None,
+                    "val_drop": 100 * (record.baseline.val - best.val) if best else None,
+                    "test_drop": 100 * (record.baseline.test - best.test) if best else None})
+    return out
+
+
+def summaries(res: "Results", task: str) -> dict[tuple[str, float], dict[str, Any]]:
+    """Per (method, drop) of ``task``: medians over seeds of the selected member's CR and
+    drops, the ratio to the NNC standard's median CR at that drop, the coding and the count of
+    seeds with a selection; empty when no method of the task has a codec's own coding."""
+    picks: dict[tuple[str, float], list[dict]] = {}
+    standard: dict[float, list[float]] = {}
+    for t in (t for t in res.by_task(task) if t.record.ok):
+        for pick in select(t.record, res.exp.drops):
+            picks.setdefault((t.config, pick["drop"]), []).append(pick)
+            if is_standard(t.record.trial["space"]) and pick["cr_file"] is not None:
+                standard.setdefault(pick["drop"], []).append(pick["cr_file"])
+    if not any(p["coding"] == "native" for ps in picks.values() for p in ps):
+        return {}
+    out = {}
+    for (config, drop), ps in picks.items():
+        got = [p for p in ps if p["cr_file"] is not None]
+        med = {k: float(np.median([p[k] for p in got])) if got else None
+               for k in ("cr_file", "val_drop", "test_drop")}
+        ref = float(np.median(standard[drop])) if standard.get(drop) else None
+        out[config, drop] = {**med, "coding": ps[0]["coding"], "n": (len(got), len(ps)),
+                             "ratio": med["cr_file"] / ref if ref and med["cr_file"] else None}
+    return out
+
+
+CAPTION = ("each method in its own file coding (a codec's native bitstream, else Huffman); within "
+           "each drop, the front member of largest whole-file CR whose validation {metric} is "
+           "within the drop of the baseline's, reported on test; medians over seeds; vs NNC: the "
+           "ratio to the MPEG NNC standard's CR at the same drop on the same problem (the "
+           "nncodec space with no option beyond the standard).")
+
+
+def methods_table(res: "Results", task: str) -> Table | None:
+    """One row per method and drop of ``task``; None when no method has a codec's coding."""
+    rows = summaries(res, task)
+    if not rows:
+        return None
+    out = [[Cell(config), Cell(r["coding"]), Cell(f"{100 * drop:g} pt"), Cell(_fmt(r["cr_file"])),
+            Cell(_ratio(r["ratio"])), Cell(_fmt(r["val_drop"])), Cell(_fmt(r["test_drop"])),
+            Cell("{}/{}".format(*r["n"]))] for (config, drop), r in rows.items()]
+    _bold_best(out, group=2, value=3)
+    return Table(f"methods-{task}", f"{task}: whole compression methods, "
+                 + CAPTION.format(metric=res.exp.metric) + " Selected: seeds with a member "
+                 "within the drop.", ["method", "coding", "within (val)", "whole-file CR",
+                                      "vs NNC", "val drop (pt)", "test drop (pt)", "selected"], out)
+
+
+def methods_across(res: "Results") -> Table | None:
+    """One row per problem and method: CR and test drop at each drop, and the ratio to the
+    NNC standard on that problem; None when no problem compares codecs."""
+    drops = list(res.exp.drops)
+    out = []
+    for task in res.tasks:
+        rows = summaries(res, task)
+        for config in dict.fromkeys(c for c, _ in rows):
+            cells = [Cell(task), Cell(config)]
+            for d in drops:
+                r = rows.get((config, d), {})
+                cells += [Cell(_fmt(r.get("cr_file"))), Cell(_ratio(r.get("ratio"))),
+                          Cell(_fmt(r.get("test_drop")))]
+            out.append(cells)
+    if not out:
+        return None
+    header = ["problem", "method"]
+    for d in drops:
+        header += [f"CR @{100 * d:g}pt", f"vs NNC @{100 * d:g}pt", f"test drop @{100 * d:g}pt"]
+    return Table("methods-across", "Compression across problems: " + CAPTION.format(
+        metric=res.exp.metric), header, out)
+
+
+def _bold_best(rows: list[list[Cell]], group: int, value: int) -> None:
+    """Bold the largest value of column ``value`` among rows of equal column ``group``."""
+    best: dict[str, tuple[float, int]] = {}
+    for i, r in enumerate(rows):
+        if r[value].text != "-" and float(r[value].text) > best.get(r[group].text, (0.0, -1))[0]:
+            best[r[group].text] = (float(r[value].text), i)
+    for _, i in best.values():
+        rows[i][value].bold = True
+
+
+def _ratio(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
