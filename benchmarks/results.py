@@ -30,8 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DROP = ("search time [s]",)  # columns that measure the machine, not the method
 # the libraries whose versions a provenance line names: those that draw or compute the numbers
 KEY_LIBRARIES = ("botorch", "brevitas", "cma", "nncodec", "numpy", "optuna", "pymoo", "pyswarms",
-                 "scikit-learn", "scipy",
-                 "torch")
+                 "scikit-learn", "scipy", "torch")
 
 
 @dataclass(frozen=True)

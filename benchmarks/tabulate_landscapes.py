@@ -76,14 +76,11 @@ def tabulate(exp, trial, out: Path, chunk: int = 16) -> Path:
     return out
 
 
-def check_against_exact(folder: Path, table: Path, task: str) -> str:
-    """The largest objective difference to the experiment's exact record of ``task``, if any."""
-    from wsbench.report.data import load_results
-
-    try:
-        res = load_results(folder)
-    except Exception as exc:  # no results yet: nothing to compare
-        return f"no exact front to compare ({exc})"
+def check_against_exact(res, table: Path, task: str) -> str:
+    """The largest objective difference to the exact record of ``task`` in the loaded results
+    ``res`` (None: the folder has none yet)."""
+    if res is None:
+        return "no exact front to compare"
     with np.load(table) as t:
         mine = {tuple(x): f for x, f in zip(t["X"].tolist(), t["F"])}
     for e in res.exact_for(task):
@@ -111,12 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder = args.results or Path("results") / exp.name
     (folder / "landscapes").mkdir(parents=True, exist_ok=True)
+    try:  # the exact fronts the tables are checked against, read once
+        from wsbench.report.data import load_results
+
+        res = load_results(folder)
+    except WsbenchError:
+        res = None
     done: set[str] = set()
-    for trial in exp.trials():
-        task, space = trial.task.label, trial.space.label
-        if (args.tasks and task not in args.tasks) or task in done:
-            continue
-        if space != (args.space or exp.trials()[0].space.label):
+    trials = exp.trials()
+    wanted = args.space or trials[0].space.label
+    for trial in trials:
+        task = trial.task.label
+        if (args.tasks and task not in args.tasks) or task in done or trial.space.label != wanted:
             continue
         done.add(task)
         out = folder / "landscapes" / f"{task}__{trial.space.name}.npz"
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         except WsbenchError as exc:
             print(f"tabulate_landscapes.py: {task}: {exc}", file=sys.stderr)
             return 2
-        print(f"{out}: {check_against_exact(folder, out, task)}")
+        print(f"{out}: {check_against_exact(res, out, task)}")
     return 0
 
 

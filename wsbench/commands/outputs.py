@@ -17,11 +17,9 @@ from wsbench.errors import ConfigError
 
 def output_file(path: Path, flag: str, inputs: Iterable[Path] = ()) -> Path:
     """``path`` if a file may be written there; one ConfigError naming ``flag`` otherwise."""
-    if not str(path).strip():
-        raise ConfigError(f"{flag}: an empty path")
-    for src in inputs:
-        if path.exists() and src.exists() and os.path.samefile(path, src) or \
-                path.resolve() == src.resolve():
+    for src in inputs:  # the same path, or another name of the same file
+        if path.resolve() == src.resolve() or (
+                path.exists() and src.exists() and os.path.samefile(path, src)):
             raise ConfigError(f"{flag}: {path} is the input file; name another output "
                               f"(nothing was written)")
     if path.is_dir():
@@ -36,8 +34,6 @@ def output_file(path: Path, flag: str, inputs: Iterable[Path] = ()) -> Path:
 
 def output_folder(path: Path, flag: str) -> Path:
     """``path`` if a folder may be written there (made if missing); one ConfigError otherwise."""
-    if not str(path).strip():
-        raise ConfigError(f"{flag}: an empty path")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{flag}: {path} exists and is not a folder")
     parent = next((p for p in path.parents if p.exists()), Path("."))

@@ -104,14 +104,10 @@ def _set(data: dict[str, Any], key: str, value: Any, item: str) -> None:
         if name is None or (only is not None and name != only):
             continue
         params = _options(kind, name)
-        if params is not None and option not in params:
-            if only is None:
-                continue  # a list-wide option goes to the plugins that take it
-            raise ConfigError(f"--set {item}: {kind} {name!r} has no option {option!r} "
-                              f"(options: {', '.join(sorted(params)) or 'none'})"
-                              + suggest(option, params))
-        if params is not None and option in params:
-            _check_type(kind, name, option, value, params[option], item)
+        if only is None and params is not None and option not in params:
+            continue  # a list-wide option goes to the plugins that take it
+        if params is not None:
+            _check_option(kind, name, params, option, value, f"--set {item}")
         entry = entries[i] if isinstance(entries[i], dict) else {"name": name}
         entry[option] = value
         entries[i] = entry
@@ -126,15 +122,17 @@ def check_options(kind: str, name: str, options: dict[str, Any], flag: str = "--
     """Each option must be one the plugin declares, of its default's type (one line otherwise,
     with the closest names), checked before any task loads."""
     params = _options(kind, name)
-    if params is None:
-        return
-    for option, value in options.items():
-        item = f"{kind}.{option}={value}"
-        if option not in params:
-            raise ConfigError(f"{flag} {item}: {kind} {name!r} has no option {option!r} "
-                              f"(options: {', '.join(sorted(params)) or 'none'})"
-                              + suggest(option, params))
-        _check_type(kind, name, option, value, params[option], item)
+    for option, value in options.items() if params is not None else ():
+        _check_option(kind, name, params, option, value, f"{flag} {kind}.{option}={value}")
+
+
+def _check_option(kind: str, name: str, params: dict[str, inspect.Parameter], option: str,
+                  value: Any, where: str) -> None:
+    """One line naming ``where`` when the plugin has no such option or it takes another type."""
+    if option not in params:
+        raise ConfigError(f"{where}: {kind} {name!r} has no option {option!r} "
+                          f"(options: {', '.join(sorted(params)) or 'none'})" + suggest(option, params))
+    _check_type(kind, name, option, value, params[option], where)
 
 
 def _options(kind: str, name: str) -> dict[str, inspect.Parameter] | None:
@@ -184,7 +182,7 @@ def _expected(param: inspect.Parameter) -> list[type] | None:
 
 
 def _check_type(kind: str, name: str, option: str, value: Any, param: inspect.Parameter,
-                item: str) -> None:
+                where: str) -> None:
     """The value must be of the option's declared type (an int for an int, a number for a
     float, true/false for a bool, text for text); an undeclared one accepts anything."""
     types = _expected(param)
@@ -192,7 +190,7 @@ def _check_type(kind: str, name: str, option: str, value: Any, param: inspect.Pa
         return
     default = "" if param.default is param.empty else f" (default {param.default!r})"
     expected = " or ".join(NAMES[t] for t in types)
-    raise ConfigError(f"--set {item}: option {option} of {kind} {name!r} takes {expected}"
+    raise ConfigError(f"{where}: option {option} of {kind} {name!r} takes {expected}"
                       f"{default}, got {value!r}")
 
 

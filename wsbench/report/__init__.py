@@ -89,7 +89,7 @@ def stats_csv(res) -> str:
 def pairwise_csv(res) -> str:
     """Every pair of configurations per task and metric: rank-sum p, Holm p, A12."""
     from wsbench.experiments import stats
-    from wsbench.report.build import compression_metrics, search_metrics, values
+    from wsbench.report.columns import compression_metrics, search_metrics, values
 
     rows = []
     for task in res.tasks:

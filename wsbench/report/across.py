@@ -67,7 +67,7 @@ def leaderboard_ranks(scores: Mapping[str, Mapping[str, float]]
 
 def problem_scores(res: Results, key: str) -> dict[str, dict[str, float]]:
     """Median over seeds of indicator ``key`` per task and configuration."""
-    from wsbench.report.build import values
+    from wsbench.report.columns import values
 
     out: dict[str, dict[str, float]] = {}
     for task in res.tasks:

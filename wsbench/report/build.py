@@ -1,110 +1,25 @@
-"""From loaded results to a :class:`Document`: summary tables, tests, ranks, figures, notes."""
+"""From loaded results to a :class:`Document`: each task's tables, tests, ranks and notes, in
+reading order (the per-configuration columns are :mod:`wsbench.report.columns`')."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from wsbench.experiments import stats
-from wsbench.experiments.indicators import drop_label, layer_column
+from wsbench.experiments.indicators import drop_label
 from wsbench.report.data import (STALE_MARK, Results, TrialResult, screened,
                                  screened_sentence)
 from wsbench.report.best_known import reached_share, reference_name
+from wsbench.report.columns import (compression_metrics, fmt_value, metric_column,
+                                    search_metrics, seed_blocks, values)
 from wsbench.report.methods import methods_across, methods_table
 from wsbench.report.model import Cell, Document, Figure, Section, Table
 from wsbench.report.overview import method_paragraphs, tasks_table
 from wsbench.report.paired import coding_table, merge_table
 from wsbench.report.paper_table import paper_table
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    title: str
-    higher: bool | None  # None: informative only (no best, no test)
-    fmt: str
-
-
-def search_metrics(res: Results) -> list[Metric]:
-    tag = f" [{screened(res)}]" if screened(res) else ""
-    out = [Metric("hv", f"HV{tag}", True, ".4f")]
-    if any(res.exact_for(t) and res.exact_for(t)[0].ok for t in res.tasks):
-        ref = reference_name(res)
-        out += [Metric("hv_ratio", f"HV / {ref}{tag}", True, ".4f"),
-                Metric("igd_plus", f"IGD+{tag}", False, ".4f"),
-                Metric("evals_to_99", f"evals to 99% {ref} HV{tag}", False, ".0f"),
-                Metric("evals_to_99.5", f"evals to 99.5% {ref} HV{tag}", False, ".0f"),
-                Metric("evals_to_100", f"evals to {ref} HV{tag}", False, ".0f")]
-    return out + [Metric("seconds_search", "search time [s]", False, ".2f")]
-
-
-def compression_metrics(res: Results) -> list[Metric]:
-    out = []
-    for d in res.exp.drops:
-        t = drop_label(d)
-        out += [Metric(f"cr_paper@{t}", f"CR @{t}pt", True, ".2f"),
-                Metric(f"cr_file@{t}", f"CR file @{t}pt", True, ".2f"),
-                Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
-    for d in res.exp.drops:
-        t = drop_label(d)
-        out += [Metric(f"cr_paper@test{t}", f"oracle CR @test-{t}pt", True, ".2f"),
-                Metric(f"cr_file@test{t}", f"oracle CR file @test-{t}pt", True, ".2f")]
-    for d in res.exp.drops:  # records written before the per-tensor coding lack it
-        key = layer_column(drop_label(d))
-        if any(key in t.indicators for t in res.trials):
-            out.append(Metric(key, f"oracle CR file per-tensor @test-{drop_label(d)}pt", True, ".2f"))
-    return out
-
-
-def values(trials: list[TrialResult], config: str, key: str) -> list[float]:
-    return [float(t.indicators.get(key, float("nan"))) for t in trials if t.config == config]
-
-
-def _fmt(v: float, fmt: str) -> str:
-    if math.isnan(v):
-        return "-"
-    if math.isinf(v):
-        return "never" if v > 0 else "-inf"
-    return format(v, fmt)
-
-
-def _cell_text(s: stats.Summary, fmt: str) -> str:
-    if s.n == 0:
-        return "-"
-    iqr = "" if math.isnan(s.iqr) or math.isinf(s.iqr) else f" ({_fmt(s.iqr, fmt)})"
-    return _fmt(s.median, fmt) + iqr
-
-
-def metric_column(trials: list[TrialResult], configs: list[str], m: Metric, alpha: float = 0.05
-                  ) -> tuple[list[Cell], list[stats.Comparison]]:
-    """One column: median (IQR) per config, best in bold, dagger when worse than the best."""
-    samples = {c: values(trials, c, m.key) for c in configs}
-    summ = {c: stats.summarize(v) for c, v in samples.items()}
-    cells = {c: Cell(_cell_text(summ[c], m.fmt)) for c in configs}
-    comps = stats.pairwise(samples) if m.higher is not None else []
-    valid = [c for c in configs if summ[c].n and not math.isnan(summ[c].median)]
-    if m.higher is not None and valid:
-        sign = -1 if m.higher else 1
-        best = min(valid, key=lambda c: (sign * summ[c].median,
-                                          sign * summ[c].mean if math.isfinite(summ[c].mean) else math.inf))
-        for c in valid:
-            if summ[c].median == summ[best].median and math.isfinite(summ[best].median):
-                cells[c].bold = True
-        for comp in comps:
-            if best in (comp.a, comp.b) and comp.better(m.higher, alpha) == best:
-                other = comp.b if comp.a == best else comp.a
-                cells[other].mark = "dagger"
-    return [cells[c] for c in configs], comps
-
-
-def _seed_blocks(trials: list[TrialResult], key: str) -> list[dict[str, float]]:
-    blocks: dict[tuple, dict[str, float]] = {}
-    for t in trials:
-        blocks.setdefault((t.task, t.trial.seed), {})[t.config] = float(t.indicators.get(key, np.nan))
-    return list(blocks.values())
 
 
 def _charged_sentence(trials: list[TrialResult]) -> str:
@@ -114,15 +29,15 @@ def _charged_sentence(trials: list[TrialResult]) -> str:
             "requested, medians)")
 
 
-def task_tables(res: Results, task: str) -> tuple[list[Table], list[Table], list[str]]:
-    """A task's tables in reading order, the supporting ones (shown collapsed), and notes."""
+def task_tables(res: Results, task: str) -> tuple[list[Table], list[Table]]:
+    """A task's tables in reading order, and the supporting ones (shown collapsed)."""
     trials = res.by_task(task)
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
     search, comps = search_table(res, task, trials, configs)
     compression, oracle = compression_tables(res, task, trials, configs)
     pairwise = pairwise_table(task, comps)
     tables = [search, compression] + ([pairwise] if pairwise else [])
-    return tables, [oracle] if oracle else [], []
+    return tables, [oracle] if oracle else []
 
 
 def search_table(res: Results, task: str, trials: list[TrialResult], configs: list[str]
@@ -142,7 +57,7 @@ def search_table(res: Results, task: str, trials: list[TrialResult], configs: li
         share, hv_ref = reached_share(res, task), reference_hv(res, task)[0]
         header.append(f"reached {'' if share == 1 else f'{share:.0%} of '}{reference_name(res, task)}")
     header += ["unique / requested", "rank (HV)"]
-    ranks, friedman_p = stats.average_ranks(_seed_blocks(trials, "hv"), higher_is_better=True)
+    ranks, friedman_p = stats.average_ranks(seed_blocks(trials, "hv"), higher_is_better=True)
     rows = []
     for i, c in enumerate(configs):
         row = [Cell(c)] + [col[i] for col in cols]
@@ -151,8 +66,8 @@ def search_table(res: Results, task: str, trials: list[TrialResult], configs: li
         u = stats.summarize(values(trials, c, "unique")).median
         r = stats.summarize(values(trials, c, "requested")).median
         e = stats.summarize(values(trials, c, "charged")).median
-        spent = f"{_fmt(u, '.0f')} + {_fmt(e, '.1f')}" if e > 0 else _fmt(u, '.0f')
-        rows.append(row + [Cell(f"{spent} / {_fmt(r, '.0f')}"),
+        spent = f"{fmt_value(u, '.0f')} + {fmt_value(e, '.1f')}" if e > 0 else fmt_value(u, '.0f')
+        rows.append(row + [Cell(f"{spent} / {fmt_value(r, '.0f')}"),
                            Cell(f"{ranks[c]:.2f}" if c in ranks else "-")])
     return Table(f"search-{task}", f"{task}: search quality over {len(res.exp.seeds)} seeds, median "
                  f"(IQR). Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, "
@@ -252,7 +167,7 @@ def overall_ranks(res: Results) -> Table:
                            f"CR @{drop_label(res.exp.drops[-1])}pt")]
     columns, friedman = [], []
     for key, title in keys:
-        ranks, p = stats.average_ranks(_seed_blocks(res.trials, key), higher_is_better=True)
+        ranks, p = stats.average_ranks(seed_blocks(res.trials, key), higher_is_better=True)
         columns.append(ranks)
         friedman.append(f"{title}: p = {p:.3g}" if p is not None else f"{title}: -")
     rows = [[Cell(c)] + [Cell(f"{r[c]:.2f}" if c in r else "-", bold=bool(r) and r.get(c) == min(r.values()))
@@ -276,14 +191,14 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
     for task in res.tasks:
         if not res.by_task(task):
             continue
-        tables, details, notes = task_tables(res, task)
+        tables, details = task_tables(res, task)
         methods = methods_table(res, task)
         if methods is not None:  # codecs compared: each in its own coding, after the search
             tables.insert(1, methods)
         details += [t for t in (paper_table(res, task), merge_table(res, task),
                                 coding_table(res, task)) if t is not None]
         note = fastest_note(res, task)
-        sections.append(Section(f"Results: {task}", ([note] if note else []) + notes, tables,
+        sections.append(Section(f"Results: {task}", [note] if note else [], tables,
                                 figures.get(task, []), details=details))
     sections.append(Section("Method", method_paragraphs(res, run), [tasks_table(res)]))
     problems = ([f"skipped {t.id}: {r}" for t, r in res.skipped]
