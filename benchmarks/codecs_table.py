@@ -17,9 +17,10 @@ against the record (size and both scores); ``artifacts.json`` beside them says w
 With ``--margin`` as well, a margin selection that differs from the plain one is written too
 (``<method>-<drop>-margin.wsb``).
 
-With ``--margin``, every row is selected a second time with a one-standard-error margin: the
-largest-CR member whose validation drop *plus* the paired bootstrap standard error of that drop
-is within the drop (the one-standard-error rule of model selection), and that table is printed.
+With ``--margin``, the table of every row selected a second time with a one-standard-error
+margin is printed: the largest-CR member whose validation drop *plus* the paired bootstrap
+standard error of that drop (kept in each record, ``val_se``) is within the drop; the report's
+rule, selected by the same code (:func:`wsbench.report.methods.select`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
     selects (:func:`wsbench.report.methods.select`)."""
     from wsbench.experiments.experiment import Experiment
     from wsbench.experiments.store import ResultsStore
-    from wsbench.report.methods import own_coding, select
+    from wsbench.report.methods import ONE_SE, own_coding, select
 
     store = ResultsStore(store_root)
     exp = Experiment.from_dict(store.read("experiment.json"))
@@ -48,8 +49,12 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
             continue
         key = "cr_file_native" if own_coding(rec) == "native" else "cr_file"
         label = f"{rec.trial['space']['label']} / {rec.trial['optimizer']['label']}"
-        for pick in select(rec, exp.drops):
+        has_se = all(s.val_se is not None for s in rec.front)
+        margins = select(rec, exp.drops, ONE_SE) if has_se else [None] * len(exp.drops)
+        for pick, margin in zip(select(rec, exp.drops), margins):
+            margin = margin if margin is None or margin["x"] is not None else None
             rows.append({"method": label, "space": rec.trial["space"], "seed": rec.trial["seed"],
+                         "margin": margin, "has_se": has_se,
                          "quantizer": rec.trial["quantizer"]["name"], **pick,
                          "unique": rec.unique, "baseline": rec.baseline.to_dict(),
                          "front": [(s[key], s.val, s.test) for s in rec.front],
@@ -178,53 +183,8 @@ def artifacts(rows: list[dict], h, out: Path, spaces: dict[str, Any]) -> list[di
     return done
 
 
-def with_margin(rows: list[dict], h, spaces: dict[str, Any]) -> list[dict]:
-    """Each row selected again with a one-standard-error margin: among the front members within
-    the drop on validation, largest CR first, the first whose validation drop plus the paired
-    bootstrap standard error of that drop (1,000 seeded resamples of the validation images) is
-    still within the drop. Members are re-quantized from their decisions (unmerged trials)."""
-    import torch
-
-    from wsbench import plugins
-    from wsbench.errors import WsbenchError
-    from wsbench.experiments.stats import paired_bootstrap_se
-    from wsbench.search.metrics import get_metric
-
-    f1 = get_metric("f1")
-
-    def metric(pred: np.ndarray, y: np.ndarray) -> float:
-        return f1(torch.from_numpy(pred), torch.from_numpy(y), h.num_classes)
-
-    y, base = h.splits["val"][1].cpu().numpy(), h.predict("val").cpu().numpy()
-    se_of: dict[tuple, float] = {}  # (bound space, x) -> se: the drops share members
-    out = []
-    for r in rows:
-        space = bound_space(r, h, spaces)
-        quantizer = plugins.create("quantizer", r["quantizer"])
-        members = sorted((m for m in zip(r["front"], r["front_x"])
-                          if r["baseline"]["val"] - m[0][1] <= r["drop"] + 1e-12), key=lambda m: -m[0][0])
-        pick = None
-        for (cr, val, test), x in members:
-            if (id(space), tuple(x)) not in se_of:
-                h.write_quantization(space.quantize(h.view, quantizer, np.asarray(x, dtype=np.float64)))
-                pred = h.predict("val").cpu().numpy()
-                h.view.restore()
-                if abs(metric(pred, y) - val) > 1e-9:
-                    raise WsbenchError(f"{r['method']}: member {x} does not re-score to its record")
-                se_of[id(space), tuple(x)] = paired_bootstrap_se(metric, y, base, pred)
-            se = se_of[id(space), tuple(x)]
-            drop = r["baseline"]["val"] - val
-            if drop + se <= r["drop"] + 1e-12:
-                pick = {"cr_file": cr, "val_drop": 100 * drop, "se": 100 * se,
-                        "test_drop": 100 * (r["baseline"]["test"] - test), "x": x}
-                break
-        out.append({**r, "margin": pick})
-        print(f"{r['method']} s{r['seed']} {r['drop']}: {pick}", file=sys.stderr)
-    return out
-
-
 def margin_table(rows: list[dict]) -> str:
-    """Markdown of :func:`with_margin`'s selections, one line per method, seed and drop."""
+    """Markdown of the one-standard-error selections, one line per method, seed and drop."""
     out = ["| method | seed | within | whole-file CR | val drop + se (pt) | test drop (pt) |",
            "|---|--:|--:|--:|--:|--:|"]
     for r in rows:
@@ -242,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="the selections (default RESULTS/codecs.json)")
     p.add_argument("--artifacts", type=Path, help="write, decode and re-score each codec selection here")
     p.add_argument("--margin", action="store_true",
-                   help="also select with a one-standard-error margin on validation (re-quantizes "
-                        "and re-predicts the candidates: minutes on CIFAR)")
+                   help="also print the selections with a one-standard-error margin on validation "
+                        "(from the errors each record keeps) and write their files")
     args = p.parse_args(argv)
     from wsbench.errors import WsbenchError
 
@@ -255,11 +215,15 @@ def main(argv: list[str] | None = None) -> int:
             raise WsbenchError(f"{args.results}: no finished trial yet")
         print(table(rows))
         figure(rows, args.figure or args.results / "codecs.png", facts["task"])
-        h = harness(facts["task"]) if args.artifacts or args.margin else None
-        spaces: dict[str, Any] = {}  # bound once, shared by both
         if args.margin:
-            rows = with_margin(rows, h, spaces)
+            if not all(r["has_se"] for r in rows):
+                raise WsbenchError(f"{args.results}: records made before the standard errors were "
+                                   f"kept; run the experiment again for --margin")
             print("\nWith a one-standard-error margin:\n" + margin_table(rows))
+        else:  # the margin picks get files only when asked for
+            rows = [{**r, "margin": None} for r in rows]
+        h = harness(facts["task"]) if args.artifacts else None
+        spaces: dict[str, Any] = {}  # bound once, shared by the plain and margin picks
         done = artifacts(rows, h, args.artifacts, spaces) if args.artifacts else []
     except WsbenchError as exc:
         print(f"codecs_table: error: {exc}", file=sys.stderr)

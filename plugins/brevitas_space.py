@@ -22,12 +22,13 @@ seeded by ``calib_seed``. Needs the optional extra: ``pip install -e '.[brevitas
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
 from wsbench import NativeCode, Quantization, hookimpl
 from wsbench.errors import ConfigError, FormatError
+from wsbench.options import Range, Seed
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 METHODS = ("rtn", "gptq", "gpfq")
 SCALINGS = ("stats", "mse")
 BITS = (2, 16)
+Bits = Annotated[int, Range(*BITS)]
 INSTALL_HINT = "install it with: pip install -e '.[brevitas]'"
 
 
@@ -54,9 +56,10 @@ class BrevitasSpace:
 
     name = "brevitas"
 
-    def __init__(self, bits_min: int = 2, bits_max: int = 8, per_tensor: bool = False,
-                 method: str = "gptq", scaling: str = "mse", calibration: int = 256,
-                 calib_seed: int = 0, batch: int = 64) -> None:
+    def __init__(self, bits_min: Bits = 2, bits_max: Bits = 8, per_tensor: bool = False,
+                 method: str = "gptq", scaling: str = "mse",
+                 calibration: Annotated[int, Range(0, 100_000)] = 256, calib_seed: Seed = 0,
+                 batch: Annotated[int, Range(1, 65_536)] = 64) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
                    for v in (bits_min, bits_max, calibration, calib_seed, batch))
         if not (ints and BITS[0] <= bits_min <= bits_max <= BITS[1]):

@@ -11,15 +11,19 @@ a key that names everything that determines them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
 from pathlib import Path
+from typing import Annotated
 
 from wsbench import TaskData, hookimpl
+from wsbench.options import Range, Seed
 
 RECIPE_VERSION = 2  # 2: one thread, deterministic algorithms; the defaults shipped
 DEFAULT_SEED, DEFAULT_EPOCHS = 0, 30
+MAX_EPOCHS = 10_000  # a few seconds an epoch at most: hours, not forever
 PACKAGED = Path(__file__).resolve().parent / "checkpoints"
 
 
@@ -81,11 +85,8 @@ def state_bytes(model) -> bytes:
 class DigitsTask:
     """Digits classification; the default model is shipped, others are trained on first use."""
 
-    def __init__(self, arch: str = "cnn", seed: int = DEFAULT_SEED, epochs: int = DEFAULT_EPOCHS) -> None:
-        from wsbench.errors import ConfigError
-
-        if int(epochs) < 1:
-            raise ConfigError(f"task option epochs must be at least 1, got {epochs}")
+    def __init__(self, arch: str = "cnn", seed: Seed = DEFAULT_SEED,
+                 epochs: Annotated[int, Range(1, MAX_EPOCHS)] = DEFAULT_EPOCHS) -> None:
         self.arch = arch
         self.seed = int(seed)
         self.epochs = int(epochs)
@@ -196,7 +197,7 @@ class DigitsTask:
 
 @hookimpl
 def wsbench_register_tasks(register) -> None:
-    register("digits-cnn", lambda **kw: DigitsTask("cnn", **kw),
+    register("digits-cnn", functools.partial(DigitsTask, "cnn"),
              "sklearn digits (8x8), 38k-parameter CNN, weights shipped (default task).")
-    register("digits-mlp", lambda **kw: DigitsTask("mlp", **kw),
+    register("digits-mlp", functools.partial(DigitsTask, "mlp"),
              "sklearn digits (8x8), 17k-parameter MLP, weights shipped.")

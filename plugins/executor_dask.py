@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable
 
+from wsbench_plugins.executors import Workers
+
 from wsbench import hookimpl
 from wsbench.errors import ConfigError
 from wsbench.experiments.executor import Executor
@@ -27,7 +29,7 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: Workers = None, scheduler: str | None = None) -> None:
         try:
             import distributed  # noqa: F401 - only whether it is installed
         except ImportError:

@@ -12,11 +12,15 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterable
+from typing import Annotated, Any, Callable, Iterable
 
 from wsbench import hookimpl
 from wsbench.errors import ConfigError
 from wsbench.experiments.executor import Executor, WorkerLost
+from wsbench.options import Range
+from wsbench.validate import MAX_WORKERS
+
+Workers = Annotated[int | None, Range(1, MAX_WORKERS)]  # None: one per core
 
 RETRIES = 3  # submissions of one task after the first, when its worker dies each time
 
@@ -27,7 +31,7 @@ class LocalExecutor(Executor):
     name = "local"
     in_process = True
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: Workers = None, scheduler: str | None = None) -> None:
         if workers not in (None, 1):
             raise ConfigError(f"workers = {workers}: executor local runs one trial at a time; "
                               f"use executor process or dask for more")
@@ -59,7 +63,7 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+    def __init__(self, workers: Workers = None, scheduler: str | None = None) -> None:
         _no_scheduler(self.name, scheduler)
         self.workers = int(workers or os.cpu_count() or 1)
         self.pool: ProcessPoolExecutor | None = None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from wsbench import MergeResult, MergeStrategy, Quantization, Scorer, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Share
 
 if TYPE_CHECKING:
     import torch
@@ -111,7 +112,7 @@ class NeighborMerge(MergeStrategy):
     name = "neighbor"
     pass_ = staticmethod(neighbor_pass)
 
-    def __init__(self, tolerance: float = 0.0) -> None:
+    def __init__(self, tolerance: Share = 0.0) -> None:
         self.tolerance = check_tolerance(tolerance)
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:
@@ -135,7 +136,7 @@ class HoldoutNeighborMerge(MergeStrategy):
     name = "neighbor-holdout"
     needs_holdout = True
 
-    def __init__(self, tolerance: float = 0.0, order: str = "left-to-right") -> None:
+    def __init__(self, tolerance: Share = 0.0, order: str = "left-to-right") -> None:
         self.tolerance = check_tolerance(tolerance)
         passes = {"left-to-right": NeighborMerge.pass_, "bits": BitsFirstNeighborMerge.pass_}
         if order not in passes:

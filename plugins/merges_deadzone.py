@@ -9,6 +9,7 @@ from __future__ import annotations
 from wsbench_plugins.merges import ascending_bins, check_tolerance, first_score_and_last, neighbor_pass
 
 from wsbench import MergeResult, MergeStrategy, Quantization, Scorer, hookimpl
+from wsbench.options import Share
 
 
 def merge_range(q: Quantization, lo: int, hi: int) -> Quantization:
@@ -37,7 +38,7 @@ class DeadzoneNeighborMerge(MergeStrategy):
 
     name = "deadzone-neighbor"
 
-    def __init__(self, tolerance: float = 0.0) -> None:
+    def __init__(self, tolerance: Share = 0.0) -> None:
         self.tolerance = check_tolerance(tolerance)
 
     def merge(self, q: Quantization, score: Scorer, check: Scorer | None = None) -> MergeResult:

@@ -170,15 +170,20 @@ def reconstruct(arrays: Mapping[str, np.ndarray], qp: int, **options: Any) -> di
     return {name: np.asarray(rec[name]) for name in kwargs["parameter_dict"]}
 
 
-def decode(bitstream: bytes) -> dict[str, np.ndarray]:
-    """The arrays of an NNC bitstream, in coding order; a bitstream that does not decode is one
-    :class:`~wsbench.errors.FormatError`."""
+def decode(bitstream: bytes, max_values: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an NNC bitstream, in coding order; a bitstream that does not decode, or
+    that declares more than ``max_values`` values (checked before any is allocated:
+    :mod:`wsbench_plugins.nncodec_units`), is one :class:`~wsbench.errors.FormatError`."""
     if not isinstance(bitstream, (bytes, bytearray, memoryview)):
         raise FormatError(f"an NNC bitstream is bytes, got {type(bitstream).__name__}")
     nnc = _nnc()
     data = bytearray(bitstream)  # nncodec takes anything else for a file path
     if not data:
         raise FormatError("not an NNC bitstream: it is empty")
+    if max_values is not None:
+        from wsbench_plugins.nncodec_units import check_declared
+
+        check_declared(data, max_values)
     try:
         with _quiet():
             decoded = nnc.decompress(data)

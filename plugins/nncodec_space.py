@@ -179,14 +179,16 @@ class NNCodecSpace:
                             int(values.numel()), native)
 
     def decode(self, header: dict[str, Any], payload: bytes,
-               shared: list[tuple[str, tuple[int, ...], str]]) -> "torch.Tensor":
+               shared: list[tuple[str, tuple[int, ...], str]],
+               max_values: int | None = None) -> "torch.Tensor":
         """The pooled shared weights of a ``native`` file's payload (``shared`` from its header)
-        and every other tensor it codes."""
+        and every other tensor it codes; a payload declaring more than ``max_values`` values
+        (what the file's header declares) is refused before it is decoded."""
         import torch
         from wsbench_plugins import nncodec_adapter
 
         sizes = [int(np.prod(shape)) for _, shape, _ in shared]
-        arrays = nncodec_adapter.decode(payload)
+        arrays = nncodec_adapter.decode(payload, max_values=max_values)
         if "packed" in header:
             arrays = unpack(arrays, header["packed"])
         names = [n for n, _, _ in shared]

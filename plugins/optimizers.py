@@ -6,11 +6,18 @@ The centre-based NSGA-II variants live in ``optimizers_cb.py``, the single-objec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from wsbench import Optimizer, Problem, hookimpl
+from wsbench.options import Population, Range, Share
+from wsbench.validate import MAX_POPULATION
+
+
+PopSize = Annotated[int, Range(2, MAX_POPULATION)]  # individuals of one generation
+Eta = Annotated[float, Range(0.0, 1000.0)]   # a distribution index of SBX or PM (pymoo: 15, 20)
+Listed = Annotated[int, Range(0, 10_000_000)]  # the largest space listed point by point
 
 
 def linear_sampling() -> Any:
@@ -120,9 +127,9 @@ class NSGA2(PymooOptimizer):
     (centre-based sampling, see :func:`centre_sampling`).
     """
 
-    def __init__(self, pop_size: int = 100, crossover_prob: float = 0.9, crossover_eta: float = 15,
-                 crossover_prob_var: float = 0.5, mutation_prob: float = 0.9,
-                 mutation_eta: float = 20, init: str = "random") -> None:
+    def __init__(self, pop_size: PopSize = 100, crossover_prob: Share = 0.9,
+                 crossover_eta: Eta = 15, crossover_prob_var: Share = 0.5,
+                 mutation_prob: Share = 0.9, mutation_eta: Eta = 20, init: str = "random") -> None:
         from wsbench.errors import ConfigError
 
         if init not in INITS:
@@ -169,7 +176,9 @@ class NSGA3(NSGA2):
     ``n_partitions`` defaults to ``pop_size - 1``, i.e. one reference direction per individual.
     """
 
-    def __init__(self, pop_size: int = 100, n_partitions: int | None = None, **options: Any) -> None:
+    def __init__(self, pop_size: PopSize = 100,
+                 n_partitions: Annotated[int | None, Range(1, MAX_POPULATION)] = None,
+                 **options: Any) -> None:
         from wsbench.errors import ConfigError
 
         super().__init__(pop_size=pop_size, **options)
@@ -188,7 +197,7 @@ class NSGA3(NSGA2):
 class RandomSearch(Optimizer):
     """Uniform random decisions (integers uniform over their values), seeded: the baseline."""
 
-    def __init__(self, batch_size: int = 100) -> None:
+    def __init__(self, batch_size: Population = 100) -> None:
         from wsbench.errors import ConfigError
 
         if int(batch_size) < 1:
@@ -219,7 +228,8 @@ class RandomSearch(Optimizer):
 class Exhaustive(Optimizer):
     """Every point of an all-integer space, in batches: the exact front where that is affordable."""
 
-    def __init__(self, batch_size: int = 64, max_points: int = 100_000) -> None:
+    def __init__(self, batch_size: Population = 64,
+                 max_points: Listed = 100_000) -> None:
         self.batch_size = int(batch_size)
         self.max_points = int(max_points)
 

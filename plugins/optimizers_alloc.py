@@ -25,10 +25,13 @@ Deterministic: ``seed`` changes nothing, so one seed measures it.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 
 from wsbench import Optimizer, Problem, hookimpl, non_dominated
 from wsbench.errors import ConfigError
+from wsbench.options import Range
 
 
 def grid(lo: float, hi: float, levels: int) -> np.ndarray:
@@ -65,7 +68,8 @@ class Allocate(Optimizer):
 
     name = "allocate"
 
-    def __init__(self, levels: int = 8, lambdas: int = 24, refine: bool = True) -> None:
+    def __init__(self, levels: Annotated[int, Range(2, 4096)] = 8,
+                 lambdas: Annotated[int, Range(1, 10_000)] = 24, refine: bool = True) -> None:
         for key, value, least in (("levels", levels, 2), ("lambdas", lambdas, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{key} must be an integer >= {least}, got {value!r}")

@@ -9,14 +9,15 @@ optimizers still register, and running one says so in one line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from wsbench_plugins.optimizers import all_decisions, exhausted
+from wsbench_plugins.optimizers import Listed, all_decisions, exhausted
 from wsbench_plugins.optimizers_single import UnitEncoding, d_max
 
 from wsbench import Optimizer, Problem, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Population, Range
 
 INSTALL_HINT = "install the extra: pip install -e '.[search]'"
 # Optuna's samplers that handle several objectives (CmaEsSampler does not)
@@ -68,7 +69,7 @@ class OptunaOptimizer(_Bridge):
     module = "optuna"
     max_repeats = 200
 
-    def __init__(self, sampler: str = "TPESampler", batch_size: int = 1,
+    def __init__(self, sampler: str = "TPESampler", batch_size: Population = 1,
                  sampler_options: dict | None = None, log_k: bool = True) -> None:
         if sampler not in OPTUNA_SAMPLERS:
             raise ConfigError(f"sampler must be one of {', '.join(OPTUNA_SAMPLERS)} (Optuna's "
@@ -154,8 +155,10 @@ class BoTorchOptimizer(_Bridge):
 
     module = "botorch"
 
-    def __init__(self, batch_size: int = 1, n_init: int = 6, mc_samples: int = 64,
-                 max_listed: int = 4096, max_choices: int = 256) -> None:
+    def __init__(self, batch_size: Annotated[int, Range(1, 1000)] = 1,
+                 n_init: Annotated[int, Range(2, 10_000)] = 6,
+                 mc_samples: Annotated[int, Range(1, 16_384)] = 64, max_listed: Listed = 4096,
+                 max_choices: Annotated[int, Range(1, 1_000_000)] = 256) -> None:
         for name, v, least in (("batch_size", batch_size, 1), ("n_init", n_init, 2),
                                ("mc_samples", mc_samples, 1), ("max_choices", max_choices, 1)):
             if int(v) < least:

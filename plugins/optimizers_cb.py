@@ -10,13 +10,15 @@ sampling. Two separate ingredients, so an ablation can tell them apart:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from wsbench_plugins.optimizers import NSGA2
+from wsbench_plugins.optimizers import NSGA2, PopSize
 
 from wsbench import Problem, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Range
+from wsbench.validate import MAX_POPULATION
 
 
 def rank_order(rank: np.ndarray, crowding: np.ndarray) -> np.ndarray:
@@ -95,7 +97,8 @@ class CentreBasedNSGA2(NSGA2):
     ``init`` is "centre" (default), "linear" or "random"; other options are NSGA-II's.
     """
 
-    def __init__(self, pop_size: int = 100, n_clusters: int | None = None, init: str = "centre",
+    def __init__(self, pop_size: PopSize = 100,
+                 n_clusters: Annotated[int | None, Range(1, MAX_POPULATION)] = None, init: str = "centre",
                  **options: Any) -> None:
         super().__init__(pop_size=pop_size, init=init, **options)
         if n_clusters is None:
@@ -112,7 +115,7 @@ class CentreBasedNSGA2(NSGA2):
 class CentreInitNSGA2(NSGA2):
     """Plain NSGA-II whose initial population is centre-based: the initialisation alone."""
 
-    def __init__(self, pop_size: int = 100, init: str = "centre", **options: Any) -> None:
+    def __init__(self, pop_size: PopSize = 100, init: str = "centre", **options: Any) -> None:
         super().__init__(pop_size=pop_size, init=init, **options)
 
 

@@ -34,12 +34,17 @@ test split, and runs on any task and space with two objectives.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
-from wsbench_plugins.optimizers import all_decisions, exhausted
+from wsbench_plugins.optimizers import Listed, all_decisions, exhausted
 from wsbench_plugins.optimizers_single import UnitEncoding, d_max
 
 from wsbench import Optimizer, Problem, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Population, Range
+
+Fraction = Annotated[float, Range(0.0, 1.0, hi_open=True)]
 
 QUANTILES = (np.arange(16) + 0.5) / 16  # where the score's predictive distribution is sampled
 MOVED_BANDWIDTH = 0.05  # residuals of estimates are compared at this distance in moved share
@@ -89,9 +94,11 @@ class Frontier(Optimizer):
     that records made before it keep their meaning); ``estimate_batch``: estimates per round.
     """
 
-    def __init__(self, n_init: int = 5, batch_size: int = 1, bandwidth: float = 0.5,
-                 n_candidates: int = 512, max_listed: int = 4096, jitter: float = 0.0,
-                 estimate_share: float = 0.0, estimate_batch: int = 2) -> None:
+    def __init__(self, n_init: Annotated[int, Range(2, 10_000)] = 5, batch_size: Population = 1,
+                 bandwidth: Annotated[float, Range(0.0, 64.0, lo_open=True)] = 0.5,
+                 n_candidates: Annotated[int, Range(1, 1_000_000)] = 512,
+                 max_listed: Listed = 4096, jitter: Fraction = 0.0, estimate_share: Fraction = 0.0,
+                 estimate_batch: Annotated[int, Range(1, 10_000)] = 2) -> None:
         if int(n_init) < 2:
             raise ConfigError(f"n_init must be at least 2, got {n_init}")
         if int(batch_size) < 1:

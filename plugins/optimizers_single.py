@@ -31,6 +31,7 @@ Fixed choices (documented because results depend on them):
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Annotated
 
 import numpy as np
 from wsbench_plugins.optimizers import exhausted
@@ -38,6 +39,14 @@ from wsbench_plugins.scalarise import Box, box_chebyshev, gap_boxes, next_box  #
 
 from wsbench import Optimizer, Problem, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Range
+from wsbench.validate import MAX_POPULATION
+
+Weights = Annotated[int, Range(1, 1000)]                     # sub-searches of a round
+Rho = Annotated[float, Range(0.0, 1.0, hi_open=True)]         # augmented-Chebyshev weight
+Stale = Annotated[int, Range(1, 10_000)]                      # batches with nothing new
+Unit = Annotated[float, Range(0.0, 1.0, lo_open=True)]        # a step on the unit cube
+Coefficient = Annotated[float, Range(0.0, 10.0)]              # PSO's c1, c2 and w
 
 
 def d_max(problem: Problem) -> float:
@@ -89,7 +98,7 @@ class ScalarizedOptimizer(Optimizer):
     archive (:func:`next_box`), with a fresh seed, so a small space never stalls the driver.
     """
 
-    def __init__(self, n_weights: int = 5, rho: float = 1e-3, stale_batches: int = 5,
+    def __init__(self, n_weights: Weights = 5, rho: Rho = 1e-3, stale_batches: Stale = 5,
                  d_scale: str = "log2") -> None:
         from wsbench.experiments.indicators import D_SCALES
 
@@ -173,8 +182,9 @@ class CMAES(ScalarizedOptimizer):
     numpy's global random state is neither read nor reseeded.
     """
 
-    def __init__(self, n_weights: int = 5, sigma0: float = 0.3, popsize: int | None = None,
-                 rho: float = 1e-3, stale_batches: int = 5, d_scale: str = "log2") -> None:
+    def __init__(self, n_weights: Weights = 5, sigma0: Unit = 0.3,
+                 popsize: Annotated[int | None, Range(2, MAX_POPULATION)] = None,
+                 rho: Rho = 1e-3, stale_batches: Stale = 5, d_scale: str = "log2") -> None:
         super().__init__(n_weights, rho, stale_batches, d_scale)
         if not 0 < float(sigma0) <= 1:
             raise ConfigError(f"sigma0 must be in (0, 1] (unit-cube units), got {sigma0}")
@@ -219,10 +229,11 @@ class PSO(ScalarizedOptimizer):
 
     STRATEGIES = ("nearest", "reflective")
 
-    def __init__(self, n_weights: int = 5, n_particles: int = 20, c1: float = 1.49618,
-                 c2: float = 1.49618, w: float = 0.7298, v_max: float = 0.25,
-                 bh_strategy: str = "nearest", rho: float = 1e-3, stale_batches: int = 5,
-                 d_scale: str = "log2") -> None:
+    def __init__(self, n_weights: Weights = 5,
+                 n_particles: Annotated[int, Range(2, MAX_POPULATION)] = 20,
+                 c1: Coefficient = 1.49618, c2: Coefficient = 1.49618, w: Coefficient = 0.7298,
+                 v_max: Unit = 0.25, bh_strategy: str = "nearest", rho: Rho = 1e-3,
+                 stale_batches: Stale = 5, d_scale: str = "log2") -> None:
         super().__init__(n_weights, rho, stale_batches, d_scale)
         if bh_strategy not in self.STRATEGIES:
             raise ConfigError(f"bh_strategy must be 'nearest' or 'reflective' (pyswarms' 'periodic' "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 
 from wsbench import Quantization, compact, hookimpl
+from wsbench.options import Range, Seed
 
 if TYPE_CHECKING:
     import torch
@@ -142,8 +143,9 @@ class KMeansQuantizer:
 
     name = "kmeans"
 
-    def __init__(self, max_samples: int = 200_000, max_iter: int = 50, tol: float = 1e-7,
-                 seed: int = 0) -> None:
+    def __init__(self, max_samples: Annotated[int, Range(1, 100_000_000)] = 200_000,
+                 max_iter: Annotated[int, Range(1, 10_000)] = 50,
+                 tol: Annotated[float, Range(0.0, 1.0)] = 1e-7, seed: Seed = 0) -> None:
         self.max_samples = int(max_samples)
         self.max_iter = int(max_iter)
         self.tol = float(tol)

@@ -7,12 +7,13 @@ and merging work the same for all of them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 
 from wsbench import Quantization, compact, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Range
 
 if TYPE_CHECKING:
     import torch
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from wsbench.codec.weights import WeightView
 
 K_LIMIT = 1 << 20
+K = Annotated[int, Range(2, K_LIMIT)]  # a bound of K (k_min <= k_max is checked by the space)
 
 
 def _k_bounds(k_min: int, k_max: int) -> tuple[int, int]:
@@ -39,7 +41,7 @@ class KSpace:
 
     name = "k"
 
-    def __init__(self, k_min: int = 2, k_max: int = 1024) -> None:
+    def __init__(self, k_min: K = 2, k_max: K = 1024) -> None:
         k_min, k_max = _k_bounds(k_min, k_max)
         self.xl = np.array([float(k_min)])
         self.xu = np.array([float(k_max)])
@@ -66,8 +68,9 @@ class KClipSpace:
 
     name = "k-clip"
 
-    def __init__(self, k_min: int = 2, k_max: int = 1024, q_lo_max: float = 0.05,
-                 q_hi_min: float = 0.95) -> None:
+    def __init__(self, k_min: K = 2, k_max: K = 1024,
+                 q_lo_max: Annotated[float, Range(0.0, 0.5, hi_open=True)] = 0.05,
+                 q_hi_min: Annotated[float, Range(0.5, 1.0, lo_open=True)] = 0.95) -> None:
         k_min, k_max = _k_bounds(k_min, k_max)
         if not (0.0 <= q_lo_max < 0.5 < q_hi_min <= 1.0):
             raise ConfigError(f"clipping bounds must satisfy 0 <= q_lo_max < 0.5 < q_hi_min <= 1, "
@@ -117,7 +120,7 @@ class LayerwiseKSpace:
 
     name = "layerwise-k"
 
-    def __init__(self, k_min: int = 2, k_max: int = 256) -> None:
+    def __init__(self, k_min: K = 2, k_max: K = 256) -> None:
         self.k_min, self.k_max = _k_bounds(k_min, k_max)
         self.xl = np.zeros(0)
         self.xu = np.zeros(0)

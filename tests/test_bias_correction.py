@@ -73,6 +73,24 @@ def test_the_corrected_model_has_the_trained_models_output_means_on_the_calibrat
         torch.testing.assert_close(value, q.state_dict()[name])
 
 
+def test_a_linear_layer_on_sequences_is_corrected_per_output_feature():
+    """A sequence model's Linear returns [N, T, C]: its channels are the last dimension, not
+    the positions (a transformer's qkv projection once failed with a shape error here)."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 4)).eval()
+    x = torch.randn(16, 9, 6)  # 16 sequences of 9 positions
+
+    def means(m: nn.Module) -> torch.Tensor:
+        with torch.no_grad():
+            return m(x).double().mean(dim=(0, 1))
+
+    q = quantized(model, 0.1)
+    assert float((means(q) - means(model)).abs().max()) > 1e-3
+    changed = BiasCorrection.calibrate(model, x).apply(q)
+    assert set(changed) == {"0.bias", "2.bias"} and changed["0.bias"].shape == (12,)
+    torch.testing.assert_close(means(q), means(model), atol=1e-5, rtol=0)
+
+
 def test_an_unquantized_model_is_left_as_it_is():
     model, x = two_blocks(), torch.randn(32, 3, 8, 8)
     trained = {k: v.clone() for k, v in model.state_dict().items()}

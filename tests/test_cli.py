@@ -28,7 +28,7 @@ def run_cli(capsys, *argv):
     (["compress", "--merge", "neighbour"], "; did you mean 'neighbor' or 'neighbor-bits'?"),
     (["compress", "--optimizer", "randm"], "valid optimizers: allocate, botorch, cb-init-nsga2, "
      "cb-nsga2, cmaes, exhaustive, frontier, nsga2, nsga3, optuna, pso, random; did you mean 'random'?"),
-    (["compress", "--k-min", "1"], "K bounds must satisfy 2 <= k_min"),
+    (["compress", "--k-min", "1"], "option k_min of space 'k' must be in [2, 1048576], got 1"),
     (["compress", "--k-min", "50", "--k-max", "10"], "K bounds must satisfy"),
     (["compress", "--set", "optimizer.pop_size"], "--set expects KIND.KEY=VALUE"),
     (["compress", "--set", "optimizer.no_such_option=1"], "optimizer 'nsga2' has no option 'no_such_option'"),
@@ -40,9 +40,10 @@ def run_cli(capsys, *argv):
     (["compress", "--budget", "0"], "--budget: must be at least 1, got 0"),
     (["compress", "--optimizer", "optuna", "--set", "optimizer.sampler=FooSampler"],
      "sampler must be one of TPESampler"),
-    (["compress", "--optimizer", "frontier", "--set", "optimizer.bandwidth=-1"], "bandwidth must be > 0"),
+    (["compress", "--optimizer", "frontier", "--set", "optimizer.bandwidth=-1"],
+     "option bandwidth of optimizer 'frontier' must be in (0, 64], got -1"),
     (["compress", "--optimizer", "frontier", "--set", "optimizer.estimate_share=1"],
-     "estimate_share must be in [0, 1)"),
+     "option estimate_share of optimizer 'frontier' must be in [0, 1), got 1"),
     (["plugins", "--kind", "nope"], "unknown plugin kind 'nope'"),
     (["train", "--threads", "0"], "--threads: must be at least 1, got 0"),
     (["train", "--task", "digits-cnn", "--epochs", "-1"], "--epochs: must be at least 0, got -1"),
@@ -99,6 +100,20 @@ def test_compress_end_to_end(capsys, tmp_path, digits_cnn, coding):
         model.load_state_dict(state)
         shared = torch.cat([state[k].flatten() for k in ("0.weight", "2.weight", "6.weight", "8.weight")])
         assert len(torch.unique(shared)) == int(row["merged_d"])
+
+
+def test_a_ctrl_c_while_the_process_exits_ends_it_quietly():
+    """A SIGINT during the exit callbacks (as tqdm's monitor or a pool being joined) ends the
+    process with 130, not with "Exception ignored in atexit callback ... KeyboardInterrupt"."""
+    code = ("import atexit, os, signal, sys, time\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal\n"
+            "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(30)))\n"
+            "from wsbench.cli import main\n"
+            "sys.argv = ['wsbench', 'plugins', '--kind', 'merge']\n"
+            "sys.exit(main())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "neighbor" in done.stdout  # the command itself ran and printed everything
+    assert done.returncode == 130 and done.stderr == "", done.stderr
 
 
 def test_help_is_fast_to_import():

@@ -161,3 +161,24 @@ def test_stale_partials_are_cleaned_live_ones_kept(tmp_path):
         writer.wait()
     prepare_root(tmp_path, None)  # its writer is gone now
     assert sorted(p.name for p in tmp_path.iterdir()) == [young.name]
+
+
+def test_a_lock_path_taken_by_a_folder_is_one_error_line(tmp_path, capsys):
+    """A folder (or a file where the locks folder belongs) is refused naming the path, not
+    raised as IsADirectoryError."""
+    from wsbench.errors import ConfigError
+    from wsbench.experiments import locking
+
+    (tmp_path / "a.lock").mkdir()
+    with pytest.raises(ConfigError, match=r"a\.lock: cannot be a lock file \(Is a directory"):
+        locking.take(tmp_path / "a.lock")
+    (tmp_path / "locks").write_text("not a folder")
+    with pytest.raises(ConfigError, match="cannot be a lock file"):
+        locking.take(tmp_path / "locks" / "b.lock")
+    path = tmp_path / "e.toml"
+    path.write_text(EXPERIMENT.replace("seeds = 4", "seeds = 1") + "[exact]\nenabled = false\n")
+    out = tmp_path / "res"
+    (out / "locks" / f"{load_experiment(path).trials()[0].key}.lock").mkdir(parents=True)
+    assert main(["run", str(path), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be a lock file" in err and "remove what is" in err

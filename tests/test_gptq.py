@@ -178,3 +178,27 @@ def test_per_tensor_qps_reach_their_own_tensors_when_registration_and_forward_or
     assert on_grid(fc, nnc.step_size(-30)) and on_grid(conv, nnc.step_size(-10))
     assert len(np.unique(fc)) > 8  # a fine grid keeps the head's values apart
     assert not on_grid(fc, nnc.step_size(-10))
+
+
+class FusedLinear(nn.Module):
+    """Uses one Linear's weight through a functional call, never calling the Linear itself (as
+    the GRU of shakespeare-gru runs ATen's fused kernel over its Linear weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used, self.called = nn.Linear(6, 6), nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.called(torch.nn.functional.linear(x, self.used.weight, self.used.bias))
+
+
+def test_a_weight_whose_layer_is_never_called_is_rounded_to_nearest():
+    torch.manual_seed(0)
+    model, x = FusedLinear().eval(), correlated_inputs(64, 6)
+    tensors = {n: p.detach().numpy().copy() for n, p in model.named_parameters() if n.endswith("weight")}
+    steps = {n: 0.05 for n in tensors}
+    out = gptq_round(model, tensors, steps, x)
+    np.testing.assert_array_equal(out["used.weight"],
+                                  (np.round(tensors["used.weight"].astype(np.float64) / 0.05) * 0.05)
+                                  .astype(np.float32))
+    assert on_grid(out["called.weight"], 0.05)

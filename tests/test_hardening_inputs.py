@@ -208,3 +208,27 @@ def test_decompression_bomb_image_is_one_config_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 64 x 64 is then over twice the limit
     with pytest.raises(ConfigError, match="DecompressionBombError"):
         load_cifar(root)
+
+
+@pytest.mark.parametrize("task,words", [
+    ('{ name = "cifar10-resnet20", checkpoint = "MISSING" }', "checkpoint MISSING does not exist"),
+    ('{ name = "cifar10-resnet20", checkpoint = "FOLDER" }', "checkpoint FOLDER is not a file"),
+    ('"cifar100-resnet18"', "has no checkpoint: train one with `wsbench train --task cifar100-resnet18`"),
+])
+def test_a_missing_checkpoint_is_one_line_before_any_trial(tmp_path, capsys, monkeypatch, task, words):
+    """Not a failed trial per seed, listed after the others ran: one line, nothing started."""
+    import wsbench.experiments.runner
+
+    def refuse(*a, **k):
+        raise AssertionError("trials started")
+
+    monkeypatch.setattr(wsbench.experiments.runner, "run_experiment", refuse)
+    (tmp_path / "folder").mkdir()
+    task = task.replace("MISSING", str(tmp_path / "missing.pt")).replace("FOLDER", str(tmp_path / "folder"))
+    path = tmp_path / "e.toml"
+    path.write_text(f'name = "ck"\ntasks = ["digits-cnn", {task}]\noptimizers = ["random"]\n'
+                    f'budget = 3\n')
+    err = one_error_line(capsys, "run", str(path), "--out", str(tmp_path / "res"))
+    words = words.replace("MISSING", str(tmp_path / "missing.pt")).replace("FOLDER", str(tmp_path / "folder"))
+    assert f"{path}: tasks[1] (" in err and words in err
+    assert not (tmp_path / "res").exists()

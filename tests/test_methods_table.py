@@ -34,28 +34,39 @@ def results(tmp_path_factory):
     return load_results(out)
 
 
-def by_hand(t, drop: float, key: str):
-    """The member of largest CR (``key``) whose validation drop is within ``drop``."""
+def by_hand(t, drop: float, key: str, one_se: bool):
+    """The member of largest CR (``key``) whose validation drop (plus its standard error, with
+    ``one_se``) is within ``drop``."""
     base = t.record.baseline
-    ok = [s for s in t.record.front if base.val - s.val <= drop + 1e-12]
+    ok = [s for s in t.record.front
+          if base.val - s.val + (s.val_se if one_se else 0.0) <= drop + 1e-12]
     return max(ok, key=lambda s: s[key]) if ok else None
 
 
-def test_each_method_is_selected_on_validation_in_its_own_coding(results):
-    from wsbench.report.methods import is_standard, methods_table
+def test_every_front_member_keeps_the_standard_error_of_its_drop(results):
+    members = [(s, t.record.baseline.val) for t in results.trials for s in t.record.front]
+    assert members and all(s.val_se is not None and s.val_se >= 0 for s, _ in members)
+    assert any(s.val_se > 0 for s, base in members if s.val != base)
 
-    table = methods_table(results, "digits-mlp")
+
+@pytest.mark.parametrize("one_se", [True, False])
+def test_each_method_is_selected_on_validation_in_its_own_coding(results, one_se):
+    from wsbench.report.methods import ONE_SE, PLAIN, default_rule, is_standard, methods_table
+
+    assert default_rule(results) == ONE_SE  # every record keeps its errors
+    table = methods_table(results, "digits-mlp", None if one_se else PLAIN)
+    assert table.label == ("methods-digits-mlp" if one_se else "methods-plain-digits-mlp")
     rows = {(r[0].text, r[2].text): r for r in table.rows}
     assert {k[0] for k in rows} == {"nnc", "nnc-packed", "mo-ub"}
     trials = {t.config: t for t in results.by_task("digits-mlp")}
     assert is_standard(trials["nnc"].record.trial["space"])
     assert not is_standard(trials["nnc-packed"].record.trial["space"])
     for drop, label in ((0.005, "0.5 pt"), (0.01, "1 pt")):
-        ref = by_hand(trials["nnc"], drop, "cr_file_native")
+        ref = by_hand(trials["nnc"], drop, "cr_file_native", one_se)
         for config, key, coding in (("nnc", "cr_file_native", "native"),
                                     ("nnc-packed", "cr_file_native", "native"),
                                     ("mo-ub", "cr_file", "huffman")):
-            row, pick = rows[config, label], by_hand(trials[config], drop, key)
+            row, pick = rows[config, label], by_hand(trials[config], drop, key, one_se)
             assert row[1].text == coding
             if pick is None:
                 assert row[3].text == "-"

@@ -55,7 +55,9 @@ def test_k_clip_puts_outliers_in_the_edge_bins_and_refines_the_rest(view, unifor
 
 @pytest.mark.parametrize("options,message", [
     ({"q_lo_max": 0.6}, "q_lo_max"), ({"q_hi_min": 0.3}, "q_hi_min"), ({"q_hi_min": 1.5}, "q_hi_min"),
-    ({"k_min": 1}, "K bounds"), ({"k_max": 2.5}, "integers"),
+    ({"k_min": 1}, r"k_min of space 'k-clip' must be in \[2, 1048576\]"),
+    ({"k_max": 2.5}, "k_max of space 'k-clip' takes an integer"),
+    ({"k_min": 50, "k_max": 10}, "K bounds"),
 ])
 def test_k_clip_rejects_bad_bounds(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -105,9 +107,11 @@ def test_layerwise_k_saves_and_merges_like_a_global_codebook(view, uniform, tmp_
     torch.testing.assert_close(merged.codebook.double(), view.original.double().mean()[None])
 
 
-@pytest.mark.parametrize("options", [{"k_min": 300}, {"k_max": 1}, {"k_min": "2"}])
-def test_layerwise_k_rejects_bad_bounds(options):
-    with pytest.raises(ConfigError, match="K bounds"):
+@pytest.mark.parametrize("options,words", [
+    ({"k_min": 300}, "K bounds"), ({"k_max": 1}, r"k_max of space 'layerwise-k' must be in \[2, "),
+    ({"k_min": "2"}, "k_min of space 'layerwise-k' takes an integer")])
+def test_layerwise_k_rejects_bad_bounds(options, words):
+    with pytest.raises(ConfigError, match=words):
         plugins.create("space", "layerwise-k", **options)
 
 

@@ -21,11 +21,12 @@ def parts(raw: bytes) -> tuple[dict, dict, dict]:
 
 
 def build(meta: dict, header: dict, tensors: dict, rehash: bool = True) -> bytes:
-    """A file of these parts; ``rehash`` recomputes the checksum as the file's version does,
-    so that the reader's own consistency checks (not the checksum) are what refuse it."""
+    """A file of these parts; ``rehash`` recomputes the checksums as the file's version does
+    (the metadata's one where the file has it), so that the reader's own consistency checks (not
+    a checksum) are what refuse it."""
     from safetensors.torch import save
 
-    from wsbench.codec.fileformat import checksum
+    from wsbench.codec.fileformat import STORED, _tensor_hash, checksum, stored_checksum
 
     header = dict(header)
     if rehash:
@@ -34,7 +35,10 @@ def build(meta: dict, header: dict, tensors: dict, rehash: bool = True) -> bytes
         stored = {"header_z": base64.b85encode(zlib.compress(json.dumps(header).encode())).decode()}
     else:
         stored = {"header": json.dumps(header)}
-    return save(tensors, metadata={**meta, **stored})
+    meta = {**meta, **stored}
+    if rehash and STORED in meta:
+        meta[STORED] = stored_checksum(meta, _tensor_hash(tensors, 3))
+    return save(tensors, metadata=meta)
 
 
 def rewrite(path: Path, edit_header=None, edit_tensors=None, rehash: bool = True) -> None:

@@ -24,10 +24,12 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from wsbench.codec.compress import CompressedModel, compress_model, load_state_dict
+    from wsbench.codec.load_model import load_model
     from wsbench.codec.merge import MergeResult, MergeStrategy, Scorer
     from wsbench.codec.quantization import NativeCode, Quantization, Quantizer, compact
     from wsbench.codec.weights import WeightView
     from wsbench.errors import ConfigError, PluginError, WsbenchError
+    from wsbench.options import Range
     from wsbench.plugins import create, register, unregister
     from wsbench.search.optimizer import Optimizer, Problem
     from wsbench.search.pareto import non_dominated
@@ -38,6 +40,7 @@ _LAZY = {
     # using compressed models
     "compress_model": "wsbench.codec.compress", "load_state_dict": "wsbench.codec.compress",
     "CompressedModel": "wsbench.codec.compress", "WeightView": "wsbench.codec.weights",
+    "load_model": "wsbench.codec.load_model",
     # the contracts a plugin implements, one per plugin kind
     "Task": "wsbench.tasks.task", "TaskData": "wsbench.tasks.task",
     "Quantizer": "wsbench.codec.quantization", "Quantization": "wsbench.codec.quantization",
@@ -50,6 +53,8 @@ _LAZY = {
     "register": "wsbench.plugins", "unregister": "wsbench.plugins", "create": "wsbench.plugins",
     "WsbenchError": "wsbench.errors", "ConfigError": "wsbench.errors",
     "PluginError": "wsbench.errors",
+    # an option's allowed values: Annotated[int, Range(2, 100_000)] on a factory's parameter
+    "Range": "wsbench.options",
 }
 __all__ = ["hookimpl", "Register", "__version__", *_LAZY]
 

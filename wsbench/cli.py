@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 
 COMMANDS = ("compress", "decompress", "plugins", "train", "run", "report", "bench")
@@ -29,20 +28,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-UNKNOWN_NAME = re.compile(r"unknown (?P<kind>[\w-]+) '(?P<name>[^']*)'; valid [\w-]+s: (?P<valid>[^;]*)$")
-
-
-def with_suggestion(message: str) -> str:
-    """An unknown plugin name's error with the closest valid names appended ("did you mean")."""
-    m = UNKNOWN_NAME.search(message)
-    if not m:
-        return message
-    from wsbench.commands.overrides import suggest
-
-    return message + suggest(m["name"], [v.strip() for v in m["valid"].split(",")])
-
-
 def main(argv: list[str] | None = None) -> int:
+    """The console script (``argv`` None: the process ends after it) or a call in-process."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            quiet_interrupt_at_exit()
+
+
+def quiet_interrupt_at_exit() -> None:
+    """From here on the process only exits: a Ctrl-C while the libraries' exit callbacks run
+    (tqdm's monitor thread, a pool or a cluster being joined) ends it at once, status 130,
+    instead of Python's "Exception ignored in atexit callback ... KeyboardInterrupt"."""
+    import os
+    import signal
+    import threading
+
+    def stop(signum: int, frame: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+
+    # only where Ctrl-C raises KeyboardInterrupt: not in a thread, nor where SIGINT is ignored
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+        signal.signal(signal.SIGINT, stop)
+
+
+def _main(argv: list[str] | None) -> int:
     from wsbench.errors import WsbenchError
 
     parser = build_parser()
@@ -59,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except WsbenchError as exc:
         if args.debug:
             raise
-        print(f"wsbench: error: {with_suggestion(str(exc))}", file=sys.stderr)
+        print(f"wsbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wsbench: interrupted", file=sys.stderr)

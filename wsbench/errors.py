@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 
@@ -24,6 +25,13 @@ class ModelError(WsbenchError):
 
 class FormatError(WsbenchError):
     """A compressed file is missing, truncated, corrupted or of another version."""
+
+
+def suggest(name: str, valid: Iterable[str]) -> str:
+    """'; did you mean X?' for the closest valid names, or '' when none is close: appended to
+    an unknown name's error where it is raised, so every front end shows it."""
+    close = difflib.get_close_matches(name, list(valid), n=2, cutoff=0.6) if isinstance(name, str) else []
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 @contextmanager

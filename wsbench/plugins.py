@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pluggy
 
 from wsbench import hookspecs
-from wsbench.errors import PluginError, WsbenchError
+from wsbench.errors import PluginError, WsbenchError, suggest
 
 ENTRY_POINT_GROUP = "wsbench"
 
@@ -100,22 +100,25 @@ def registry() -> dict[str, dict[str, PluginInfo]]:
 
 
 def get(kind: str, name: str) -> PluginInfo:
-    """Look a plugin up, with the valid names in the error when it is unknown."""
+    """Look a plugin up; an unknown name's error lists the valid ones and the closest of them
+    (every front end gets the "did you mean" from here)."""
     by_name = registry().get(kind)
     if by_name is None:
-        raise PluginError(f"unknown plugin kind {kind!r}; kinds: {', '.join(hookspecs.KINDS)}")
+        raise PluginError(f"unknown plugin kind {kind!r}; kinds: {', '.join(hookspecs.KINDS)}"
+                          + suggest(kind, hookspecs.KINDS))
     if name not in by_name:
         valid = ", ".join(sorted(by_name)) or "(none registered)"
-        raise PluginError(f"unknown {kind} {name!r}; valid {kind}s: {valid}")
+        raise PluginError(f"unknown {kind} {name!r}; valid {kind}s: {valid}" + suggest(name, by_name))
     return by_name[name]
 
 
 def create(kind: str, name: str, **options: Any) -> Any:
-    """Build a plugin object; a plugin that raises is reported as a PluginError naming it."""
-    from wsbench import validate
+    """Build a plugin object once its options pass :func:`wsbench.options.check` (declared,
+    typed, in range); a plugin that raises is reported as a PluginError naming it."""
+    from wsbench import options as plugin_options
 
     info = get(kind, name)
-    validate.plugin_options(options, f"{kind} {name!r}")
+    plugin_options.check(kind, name, options)
     try:
         obj = info.factory(**options)
     except TypeError as exc:

@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Callable
 
-from wsbench.errors import ConfigError
+from wsbench.errors import ConfigError, suggest
 
 MAX_SEED = 2**32 - 1          # numpy's legacy seeding (pymoo) takes 32-bit seeds
 MAX_SEEDS = 10_000            # seeds of one experiment
@@ -27,6 +27,7 @@ MAX_WORKERS = 4096            # worker processes of an executor
 # a Dask scheduler's address: [protocol://]host[:port] (tcp://10.0.0.5:8786, [::1]:8786)
 SCHEDULER_RE = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?")
 MAX_EPOCHS = 100_000
+# options of a plugin that declares no range for them capped anyway (wsbench.options)
 POPULATION_OPTIONS = ("pop_size", "popsize", "batch_size", "n_particles", "n_clusters",
                       "n_partitions")
 MAX_NAME = 100
@@ -115,8 +116,8 @@ def requested(value: Any, where: str) -> int:
 
 
 def tolerance(value: Any, where: str) -> float:
-    """A merge's allowed validation drop (a share of the metric)."""
-    return number(value, where, 0.0)
+    """A merge's allowed validation drop (a share of the metric: at most all of it)."""
+    return number(value, where, 0.0, 1.0)
 
 
 def drops(value: Any, where: str) -> tuple[float, ...]:
@@ -149,7 +150,8 @@ def one_of(value: Any, where: str, choices: tuple[str, ...], noun: str = "") -> 
     if value in choices:
         return value
     if noun:
-        raise ConfigError(f"{where}: unknown {noun} {value!r}; valid {noun}s: {', '.join(choices)}")
+        raise ConfigError(f"{where}: unknown {noun} {value!r}; valid {noun}s: {', '.join(choices)}"
+                          + suggest(value, choices))
     listed = (" or ".join(map(repr, choices)) if len(choices) == 2
               else "one of " + ", ".join(map(repr, choices)))
     raise ConfigError(f"{where}: must be {listed}, got {value!r}")
@@ -190,17 +192,6 @@ def device_available(value: str | None, where: str) -> None:
     index = int(value.partition(":")[2] or 0)
     if index >= count:
         raise ConfigError(f"{where}: {value} is not available here ({count} CUDA device(s))")
-
-
-def plugin_options(options: dict[str, Any], where: str) -> None:
-    """Refuse non-finite numbers and cap the options that size an allocation (a population
-    scored at once): a plugin's own checks rarely think of NaN, inf or 10**9."""
-    for key, value in options.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
-        if key in POPULATION_OPTIONS and _is_number(value) and value > MAX_POPULATION:
-            raise ConfigError(f"{where}: {key} must be at most {MAX_POPULATION} "
-                              f"(individuals scored at once), got {value!r}")
 
 
 def arg(check: Callable[[Any, str], Any], flag: str, kind: type = float) -> Callable[[str], Any]:

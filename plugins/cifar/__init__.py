@@ -14,12 +14,14 @@ loop), ``train`` (a trained model with its files and facts).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-from wsbench_plugins.cifar.data import limited  # noqa: F401 (re-export: it lived here)
+from wsbench_plugins.cifar.data import Limit, limited  # noqa: F401 (limited: re-export, it lived here)
 
 from wsbench import TaskData, hookimpl
 from wsbench.errors import ConfigError, ModelError
+from wsbench.options import Seed
 from wsbench.tasks.checkpoint import checkpoint_exists, read_checkpoint
 
 PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"  # plugins/checkpoints
@@ -38,8 +40,8 @@ class CifarTask:
     """A CIFAR classifier with the paper's validation/test splits, as float tensors."""
 
     def __init__(self, dataset: str = "cifar10", arch: str = "resnet20", checkpoint: str | None = None,
-                 data: str | None = None, val_limit: int | None = None,
-                 test_limit: int | None = None, seed: int = 0) -> None:
+                 data: str | None = None, val_limit: Limit = None,
+                 test_limit: Limit = None, seed: Seed = 0) -> None:
         if dataset not in NUM_CLASSES:
             raise ConfigError(f"unknown CIFAR dataset {dataset!r}; use cifar10 or cifar100")
         self.dataset, self.arch = dataset, arch
@@ -129,6 +131,5 @@ def wsbench_register_tasks(register) -> None:
         for arch in ("resnet20", "resnet18"):
             note = (" (checkpoint shipped with wsbench)" if (dataset, arch) == ("cifar10", "resnet20")
                     else " (needs `wsbench train` or task.checkpoint)")
-            register(f"{dataset}-{arch}",
-                     lambda _d=dataset, _a=arch, **kw: CifarTask(_d, _a, **kw),
+            register(f"{dataset}-{arch}", functools.partial(CifarTask, dataset, arch),
                      f"{dataset.upper()}, {arch} with the CIFAR stem, paper splits{note}.")

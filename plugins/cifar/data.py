@@ -10,6 +10,7 @@ import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from wsbench_plugins.cifar.imagenet import imagenet_split, load_imagenet_folder, unreadable_image  # noqa: F401 (re-export)
@@ -18,6 +19,7 @@ from wsbench_plugins.cifar.safe_pickle import load_batch
 from wsbench.errors import ConfigError
 from wsbench.files.cache import atomic_write_bytes, cache_dir, content_key
 from wsbench.files.locate import data_dirs
+from wsbench.options import Range
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -25,6 +27,8 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 _TV_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 _ARCHIVES = {"cifar10": "cifar10-jpeg.tar.xz", "cifar100": "cifar100-jpeg.tar.xz"}
 _CACHE_VERSION = 1
+# a task's val_limit, test_limit: at most this many examples of a split (more means all of them)
+Limit = Annotated[int | None, Range(1, 10_000_000)]
 
 
 def default_cifar_path(name: str = "cifar10") -> Path:

@@ -17,12 +17,16 @@ figure: the JPEG re-encoding is a distribution shift for them, and every figure 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from wsbench_plugins.cifar.data import Limit
+
 from wsbench.errors import ConfigError, ModelError
+from wsbench.options import Seed
 
 FOLDER = "cifar-resnets-idelbayev"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -102,8 +106,8 @@ class ExternalCifarTask:
     """A CIFAR-10 classifier from an external checkpoint, scored on halves of the test set."""
 
     def __init__(self, arch: str, checkpoint: str | None = None, data: str | None = None,
-                 val_limit: int | None = None, test_limit: int | None = None, seed: int = 0,
-                 split_seed: int = 0) -> None:
+                 val_limit: Limit = None, test_limit: Limit = None, seed: Seed = 0,
+                 split_seed: Seed = 0) -> None:
         self.entry = IDELBAYEV[arch]
         self.arch = arch
         self.name = f"cifar10-{arch}-idelbayev"
@@ -155,8 +159,7 @@ class ExternalCifarTask:
 
 def register_external(register) -> None:
     for arch, entry in IDELBAYEV.items():
-        register(f"cifar10-{arch}-idelbayev",
-                 lambda _a=arch, **kw: ExternalCifarTask(_a, **kw),
+        register(f"cifar10-{arch}-idelbayev", functools.partial(ExternalCifarTask, arch),
                  f"CIFAR-10, Y. Idelbayev's pretrained {arch} (canonical test top-1 "
                  f"{entry.canonical_top1}%; trained on all 50k training images, so validation "
                  f"and test are stratified halves of the test set).")

@@ -11,12 +11,15 @@ said in :mod:`.models`. Run searches with ``metric = "accuracy"``: the default m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Annotated
 
 from wsbench import TaskData, hookimpl
 from wsbench.errors import ConfigError
+from wsbench.options import Range, Seed
 
 PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"
 CONTEXT = 128
@@ -25,12 +28,11 @@ CONTEXT = 128
 class ShakespeareTask:
     """A character-level language model; the default one is shipped, others need ``train``."""
 
-    def __init__(self, arch: str, seed: int = 0, data: str | None = None,
-                 checkpoint: str | None = None, context: int = CONTEXT) -> None:
-        from wsbench import validate
-
+    def __init__(self, arch: str, seed: Seed = 0, data: str | None = None,
+                 checkpoint: str | None = None,
+                 context: Annotated[int, Range(1, 4096)] = CONTEXT) -> None:
         self.arch, self.seed, self.data, self.checkpoint = arch, int(seed), data, checkpoint
-        self.context = validate.integer(context, "task option context", 1, 4096)
+        self.context = int(context)
         self.name = f"shakespeare-{arch}"
         self.description = f"Tiny Shakespeare, character-level {arch}"
 
@@ -126,8 +128,8 @@ class ShakespeareTask:
 
 @hookimpl
 def wsbench_register_tasks(register) -> None:
-    register("shakespeare-gru", lambda **kw: ShakespeareTask("gru", **kw),
+    register("shakespeare-gru", functools.partial(ShakespeareTask, "gru"),
              "Tiny Shakespeare, character-level GRU (0.55M parameters), next-character accuracy.")
-    register("shakespeare-transformer", lambda **kw: ShakespeareTask("transformer", **kw),
+    register("shakespeare-transformer", functools.partial(ShakespeareTask, "transformer"),
              "Tiny Shakespeare, character-level 4-layer transformer (0.83M parameters), "
              "next-character accuracy.")

@@ -24,10 +24,11 @@ Determinism: every probability is a 16-bit integer updated with integer shifts (
 in VVC's CABAC), clamped to [1/64, 63/64], and handed to constriction as integer weights that
 sum to exactly 2^24 - 2, which its fixed-point quantisation (``perfect=False``) turns into the
 cumulative table ``[0, w0 + 1, 2^24]`` without rounding: no float computation takes part, so
-encoder and decoder agree on every platform. The clamp also bounds the decoder: every index
-costs at least one decision of probability <= 63/64, i.e. more than 1/64 bit, so a stream of
-``n_bits`` bits cannot hold more than ``64 * (n_bits + 64)`` indices
-(:mod:`wsbench.codec.fileformat_checks` refuses a header claiming more).
+encoder and decoder agree on every platform. The clamp also bounds the decoder: every decision
+has probability <= 63/64, i.e. costs more than 1/45 bit, so a stream of ``n_bits`` bits cannot
+hold more than ``45 * (n_bits + 64)`` decisions, nor as many indices
+(:mod:`wsbench.codec.fileformat_checks` refuses a header claiming more, the decoder a stream
+that yields more). Decoding: :mod:`wsbench.codec.adaptive_decoder`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ PREFIX_CONTEXTS = 16    # Exp-Golomb prefix positions with their own context (th
 RATES = (4, 7)          # the two adaptation speeds (shifts) of each probability
 ONE = 1 << 16           # probability 1.0 in the 16-bit state
 LOW, HIGH = ONE >> 6, ONE - (ONE >> 6)  # the clamp: 1/64 .. 63/64
-MIN_BITS_PER_INDEX = 1 / 64  # what the clamp guarantees (-log2(63/64) > 1/64)
+DECISIONS_PER_BIT = 45  # what the clamp allows at most (1 / -log2(63/64) = 44.01)
 _SIG, _SIGN, _GT = 0, 3, 6
 _PREFIX = _GT + 3 * GT
 N_CONTEXTS = _PREFIX + PREFIX_CONTEXTS
@@ -59,8 +60,9 @@ def zero_bin(indices: np.ndarray) -> int:
 
 
 def max_indices(n_bits: int) -> int:
-    """The most indices a stream of ``n_bits`` bits can hold (see the module's docstring)."""
-    return 64 * (int(n_bits) + 64)
+    """The most decisions (so indices) a stream of ``n_bits`` bits can hold (the module's
+    docstring says why)."""
+    return DECISIONS_PER_BIT * (int(n_bits) + 64)
 
 
 class _Contexts:
@@ -114,36 +116,18 @@ class _Encoder:
         return enc.get_compressed().astype("<u4").tobytes()
 
 
-class _Decoder:
-    """Decodes one decision at a time (the contexts depend on what was decoded before)."""
-
-    def __init__(self, data: bytes) -> None:
-        import constriction
-
-        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-        self.dec = constriction.stream.queue.RangeDecoder(words)
-        self.model = _Contexts()
-        self.models: dict[int, object] = {}  # one constriction model per probability value
-        self.make = constriction.stream.model.Categorical
-
-    def bit(self, ctx: int, _bit: int = 0) -> int:
-        p = self.model.p_one(ctx)
-        model = self.models.get(p)
-        if model is None:
-            model = self.models[p] = self.make(np.array(_weights(p), dtype=np.float64), perfect=False)
-        try:
-            bit = int(self.dec.decode(model))
-        except Exception as exc:  # constriction refuses a stream no encoder made (AssertionError)
-            raise ValueError(f"the range coder's stream is invalid ({exc})") from None
-        self.model.update(ctx, bit)
-        return bit
-
-
 def _level(coder, v: int, prev: int, max_prefix: int) -> int:
     """Code (encoder) or decode (decoder, ``v`` ignored) one level; returns it."""
     a = min(abs(prev), 2)
     if not coder.bit(_SIG + a, int(v != 0)):
         return 0
+    return _nonzero(coder, v, prev, a, max_prefix)
+
+
+def _nonzero(coder, v: int, prev: int, a: int, max_prefix: int) -> int:
+    """The decisions of a level after its significance said it is not 0 (``a``: the
+    significance context's min(|prev|, 2)); the decoder's one-at-a-time path inlines the
+    significance decision and calls this for the rest."""
     negative = coder.bit(_SIGN + (prev > 0) - (prev < 0) + 1, int(v < 0))
     mag = 1
     while mag <= GT and coder.bit(_GT + 3 * (mag - 1) + a, int(abs(v) > mag)):
@@ -190,20 +174,8 @@ def encode(indices: np.ndarray, sizes: list[int], codebook: np.ndarray) -> Adapt
 
 
 def decode(data: bytes, sizes: list[int], d: int, zero: int) -> np.ndarray:
-    """The pooled indices back; a level outside the codebook is a ValueError."""
-    if not sum(sizes):
-        return np.zeros(0, dtype=np.int64)
-    if len(data) % 4:
-        raise ValueError("the range coder's stream is not whole 32-bit words")
-    coder, out, max_prefix = _Decoder(data), [], d.bit_length() + 1
-    for size in sizes:
-        prev = 0
-        for _ in range(size):
-            prev = _level(coder, 0, prev, max_prefix)
-            out.append(prev)
-    if not coder.dec.maybe_exhausted():
-        raise ValueError("the range coder's stream holds more than its indices")
-    idx = np.asarray(out, dtype=np.int64) + zero
-    if idx.size and (idx.min() < 0 or idx.max() >= d):
-        raise ValueError("a decoded index is outside the codebook")
-    return idx
+    """The pooled indices back; a stream that cannot hold them, or a level outside the
+    codebook, is a ValueError (:func:`wsbench.codec.adaptive_decoder.decode`)."""
+    from wsbench.codec import adaptive_decoder
+
+    return adaptive_decoder.decode(data, sizes, d, zero)

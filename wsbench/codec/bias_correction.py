@@ -30,10 +30,17 @@ def _layers(model: "torch.nn.Module") -> dict[str, "torch.nn.Module"]:
             if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv1d, torch.nn.Linear))}
 
 
-def _channel_mean(out: "torch.Tensor") -> "torch.Tensor":
-    """Mean of each output channel over the batch and any spatial positions (float64)."""
-    dims = [0] + list(range(2, out.dim()))
-    return out.detach().double().mean(dim=dims)
+def _channel_dim(layer: "torch.nn.Module", out: "torch.Tensor") -> int:
+    """Where a layer's output channels are: dimension 1 of a convolution's ``[N, C, ...]``, the
+    last of a Linear's ``[..., C]`` (a sequence model's ``[N, T, C]`` included)."""
+    import torch
+
+    return out.dim() - 1 if isinstance(layer, torch.nn.Linear) else 1
+
+
+def _channel_mean(out: "torch.Tensor", channel: int) -> "torch.Tensor":
+    """Mean of each output channel over every other dimension (batch, positions), in float64."""
+    return out.detach().double().mean(dim=[d for d in range(out.dim()) if d != channel])
 
 
 @dataclass
@@ -58,8 +65,8 @@ class BiasCorrection:
         reads: dict[str, str] = {}
 
         def on_layer(name):
-            def hook(_m, _i, out):
-                reference[name] = _channel_mean(out)
+            def hook(m, _i, out):
+                reference[name] = _channel_mean(out, _channel_dim(m, out))
                 outputs[id(out)] = name
             return hook
 
@@ -94,10 +101,11 @@ class BiasCorrection:
         changed: dict[str, torch.Tensor] = {}
 
         def on_layer(name):
-            def hook(_m, _i, out):
+            def hook(m, _i, out):
                 if name not in self.target or name not in self.reference:
                     return None
-                shift = (_channel_mean(out) - self.reference[name]).to(out.dtype)
+                channel = _channel_dim(m, out)
+                shift = (_channel_mean(out, channel) - self.reference[name]).to(out.dtype)
                 owner, entry = self.target[name]
                 value = getattr(mods[owner], entry)
                 if entry == "running_mean":  # the BatchNorm subtracts it: add the shift
@@ -106,7 +114,7 @@ class BiasCorrection:
                     return None
                 value.sub_(shift)  # the layer's own bias: remove the shift from it and the output
                 changed[f"{owner}.{entry}"] = value
-                view = [1, -1] + [1] * (out.dim() - 2)
+                view = [-1 if d == channel else 1 for d in range(out.dim())]
                 return out - shift.view(view)
             return hook
 

@@ -133,6 +133,9 @@ class CompressedModel:
         rest = self._file_rest
         for name, t in rest.items():
             tensors[f"rest.{name}"] = t
+        nonfinite = [n for n, t in rest.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if nonfinite:  # recorded only where the model has them: a reader refuses any other
+            header_extra["nonfinite"] = nonfinite
         header = {
             "coding": self.coding, "n_weights": self.n_weights, "n_bits": n_bits,
             "k": int(self.quantization.k), "d": self.quantization.d,
@@ -191,26 +194,43 @@ def compress_model(model: "torch.nn.Module", k: int, quantizer: str = "uniform",
 def load_state_dict(path: str | Path) -> dict[str, "torch.Tensor"]:
     """Decode a compressed file into a state dict that ``model.load_state_dict`` accepts.
 
-    :func:`wsbench.codec.fileformat.read` has checked the header against the tensors, so decoding
-    allocates no more than the file holds; anything a decoder still refuses is a FormatError.
+    :func:`wsbench.codec.fileformat.read` has checked the header against the tensors and the
+    file's size, so decoding allocates no more than the file may stand for; anything a decoder
+    still refuses, and NaN or inf the file does not record, is a FormatError.
     """
     import torch
 
     header, tensors = fileformat.read(path)
+    rest = {name: tensors[f"rest.{name}"] for name in header["rest"]}
     try:
+        _finite(header, rest, tensors.get("codebook"))
         if header["coding"] == "native":
             flat, coded = native.decode(header, tensors)
-            return _assemble(header["shared"], flat,
-                             {name: tensors[f"rest.{name}"] for name in header["rest"]} | coded)
+            return _assemble(header["shared"], flat, rest | coded)
         idx = _decode_indices(header, tensors)
         codebook = tensors["codebook"]
         if idx.size != header["n_weights"] or (idx.size and (idx.min() < 0 or idx.max() >= codebook.numel())):
             raise ValueError("indices do not match the codebook")
         flat = codebook[torch.from_numpy(idx)]
-        rest = {name: tensors[f"rest.{name}"] for name in header["rest"]}
+        del idx  # the indices (8 bytes a weight) are not needed beside the weights any more
         return _assemble(header["shared"], flat, rest)
+    except FormatError as exc:
+        raise FormatError(f"{path}: {exc}") from None
     except (KeyError, ValueError, TypeError, IndexError, OverflowError, RuntimeError, MemoryError) as exc:
         raise FormatError(f"{path}: inconsistent compressed file ({exc})") from None
+
+
+def _finite(header: dict, rest: dict[str, "torch.Tensor"], codebook: "torch.Tensor | None") -> None:
+    """NaN or inf only where the header records the model had them: in the rest tensors it
+    names, never in the codebook (compressing refuses such weights)."""
+    import torch
+
+    if codebook is not None and not bool(torch.isfinite(codebook).all()):
+        raise FormatError("the codebook holds NaN or inf, which no model compresses to")
+    allowed = set(header.get("nonfinite", []))
+    for name, t in rest.items():
+        if t.is_floating_point() and name not in allowed and not bool(torch.isfinite(t).all()):
+            raise FormatError(f"tensor {name!r} holds NaN or inf, which the file does not record")
 
 
 def _decode_indices(header: dict, tensors: dict[str, "torch.Tensor"]) -> np.ndarray:

@@ -7,12 +7,17 @@ Layout (all tensors little-endian, as safetensors stores them):
   version 5 ``header_z``: the same JSON, zlib-compressed, base85) with
   ``coding`` (``huffman``, ``huffman-layer``, ``adaptive`` or ``fixed``), ``n_weights``, ``n_bits``, ``k``, ``d``,
   ``quantizer``, ``include``, ``shared`` (``[name, shape, dtype]`` in pooling order),
-  ``rest`` (names of the fp32 remainder) and ``sha256``: from version 3 on over the header (less
-  ``sha256``) and every tensor's name, dtype, shape and bytes, so that no edit of a header field
-  or of a tensor's declared dtype or shape can load as another model. Version 1 (codings
-  ``huffman`` and ``fixed``) covered the tensors' names and bytes only, version 2 (coding
-  ``huffman-layer``) the header too; both are still read, after the same consistency checks
-  (:mod:`wsbench.codec.fileformat_checks`);
+  ``rest`` (names of the fp32 remainder), ``nonfinite`` (the rest tensors that hold NaN or inf,
+  only where some do: any other decoded NaN or inf is refused) and ``sha256``: from version 3 on
+  over the header (less ``sha256``) and every tensor's name, dtype, shape and bytes, so that no
+  edit of a header field or of a tensor's declared dtype or shape can load as another model.
+  Version 1 (codings ``huffman`` and ``fixed``) covered the tensors' names and bytes only,
+  version 2 (coding ``huffman-layer``) the header too; both are still read, after the same
+  consistency checks (:mod:`wsbench.codec.fileformat_checks`);
+* metadata ``sha256`` (written from issue 29 on, any version >= 3; older files lack it): over the
+  tensors as version 3 hashes them, then the other metadata strings as stored (the header's
+  compressed text, not its parse), so a corrupted file is refused before its header is expanded
+  or parsed. Readers that predate it ignore it;
 * ``codebook`` float32[d], the shared values;
 * ``huffman.count`` / ``huffman.symbol`` int64, the canonical code table (coding ``huffman``);
 * ``huffman.lengths`` uint8[d], the shared table's code lengths, and ``layers.lengths`` uint8,
@@ -24,8 +29,9 @@ Layout (all tensors little-endian, as safetensors stores them):
 * ``rest.<name>``: every other state-dict entry (biases, norms, buffers) unchanged.
 
 Loading uses safetensors only: nothing is ever unpickled. Only a regular file under the size cap
-of :mod:`wsbench.files.safe_io` is read, and the header is checked against the tensors before anything
-is decoded, so what decoding allocates is bounded by what the file holds.
+of :mod:`wsbench.files.safe_io` is read, a compressed header expands to at most
+:func:`header_cap` bytes, and the header is checked against the tensors and the file's size
+before anything is decoded, so what decoding allocates is bounded by what the file holds.
 """
 
 from __future__ import annotations
@@ -54,7 +60,17 @@ NEW_CODINGS = {"adaptive": 4, "native": 4}  # codings first written in a later v
 # what each coding is written as now: native files list every coded tensor's name, shape and
 # dtype (a ResNet-20 has 97): as JSON inside safetensors' JSON that was ~6 kB, compressed ~1 kB
 WRITES = {**NEW_CODINGS, "native": 5}
-MAX_HEADER = 64 << 20  # bytes a compressed header may expand to
+MAX_HEADER = 64 << 20  # bytes a compressed header may ever expand to
+HEADER_BASE, HEADER_PER_BYTE = 1 << 20, 4  # what a file of n bytes may: 1 MiB + 4 n (header_cap)
+STORED = "sha256"  # the metadata key of the checksum over the file as stored
+
+
+def header_cap(file_bytes: int) -> int:
+    """The most bytes the compressed header of a file of ``file_bytes`` may expand to: 1 MiB
+    (the rows of some 10,000 tensors) plus 4 per byte of the file, at most MAX_HEADER. Why:
+    parsed, JSON takes up to ~25 times its size in memory, and a real header is far smaller
+    than the weights it describes (a ResNet-20's is 6 kB beside 60-120 kB of weights)."""
+    return min(MAX_HEADER, HEADER_BASE + HEADER_PER_BYTE * int(file_bytes))
 
 
 def version_for(coding: str) -> int:
@@ -94,12 +110,10 @@ def unpack_fixed(data: bytes, n_values: int, bits: int) -> np.ndarray:
     return out
 
 
-def checksum(tensors: dict[str, "torch.Tensor"], header: dict | None, version: int) -> str:
+def _tensor_hash(tensors: dict[str, "torch.Tensor"], version: int) -> "hashlib._Hash":
     """sha256 over every tensor (name and bytes; from version 3 on also dtype and shape) in name
-    order, then, from version 2 on, over the header without its own ``sha256``.
-
-    Version 3 hashes each tensor's name, dtype and shape as one JSON array: self-delimiting and,
-    with the byte count they imply, it leaves no two files with the same hashed stream."""
+    order. Version 3 hashes each tensor's name, dtype and shape as one JSON array: self-delimiting
+    and, with the byte count they imply, it leaves no two files with the same hashed stream."""
     import torch
 
     h = hashlib.sha256()
@@ -111,25 +125,54 @@ def checksum(tensors: dict[str, "torch.Tensor"], header: dict | None, version: i
             h.update(key.encode())
         if t.numel():
             h.update(t.view(torch.uint8).numpy().tobytes())
-    if version >= 2 and header is not None:
-        h.update(json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode())
+    return h
+
+
+def _then(hashed: "hashlib._Hash", tail: bytes) -> str:
+    """The digest of what ``hashed`` has seen, then ``tail`` (``hashed`` itself is left as is)."""
+    h = hashed.copy()
+    h.update(tail)
     return h.hexdigest()
 
 
+def _header_bytes(header: dict | None, version: int) -> bytes:
+    """What the header adds to the checksum: from version 2 on its JSON less ``sha256``."""
+    if version < 2 or header is None:
+        return b""
+    return json.dumps({k: v for k, v in header.items() if k != "sha256"}, sort_keys=True).encode()
+
+
+def checksum(tensors: dict[str, "torch.Tensor"], header: dict | None, version: int) -> str:
+    """The header's ``sha256``: over the tensors, then, from version 2 on, over the header
+    without its own ``sha256``."""
+    return _then(_tensor_hash(tensors, version), _header_bytes(header, version))
+
+
+def stored_checksum(meta: dict[str, str], hashed: "hashlib._Hash") -> str:
+    """The metadata's ``sha256``: over the tensors (``hashed``, as version 3 hashes them), then
+    the other metadata strings as stored, so checking it needs no header expanded or parsed."""
+    return _then(hashed, json.dumps({k: v for k, v in meta.items() if k != STORED},
+                                    sort_keys=True).encode())
+
+
 def write_bytes(header: dict, tensors: dict[str, "torch.Tensor"], version: int = VERSION) -> bytes:
-    """Serialise header + tensors; the checksum is computed here so it always matches.
+    """Serialise header + tensors; the checksums are computed here so they always match.
 
     ``version`` below 3 exists for tests that need files as older releases wrote them.
     """
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    hashed = _tensor_hash(tensors, version)
     header = dict(header)
-    header["sha256"] = checksum(tensors, header, version)
+    header["sha256"] = _then(hashed, _header_bytes(header, version))
     text = json.dumps(header, separators=(",", ":"))
     stored = {"header_z": base64.b85encode(zlib.compress(text.encode(), 9)).decode()} \
         if version >= 5 else {"header": json.dumps(header)}
-    return _canonical(save(tensors, metadata={"format": FORMAT, "version": str(version), **stored}))
+    meta = {"format": FORMAT, "version": str(version), **stored}
+    if version >= 3:
+        meta[STORED] = stored_checksum(meta, hashed)
+    return _canonical(save(tensors, metadata=meta))
 
 
 def _canonical(data: bytes) -> bytes:
@@ -153,21 +196,31 @@ def _canonical(data: bytes) -> bytes:
 def read(path: str | Path) -> tuple[dict, dict[str, "torch.Tensor"]]:
     """Read and verify a compressed file; every failure is one FormatError line.
 
-    The header is checked against the tensors (:func:`wsbench.codec.fileformat_checks.check`)
-    before the caller decodes anything.
+    The checksum of the file as stored is checked before its header is expanded or parsed; the
+    header is then checked against the tensors and the file's size
+    (:func:`wsbench.codec.fileformat_checks.check`) before the caller decodes anything.
     """
     path = Path(path)
     raw = read_regular_file(path, FormatError, "compressed file")
     try:
         meta, tensors = _container(raw)
-        version, header = _header(meta)
-        if checksum(tensors, header, version) != header.get("sha256"):
+        _version(meta)  # a newer version may checksum otherwise: say so, not "mismatch"
+        hashed = _tensor_hash(tensors, 3)
+        if STORED in meta and stored_checksum(meta, hashed) != meta[STORED]:
+            raise FormatError("checksum mismatch, the file is corrupted")
+        version, header = _header(meta, header_cap(len(raw)))
+        try:
+            expected = _then(hashed if version >= 3 else _tensor_hash(tensors, version),
+                             _header_bytes(header, version))
+        except (RecursionError, ValueError, TypeError):
+            raise FormatError("header is missing or malformed") from None
+        if expected != header.get("sha256"):
             raise FormatError("checksum mismatch, the file is corrupted")
         coding = header.get("coding")
         if isinstance(coding, str) and version < NEW_CODINGS.get(coding, 0):
             raise FormatError(f"coding {header.get('coding')!r} needs format version "
                               f"{NEW_CODINGS[header['coding']]}, the file says {version}")
-        fileformat_checks.check(header, tensors)
+        fileformat_checks.check(header, tensors, len(raw))
     except FormatError as exc:
         raise FormatError(f"{path}: {exc}") from None
     return header, tensors
@@ -190,21 +243,31 @@ def _container(raw: bytes) -> tuple[dict, dict[str, "torch.Tensor"]]:
     return meta, tensors
 
 
-def _expand(text: str) -> bytes:
-    """A version-5 header: base85 of zlib, expanded to at most MAX_HEADER bytes."""
+def _expand(text: str, limit: int = MAX_HEADER) -> bytes:
+    """A version-5 header: base85 of zlib, expanded to at most ``limit`` bytes."""
     z = zlib.decompressobj()
-    out = z.decompress(base64.b85decode(text), MAX_HEADER)
-    if z.unconsumed_tail or not z.eof:
-        raise ValueError("compressed header too large or truncated")
+    out = z.decompress(base64.b85decode(text), limit)
+    if z.unconsumed_tail:
+        raise OverflowError(f"the header expands beyond the {limit:,} bytes this file may have")
+    if not z.eof:
+        raise ValueError("compressed header truncated")
     return out
 
 
-def _header(meta: dict) -> tuple[int, dict]:
+def _version(meta: dict) -> int:
     if meta.get("version") not in READS:
         raise FormatError(f"format version {meta.get('version')} is not supported "
                           f"(this wsbench reads versions {', '.join(READS)})")
+    return int(meta["version"])
+
+
+def _header(meta: dict, limit: int = MAX_HEADER) -> tuple[int, dict]:
+    """The version and the parsed header (a compressed one expanded to at most ``limit``)."""
+    _version(meta)
     try:
-        header = json.loads(_expand(meta["header_z"]) if int(meta["version"]) >= 5 else meta["header"])
+        header = json.loads(_expand(meta["header_z"], limit) if int(meta["version"]) >= 5 else meta["header"])
+    except OverflowError as exc:
+        raise FormatError(f"header is missing or malformed ({exc})") from None
     except (KeyError, TypeError, ValueError, RecursionError, zlib.error):
         raise FormatError("header is missing or malformed") from None
     if not isinstance(header, dict):

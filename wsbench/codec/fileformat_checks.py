@@ -5,7 +5,9 @@ file, whose checksum leaves the header out) can carry a header that disagrees wi
 decoding it would give a different model, or allocate what the header claims rather than what
 the file holds. Every bound here is one the file's own bytes impose: a Huffman code is at least
 one bit, a fixed-width index exactly ``fixed_width(d)`` bits, the shapes add up to
-``n_weights``, and the codebook holds ``d`` values. Failures are :class:`FormatError`.
+``n_weights``, and the codebook holds ``d`` values. Codings that can stand for many values in a
+few bytes (adaptive, a codec's own) are bounded by the file's size too (:func:`max_values`).
+Failures are :class:`FormatError`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from wsbench.codec import native
 from wsbench.errors import FormatError
+from wsbench.files.safe_io import MAX_VALUES_PER_BYTE_ENV, max_values_per_byte
 
 if TYPE_CHECKING:
     import torch
@@ -30,6 +33,7 @@ TABLES = {"huffman": ("huffman.count", "huffman.symbol"),
 TABLE_DTYPES = {"codebook": "float32", "bitstream": "uint8", "huffman.count": "int64",
                 "huffman.symbol": "int64", "huffman.lengths": "uint8", "layers.lengths": "uint8"}
 _INTS = {"n_weights": 0, "n_bits": 0, "k": 1, "d": 1}  # field: smallest value
+VALUES_BASE = 1 << 22  # values any file may decode to, whatever its size (max_values)
 _STRS = ("coding", "quantizer", "include")
 
 
@@ -43,8 +47,15 @@ def fixed_width(d: int) -> int:
     return max(1, (int(d) - 1).bit_length())
 
 
-def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
-    """Check every header field and its agreement with the tensors; the shared tensors' sizes."""
+def max_values(file_bytes: int) -> int:
+    """The most values a file of ``file_bytes`` may decode to (shared weights and what a
+    codec's payload codes besides): 4M, plus 16 per byte (``$WSBENCH_MAX_VALUES_PER_BYTE``)."""
+    return VALUES_BASE + max_values_per_byte() * int(file_bytes)
+
+
+def check(header: Any, tensors: dict[str, "torch.Tensor"], file_bytes: int | None = None) -> list[int]:
+    """Check every header field and its agreement with the tensors (and, given the file's size,
+    that it may decode to that many values); the shared tensors' sizes."""
     _fields(header)
     sizes = _shared(header["shared"])
     if sum(sizes) != header["n_weights"]:
@@ -52,12 +63,22 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
                           f"n_weights {header['n_weights']}")
     if header["coding"] == "native":
         native.check(header)
+        if not all(_shape_ok(row[1]) for row in header.get("native_rest", [])):
+            raise FormatError("a tensor of the header field 'native_rest' has a malformed shape")
     elif "native_rest" in header:
         raise FormatError("only a native file may have the header field 'native_rest'")
     _tensor_set(header, tensors)
-    if header["coding"] == "native":  # the codec's payload describes the weights: no codebook
+    if header["coding"] != "native":  # a codec's payload describes the weights: no codebook
+        _coded(header, tensors, sizes)
+    else:
         _bitstream(header, tensors["bitstream"].numel())
-        return sizes
+    if file_bytes is not None:
+        _bounded(header, file_bytes)
+    return sizes
+
+
+def _coded(header: dict, tensors: dict[str, "torch.Tensor"], sizes: list[int]) -> None:
+    """The codebook, the bitstream and the coding's tables against the header."""
     if tensors["codebook"].numel() != header["d"]:
         raise FormatError(f"d {header['d']} does not match the codebook's "
                           f"{tensors['codebook'].numel()} values")
@@ -71,7 +92,6 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"]) -> list[int]:
         _adaptive(header)
     elif fixed_width(header["d"]) > 32 or header["n_bits"] != header["n_weights"] * fixed_width(header["d"]):
         raise FormatError(f"n_bits {header['n_bits']} is not n_weights x {fixed_width(header['d'])} bits")
-    return sizes
 
 
 def _fields(header: Any) -> None:
@@ -92,6 +112,19 @@ def _fields(header: Any) -> None:
         raise FormatError("header field 'extra' must be an object")
     if not isinstance(header["rest"], list) or not all(isinstance(n, str) for n in header["rest"]):
         raise FormatError("header field 'rest' must be a list of names")
+    flagged = header.get("nonfinite", [])
+    if not isinstance(flagged, list) or not all(isinstance(n, str) for n in flagged) or \
+            not set(flagged) <= set(header["rest"]):
+        raise FormatError("header field 'nonfinite' must list names of the rest")
+
+
+def _bounded(header: dict, file_bytes: int) -> None:
+    """No more decoded values than :func:`max_values` allows a file of ``file_bytes``."""
+    n = header["n_weights"] + sum(math.prod(row[1]) for row in header.get("native_rest", []))
+    if n > max_values(file_bytes):
+        raise FormatError(f"the header declares {n:,} values, more than the {max_values(file_bytes):,} "
+                          f"a file of {file_bytes:,} bytes may decode to (raise "
+                          f"${MAX_VALUES_PER_BYTE_ENV}, now {max_values_per_byte()}, to read it)")
 
 
 def _shared(shared: Any) -> list[int]:

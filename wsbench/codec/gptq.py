@@ -32,8 +32,12 @@ class _Stop(Exception):
     """Ends a forward pass once the wanted layer's input is seen."""
 
 
-def _forward_order(model: "torch.nn.Module", x: "torch.Tensor", names: list[str]) -> list[str]:
-    """``names`` (``<module>.weight``) in the order a forward pass reaches their modules."""
+def _forward_order(model: "torch.nn.Module", x: "torch.Tensor", names: list[str]
+                   ) -> tuple[list[str], set[str]]:
+    """``names`` (``<module>.weight``) in the order a forward pass reaches their modules, those
+    never called last; and the names whose modules a forward pass calls. A model may use a
+    layer's weight without calling the layer (a fused GRU kernel over Linear weights): GPTQ has
+    no inputs for it then."""
     import torch
 
     modules, seen = dict(model.named_modules()), []
@@ -47,7 +51,7 @@ def _forward_order(model: "torch.nn.Module", x: "torch.Tensor", names: list[str]
         for h in hooks:
             h.remove()
     order = list(dict.fromkeys(seen))
-    return order + [n for n in names if n not in order]
+    return order + [n for n in names if n not in order], set(order)
 
 
 def _inputs(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tensor") -> "torch.Tensor":
@@ -129,10 +133,11 @@ def gptq_round(model: "torch.nn.Module", tensors: dict[str, np.ndarray], steps: 
     saved = {n: params[n].detach().clone() for n in tensors}
     out: dict[str, np.ndarray] = {}
     try:
-        for name in _forward_order(model, x, list(tensors)):
+        order, called = _forward_order(model, x, list(tensors))
+        for name in order:
             module = modules.get(name.rsplit(".", 1)[0])
             trained = torch.from_numpy(np.asarray(tensors[name], dtype=np.float32))
-            fits = (isinstance(module, torch.nn.Linear) or (
+            fits = name in called and (isinstance(module, torch.nn.Linear) or (
                 isinstance(module, torch.nn.Conv2d) and module.groups == 1))
             if fits and name.endswith(".weight"):
                 h = _hessian(model, module, x)

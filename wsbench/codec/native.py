@@ -5,11 +5,15 @@ The file holds no codebook: the payload is the codec's whole description of the 
 so its size is exactly what the codec would store. The header names the space (``codec``) and
 the parameters its ``decode(header, payload, shared)`` needs (``native``). A codec that codes the
 non-shared tensors too (``NativeCode.rest``: biases, norms, as NNC does) returns ``(flat, rest)``
-from its decoder; the header's ``native_rest`` gives their shapes and dtypes back.
+from its decoder; the header's ``native_rest`` gives their shapes and dtypes back. A decoder
+that accepts a keyword ``max_values`` gets the most values the file may decode to (shared and
+rest), so that it can refuse a payload declaring more before it allocates them.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 from typing import TYPE_CHECKING, Any
 
 from wsbench.errors import ConfigError, FormatError, WsbenchError
@@ -64,7 +68,11 @@ def decode(header: dict, tensors: dict[str, "torch.Tensor"]
     shared = [(n, tuple(s), dt) for n, s, dt in header["shared"]]
     try:
         space = plugins.create("space", header["codec"])
-        out = space.decode(header["native"], payload, shared)
+        decoder = getattr(space, "decode", None)
+        if not callable(decoder):
+            raise FormatError(f"the header names space {header['codec']!r}, which is not a codec "
+                              f"(it cannot decode a payload)")
+        out = decoder(header["native"], payload, shared, **_bound(decoder, header))
     except FormatError:
         raise
     except WsbenchError as exc:
@@ -75,6 +83,16 @@ def decode(header: dict, tensors: dict[str, "torch.Tensor"]
         raise FormatError(f"codec {header['codec']!r} decoded {flat.numel()} values (finite: "
                           f"{bool(torch.isfinite(flat).all())}), the file holds {header['n_weights']}")
     return flat, _rest(header, rest)
+
+
+def _bound(decoder: Any, header: dict) -> dict[str, int]:
+    """``max_values`` (what the header declares, shared and rest) for a decoder that takes it."""
+    try:
+        takes = "max_values" in inspect.signature(decoder).parameters
+    except (TypeError, ValueError):  # no signature to read
+        takes = False
+    rest = sum(math.prod(shape) for _, shape, _ in header.get("native_rest", []))
+    return {"max_values": header["n_weights"] + rest} if takes else {}
 
 
 def split_decoded(out: Any) -> tuple[Any, dict[str, Any]]:

@@ -15,21 +15,14 @@ read as TOML (``10``, ``0.5``, ``true``, ``"text"``, ``[1, 2]``); anything else 
 from __future__ import annotations
 
 import copy
-import difflib
-import inspect
 import tomllib
 from typing import Any, Iterable
 
-from wsbench.errors import ConfigError
+from wsbench import options as plugin_options
+from wsbench.errors import ConfigError, suggest
 
 PLUGIN_LISTS = {"task": "tasks", "space": "spaces", "quantizer": "quantizers",
                 "optimizer": "optimizers", "merge": "merges"}
-
-
-def suggest(name: str, valid: Iterable[str]) -> str:
-    """'; did you mean X?' for the closest valid names, or '' when none is close."""
-    close = difflib.get_close_matches(name, list(valid), n=2, cutoff=0.6)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 def parse_seeds(text: str) -> int | list[int]:
@@ -53,7 +46,7 @@ def read_value(text: str) -> Any:
     finite, by name); else the text itself."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer of more digits than Python converts
         pass
     except RecursionError:
         raise ConfigError(f"--set: a value nested too deeply ({len(text)} characters)") from None
@@ -103,95 +96,26 @@ def _set(data: dict[str, Any], key: str, value: Any, item: str) -> None:
     for i, name in enumerate(names):
         if name is None or (only is not None and name != only):
             continue
-        params = _options(kind, name)
+        params = plugin_options.of(kind, name)
         if only is None and params is not None and option not in params:
             continue  # a list-wide option goes to the plugins that take it
-        if params is not None:
-            _check_option(kind, name, params, option, value, f"--set {item}")
+        plugin_options.check_one(kind, name, params, option, value, f"--set {item}")
         entry = entries[i] if isinstance(entries[i], dict) else {"name": name}
         entry[option] = value
         entries[i] = entry
         takers.append(name)
     if not takers:
-        known = {p for n in names if n for p in (_options(kind, n) or {})}
+        known = {p for n in names if n for p in (plugin_options.of(kind, n) or {})}
         raise ConfigError(f"--set {item}: no {kind} of this experiment takes option {option!r}"
                           + suggest(option, known))
 
 
 def check_options(kind: str, name: str, options: dict[str, Any], flag: str = "--set") -> None:
-    """Each option must be one the plugin declares, of its default's type (one line otherwise,
-    with the closest names), checked before any task loads."""
-    params = _options(kind, name)
-    for option, value in options.items() if params is not None else ():
-        _check_option(kind, name, params, option, value, f"{flag} {kind}.{option}={value}")
-
-
-def _check_option(kind: str, name: str, params: dict[str, inspect.Parameter], option: str,
-                  value: Any, where: str) -> None:
-    """One line naming ``where`` when the plugin has no such option or it takes another type."""
-    if option not in params:
-        raise ConfigError(f"{where}: {kind} {name!r} has no option {option!r} "
-                          f"(options: {', '.join(sorted(params)) or 'none'})" + suggest(option, params))
-    _check_type(kind, name, option, value, params[option], where)
-
-
-def _options(kind: str, name: str) -> dict[str, inspect.Parameter] | None:
-    """A plugin's keyword options, a class's ``**options`` followed up its bases (None when it
-    takes anything, or is unknown: the file's own validation then names the problem)."""
-    from wsbench import plugins
-    from wsbench.errors import PluginError
-
-    try:
-        factory = plugins.get(kind, name).factory
-    except PluginError:
-        return None
-    found: dict[str, inspect.Parameter] = {}
-    for fn in ([c.__init__ for c in factory.__mro__ if "__init__" in vars(c)]
-               if isinstance(factory, type) else [factory]):
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            return None
-        for k, p in params.items():
-            if k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                found.setdefault(k, p)
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            return found
-    return None
-
-
-SIMPLE = {"bool": bool, "int": int, "float": float, "str": str}
-CHECKS = {bool: lambda v: isinstance(v, bool),
-          int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-          str: lambda v: isinstance(v, str)}
-NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-
-
-def _expected(param: inspect.Parameter) -> list[type] | None:
-    """The simple types an option takes: from its annotation (``int | None``), else from its
-    default's type; None when that is not a simple type (then anything goes to the plugin)."""
-    ann = param.annotation
-    if isinstance(ann, str) and ann:
-        parts = [p.strip() for p in ann.split("|")]
-        if all(p in SIMPLE or p == "None" for p in parts):
-            return [SIMPLE[p] for p in parts if p != "None"] or None
-        return None
-    default = param.default
-    return [type(default)] if type(default) in CHECKS else None
-
-
-def _check_type(kind: str, name: str, option: str, value: Any, param: inspect.Parameter,
-                where: str) -> None:
-    """The value must be of the option's declared type (an int for an int, a number for a
-    float, true/false for a bool, text for text); an undeclared one accepts anything."""
-    types = _expected(param)
-    if not types or any(CHECKS[t](value) for t in types):
-        return
-    default = "" if param.default is param.empty else f" (default {param.default!r})"
-    expected = " or ".join(NAMES[t] for t in types)
-    raise ConfigError(f"{where}: option {option} of {kind} {name!r} takes {expected}"
-                      f"{default}, got {value!r}")
+    """Each option checked by :func:`wsbench.options.check` (declared, typed, in range) before
+    any task loads, the error naming the flag."""
+    known = plugin_options.of(kind, name)
+    for option, value in options.items():
+        plugin_options.check_one(kind, name, known, option, value, f"{flag} {kind}.{option}={value}")
 
 
 def header(seeds: str | None, budget: int | None, sets: Iterable[str]) -> str:

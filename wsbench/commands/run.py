@@ -89,12 +89,15 @@ def run(args: argparse.Namespace) -> int:
     from wsbench.experiments.executor import executor_for
     from wsbench.experiments.runner import run_experiment
     from wsbench.experiments.store import ResultsStore, prepare_root
+    from wsbench.tasks.checkpoint import require_checkpoint
     from wsbench.validate import device_available
 
     executor = executor_for(exp)  # its options checked before anything runs
-    prepare_root(out, None)
-    if not exp.scheduler:  # a cluster's workers have their own devices
+    if not exp.scheduler:  # a cluster's workers have their own devices and files
         device_available(exp.device, f"{args.config}: device")
+        for i, task in enumerate(exp.tasks):
+            require_checkpoint(task.create(), f"{args.config}: tasks[{i}] ({task.label})")
+    prepare_root(out, None)
     summary = run_experiment(exp, out, progress=not args.no_progress, executor=executor,
                              keep_stale=args.keep_stale, exact_only=args.exact_only)
     where = summary.executor

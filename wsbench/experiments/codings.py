@@ -38,9 +38,9 @@ SIZE_KEYS = {key: (c, attr) for c, keys in _KEYS.items()  # key -> (coding, Code
               for key, attr in zip(keys, ("bits", "cr_paper", "cr_file")) if key}
 # the order keys have always been written in (records stay byte-identical)
 SOLUTION_ORDER = ("x", "k", "d", "val", "test", "bits_fixed", "bits_huffman", "cr_paper", "cr_file",
-                   "cr_paper_fixed", "file_bytes", "bits_layer", "cr_paper_layer", "cr_file_layer",
-                   "d_before", "bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive",
-                   "bits_native", "cr_paper_native", "cr_file_native")
+                  "cr_paper_fixed", "file_bytes", "bits_layer", "cr_paper_layer", "cr_file_layer",
+                  "d_before", "bits_adaptive", "cr_paper_adaptive", "cr_file_adaptive",
+                  "bits_native", "cr_paper_native", "cr_file_native", "val_se")
 
 
 

@@ -124,18 +124,32 @@ Sol = Solution | Mapping[str, Any]  # a record's solution, or one written by han
 
 
 def best_at_drop(solutions: Iterable[Sol], baseline_val: float, drop: float,
-                 split: str = "val", coding: Coding = Coding.HUFFMAN) -> Sol | None:
+                 split: str = "val", coding: Coding = Coding.HUFFMAN, one_se: bool = False
+                 ) -> Sol | None:
     """The solution of highest paper CR whose ``split`` metric dropped by at most ``drop``.
 
+    ``one_se``: the drop plus its bootstrap standard error (``val_se``) must be within ``drop``,
+    so that a member whose drop is within it by luck of the validation split is passed over.
     ``split="test"`` compares methods at equal test metric (an analysis, never a selection rule:
     ``baseline_val`` is then the baseline's test metric). Ties on paper CR go to the higher
     whole-file CR, both of ``coding`` (the per-tensor coding can order solutions otherwise).
     None when no solution qualifies.
     """
-    ok = [s for s in solutions if baseline_val - s[split] <= drop + 1e-12]
+    ok = [s for s in solutions
+          if baseline_val - s[split] + (s["val_se"] if one_se else 0.0) <= drop + 1e-12]
     if not ok:
         return None
     return max(ok, key=lambda s: (s[coding.cr_paper_key], s[coding.cr_file_key]))
+
+
+def has_se(solutions: Iterable[Sol]) -> bool:
+    """Whether every solution carries its drop's standard error (records before it do not)."""
+    sols = list(solutions)
+    return bool(sols) and all(_get(s, "val_se") is not None for s in sols)
+
+
+def _get(s: Sol, key: str) -> Any:
+    return getattr(s, key) if isinstance(s, Solution) else s.get(key)
 
 
 def drop_label(drop: float) -> str:
@@ -209,18 +223,21 @@ def trial_indicators(record: TrialRecord | Mapping[str, Any], reference: Referen
 
 
 def _compression(record: TrialRecord, drops: Sequence[float]) -> dict[str, float]:
-    """Best CRs within each validation drop, and (oracle) within each test drop."""
+    """Best CRs within each validation drop (plain, and with the one-standard-error margin where
+    the record has the errors: keys ending in ``se``), and (oracle) within each test drop."""
     assert record.baseline is not None
     base, base_test, merged = record.baseline.val, record.baseline.test, record.merged
     nan = float("nan")
     row: dict[str, float] = {}
+    rules = (("", False), ("se", True)) if has_se(merged) else (("", False),)
     for drop in drops:
-        best = best_at_drop(merged, base, drop)
         tag = drop_label(drop)
-        row[f"cr_paper@{tag}"] = best.cr_paper if best else nan
-        row[f"cr_file@{tag}"] = best.cr_file if best else nan
-        row[f"test@{tag}"] = best.test if best else nan
-        row[f"d@{tag}"] = best.d if best else nan
+        for suffix, one_se in rules:
+            best = best_at_drop(merged, base, drop, one_se=one_se)
+            row[f"cr_paper@{tag}{suffix}"] = best.cr_paper if best else nan
+            row[f"cr_file@{tag}{suffix}"] = best.cr_file if best else nan
+            row[f"test@{tag}{suffix}"] = best.test if best else nan
+            row[f"d@{tag}{suffix}"] = best.d if best else nan
         at_test = best_at_drop(merged, base_test, drop, split="test")
         row[f"cr_paper@test{tag}"] = at_test.cr_paper if at_test else nan
         row[f"cr_file@test{tag}"] = at_test.cr_file if at_test else nan

@@ -14,6 +14,7 @@ import os
 import socket
 from pathlib import Path
 
+from wsbench.errors import ConfigError
 from wsbench.experiments.provenance import utc_now
 
 
@@ -43,9 +44,8 @@ class Lock:
 def take(path: str | Path, wait: bool = False) -> Lock | None:
     """Lock ``path`` (created if needed); None when another process holds it and not ``wait``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -60,6 +60,17 @@ def take(path: str | Path, wait: bool = False) -> Lock | None:
             os.write(fd, f"pid {os.getpid()} host {socket.gethostname()} since {utc_now()}\n".encode())
             return Lock(path, fd)
         os.close(fd)  # its holder released and deleted it while we waited: take the new one
+
+
+def _open(path: Path) -> int:
+    """The lock file's descriptor, created with its folder if needed; a folder (or a file in
+    place of the folder) where it belongs is one error line, not an IsADirectoryError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        raise ConfigError(f"{path}: cannot be a lock file ({exc.strerror}: {exc.filename}); "
+                          f"remove what is in its place and run again") from None
 
 
 def is_free(path: str | Path) -> bool:

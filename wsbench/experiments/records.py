@@ -47,6 +47,7 @@ class Solution(_FileKeys):
     sizes: dict[Coding, CodedSize]   # fixed and huffman always; the others in newer records
     file_bytes: int | None = None    # bytes of its Huffman-coded file
     d_before: int | None = None      # merged solutions: d of the front member before merging
+    val_se: float | None = None      # bootstrap SE of its validation drop (older records: None)
 
     def __getitem__(self, key: str) -> Any:
         found = SIZE_KEYS.get(key)
@@ -69,18 +70,19 @@ class Solution(_FileKeys):
         sizes = {c: CodedSize(m.avg_bits, m.cr_paper, m.cr_file if c.cr_file_key else None)
                  for c, m in s.models.items()}
         return cls(list(s.x), s.k, s.d, s.val, s.test, sizes,
-                   s.coded(Coding.HUFFMAN).file_size, None if before is None else before.d)
+                   s.coded(Coding.HUFFMAN).file_size, None if before is None else before.d,
+                   s.val_se)
 
     def to_dict(self) -> dict[str, Any]:
         flat: dict[str, Any] = {"x": self.x, "k": self.k, "d": self.d, "val": self.val,
-                                "test": self.test, "file_bytes": self.file_bytes,
-                                "d_before": self.d_before}
+                                "val_se": self.val_se, "test": self.test,
+                                "file_bytes": self.file_bytes, "d_before": self.d_before}
         for c, size in self.sizes.items():
             flat[c.bits_key], flat[c.cr_paper_key] = size.bits, size.cr_paper
             if c.cr_file_key:
                 flat[c.cr_file_key] = size.cr_file
         return {k: flat[k] for k in SOLUTION_ORDER
-                if k in flat and not (k in ("file_bytes", "d_before") and flat[k] is None)}
+                if k in flat and not (k in ("file_bytes", "d_before", "val_se") and flat[k] is None)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Solution":
@@ -88,7 +90,7 @@ class Solution(_FileKeys):
                               data[c.cr_file_key] if c.cr_file_key else None)
                  for c in Coding if c in (Coding.FIXED, Coding.HUFFMAN) or c.bits_key in data}
         return cls(list(data["x"]), data["k"], data["d"], data["val"], data["test"], sizes,
-                   data.get("file_bytes"), data.get("d_before"))
+                   data.get("file_bytes"), data.get("d_before"), data.get("val_se"))
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Scored:
     val: float
     test: float
     models: dict[Coding, CompressedModel]
+    val_se: float | None = None  # bootstrap SE of the validation drop (wsbench.search.drop_se)
 
     @property
     def d(self) -> int:
@@ -94,11 +95,12 @@ def build_harness(trial: "Trial", device: str | None = None, data: Any = None,
 def score_solution(h: "FitnessHarness", quantizer: str, label: str, x, q: "Quantization") -> Scored:
     """Score ``q`` on validation and test and build its model in every coding."""
     val = h.score_quantization(q, "val")
+    se = h.drop_errors(q, "val")
     test = h.score_quantization(q, "test")
     k = h.space.k_of(np.asarray(x))
     codings = [c for c in Coding if c is not Coding.NATIVE or q.native is not None]
     models = {c: CompressedModel.from_view(h.view, q, quantizer, c.value, k=k) for c in codings}
-    return Scored(label, tuple(map(float, x)), k, q, val, test, models)
+    return Scored(label, tuple(map(float, x)), k, q, val, test, models, se)
 
 
 def harness_facts(h: "FitnessHarness", quantizer: str) -> HarnessFacts:

@@ -3,7 +3,8 @@
 ``Path.read_bytes`` blocks forever on a FIFO, never ends on ``/dev/zero`` and happily reads a
 file far larger than anything wsbench writes. Every user file is therefore opened without
 blocking, checked to be a regular file, and read only up to a cap (``WSBENCH_MAX_FILE_BYTES``,
-default 4 GiB) that is checked before a byte is read.
+default 4 GiB) that is checked before a byte is read. What a compressed file may decode to is
+capped by its size too (``WSBENCH_MAX_VALUES_PER_BYTE``, :func:`max_values_per_byte`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,23 @@ def max_file_bytes() -> int:
         return int(raw) if raw else DEFAULT_MAX_FILE_BYTES
     except ValueError:
         return DEFAULT_MAX_FILE_BYTES
+
+
+MAX_VALUES_PER_BYTE_ENV = "WSBENCH_MAX_VALUES_PER_BYTE"
+DEFAULT_MAX_VALUES_PER_BYTE = 16
+
+
+def max_values_per_byte() -> int:
+    """How many decoded values one byte of a compressed file may stand for (beyond a fixed
+    allowance, :func:`wsbench.codec.fileformat_checks.max_values`): ``$WSBENCH_MAX_VALUES_PER_BYTE``
+    or 16, i.e. 0.5 bits per value. Why: a few hundred bytes of NNC or adaptive coding can stand
+    for tens of millions of zeros, which take memory to hold and, coded adaptively, ~0.5 us each
+    to decode; real models take 2-5 values per byte of file."""
+    raw = os.environ.get(MAX_VALUES_PER_BYTE_ENV, "")
+    try:
+        return max(0, int(raw)) if raw else DEFAULT_MAX_VALUES_PER_BYTE
+    except ValueError:
+        return DEFAULT_MAX_VALUES_PER_BYTE
 
 
 def read_regular_file(path: str | Path, error: type[WsbenchError], what: str = "file",

@@ -13,9 +13,9 @@ from wsbench.experiments.indicators import drop_label
 from wsbench.report.data import (STALE_MARK, Results, TrialResult, screened,
                                  screened_sentence)
 from wsbench.report.best_known import reached_share, reference_name
-from wsbench.report.columns import (compression_metrics, fmt_value, metric_column,
+from wsbench.report.columns import (Metric, compression_metrics, fmt_value, metric_column,
                                     search_metrics, seed_blocks, values)
-from wsbench.report.methods import methods_across, methods_table
+from wsbench.report.methods import PLAIN, default_rule, methods_across, methods_table
 from wsbench.report.model import Cell, Document, Figure, Section, Table
 from wsbench.report.overview import method_paragraphs, tasks_table
 from wsbench.report.paired import coding_table, merge_table
@@ -34,10 +34,10 @@ def task_tables(res: Results, task: str) -> tuple[list[Table], list[Table]]:
     trials = res.by_task(task)
     configs = [c for c in res.configs if any(t.config == c for t in trials)]
     search, comps = search_table(res, task, trials, configs)
-    compression, oracle = compression_tables(res, task, trials, configs)
+    compression, supporting = compression_tables(res, task, trials, configs)
     pairwise = pairwise_table(task, comps)
     tables = [search, compression] + ([pairwise] if pairwise else [])
-    return tables, [oracle] if oracle else []
+    return tables, supporting
 
 
 def search_table(res: Results, task: str, trials: list[TrialResult], configs: list[str]
@@ -78,27 +78,45 @@ def search_table(res: Results, task: str, trials: list[TrialResult], configs: li
 
 
 def compression_tables(res: Results, task: str, trials: list[TrialResult], configs: list[str]
-                       ) -> tuple[Table, Table | None]:
-    """Compression after merge + Huffman, selected on validation; and the test-selected
-    (oracle) bounds apart, since they are never a claim."""
-    cm = compression_metrics(res)
-    parts = []
-    for oracle in (False, True):
-        ms = [m for m in cm if m.title.startswith("oracle") == oracle]
+                       ) -> tuple[Table, list[Table]]:
+    """Compression after merge + Huffman, selected on validation (with the one-standard-error
+    margin where the records have it); the plain rule and the test-selected (oracle) bounds
+    apart, collapsed: the first is the rule a reader would pick by accident, the second never a
+    claim."""
+    groups: dict[str, list[Metric]] = {"se": [], "plain": [], "oracle": []}
+    for m in compression_metrics(res):
+        kind = "oracle" if m.title.startswith("oracle") else "se" if "(1 SE)" in m.title else "plain"
+        groups[kind].append(m)
+
+    def rows(ms: list[Metric]) -> list[list[Cell]]:
         cols = [metric_column(trials, configs, m)[0] for m in ms]
-        parts.append((ms, [[Cell(c)] + [col[i] for col in cols] for i, c in enumerate(configs)]))
-    (ms, rows), (oms, orows) = parts
+        return [[Cell(c)] + [col[i] for col in cols] for i, c in enumerate(configs)]
+
     metric = res.exp.metric
-    main = Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman bits) and "
-                 f"whole-file CR after merging, among solutions whose validation {metric} is at "
-                 f"most 0.5 or 1 point below the baseline, with their test {metric}; median (IQR) "
-                 f"over seeds, bold and dagger as above.", ["configuration"] + [m.title for m in ms],
-                 rows)
-    oracle = Table(f"oracle-{task}", f"{task}: oracle compression (a bound for comparison, never "
-                   f"a claim). Oracle CR @test-x: the best CR among solutions chosen by their test "
-                   f"{metric} (at most x points below the baseline's): it selects on test; median "
-                   f"(IQR) over seeds.", ["configuration"] + [m.title for m in oms], orows)
-    return main, oracle if oms else None
+    within = (f"whole-file CR after merging, among solutions whose validation {metric} is at most "
+              f"0.5 or 1 point below the baseline")
+    se_rule = (f" plus its standard error (a paired bootstrap over the validation items, kept in "
+               f"each record): a member within the drop by luck of the split is passed over")
+    plain = Table(f"compression-plain-{task}" if groups["se"] else f"compression-{task}",
+                  f"{task}: best paper CR (32 / mean Huffman bits) and {within}"
+                  f"{' (plain rule: the drop alone, without its standard error)' if groups['se'] else ''}"
+                  f", with their test {metric}; median (IQR) over seeds, bold and dagger as above.",
+                  ["configuration"] + [m.title for m in groups["plain"]], rows(groups["plain"]))
+    tables = [plain]
+    if groups["se"]:
+        tables.insert(0, Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman "
+                               f"bits) and {within}{se_rule} (1 SE), with their test {metric}; "
+                               f"median (IQR) over seeds, bold and dagger as above.",
+                               ["configuration"] + [m.title for m in groups["se"]],
+                               rows(groups["se"])))
+    if groups["oracle"]:
+        tables.append(Table(f"oracle-{task}", f"{task}: oracle compression (a bound for "
+                            f"comparison, never a claim). Oracle CR @test-x: the best CR among "
+                            f"solutions chosen by their test {metric} (at most x points below "
+                            f"the baseline's): it selects on test; median (IQR) over seeds.",
+                            ["configuration"] + [m.title for m in groups["oracle"]],
+                            rows(groups["oracle"])))
+    return tables[0], tables[1:]
 
 
 def pairwise_table(task: str, comps: list) -> Table | None:
@@ -195,7 +213,8 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         methods = methods_table(res, task)
         if methods is not None:  # codecs compared: each in its own coding, after the search
             tables.insert(1, methods)
-        details += [t for t in (paper_table(res, task), merge_table(res, task),
+        plain = methods_table(res, task, PLAIN) if default_rule(res) != PLAIN else None
+        details += [t for t in (plain, paper_table(res, task), merge_table(res, task),
                                 coding_table(res, task)) if t is not None]
         note = fastest_note(res, task)
         sections.append(Section(f"Results: {task}", [note] if note else [], tables,

@@ -37,9 +37,15 @@ def search_metrics(res: Results) -> list[Metric]:
 
 
 def compression_metrics(res: Results) -> list[Metric]:
+    """Per drop, the one-standard-error selection first where the records have the errors
+    (titles "(1 SE)"), then the plain one; then the oracle columns (selected on test)."""
     out = []
     for d in res.exp.drops:
         t = drop_label(d)
+        if any(f"cr_file@{t}se" in tr.indicators for tr in res.trials):
+            out += [Metric(f"cr_paper@{t}se", f"CR @{t}pt (1 SE)", True, ".2f"),
+                    Metric(f"cr_file@{t}se", f"CR file @{t}pt (1 SE)", True, ".2f"),
+                    Metric(f"test@{t}se", f"test {res.exp.metric} @{t}pt (1 SE)", True, ".4f")]
         out += [Metric(f"cr_paper@{t}", f"CR @{t}pt", True, ".2f"),
                 Metric(f"cr_file@{t}", f"CR file @{t}pt", True, ".2f"),
                 Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]

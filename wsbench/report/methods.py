@@ -3,7 +3,9 @@
 A codec space (NNC, Brevitas) is measured by the file it writes (``native``), every other
 method by the paper's Huffman coding; within each drop of the experiment, the front member of
 largest whole-file CR whose validation metric is within the drop is selected, and its test
-metric reported. The MPEG NNC standard (the ``nncodec`` space with none of the options that go
+metric reported. The report's rule adds to each member's drop its standard error (a paired
+bootstrap kept in the record, :mod:`wsbench.search.drop_se`), so that a member within the drop
+by luck of the validation split is passed over; the plain rule is shown beside it, labelled. The MPEG NNC standard (the ``nncodec`` space with none of the options that go
 beyond it) is the reference each method's CR is divided by, on the same problem.
 :mod:`benchmarks.codecs_table` selects with this code too.
 """
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 # options of the nncodec space that keep it the standard (bounds of the search, a label)
 STANDARD_OPTIONS = {"qp_min", "qp_max", "label", "use_dq"}
+ONE_SE, PLAIN = "1 SE", "plain"  # the selection rules: drop + its standard error, or drop alone
 
 
 def own_coding(record: "TrialRecord") -> str:
@@ -36,30 +39,40 @@ def is_standard(space: dict[str, Any]) -> bool:
     return space.get("name") == "nncodec" and set(space.get("options", {})) <= STANDARD_OPTIONS
 
 
-def select(record: "TrialRecord", drops: Iterable[float]) -> list[dict[str, Any]]:
+def default_rule(res: "Results") -> str:
+    """One standard error where every record keeps its members' errors, else the plain rule."""
+    fronts = [t.record.front for t in res.trials if t.record.ok and t.record.front]
+    return ONE_SE if fronts and all(s.val_se is not None for f in fronts for s in f) else PLAIN
+
+
+def select(record: "TrialRecord", drops: Iterable[float], rule: str = PLAIN
+           ) -> list[dict[str, Any]]:
     """Per drop the record kept, its validation-selected member in its own coding (None where
-    no member is within the drop): whole-file CR, val and test drops in points, decision."""
+    no member is within the drop): whole-file CR, val and test drops in points, decision; with
+    ``rule`` ONE_SE, the drop plus its standard error must be within the drop."""
     coding = own_coding(record)
     key = "cr_file_native" if coding == "native" else "cr_file"
     out = []
     for drop in [d for d in drops if d <= record.trial["max_drop"] + 1e-12]:
-        ok = [s for s in record.front if record.baseline.val - s.val <= drop + 1e-12]
+        ok = [s for s in record.front if record.baseline.val - s.val
+              + (s.val_se if rule == ONE_SE else 0.0) <= drop + 1e-12]
         best = max(ok, key=lambda s: s[key]) if ok else None
         out.append({"drop": drop, "coding": coding, "x": best["x"] if best else None,
                     "cr_file": best[key] if best else None,
                     "val_drop": 100 * (record.baseline.val - best.val) if best else None,
+                    "se": 100 * best.val_se if best and best.val_se is not None else None,
                     "test_drop": 100 * (record.baseline.test - best.test) if best else None})
     return out
 
 
-def summaries(res: "Results", task: str) -> dict[tuple[str, float], dict[str, Any]]:
+def summaries(res: "Results", task: str, rule: str) -> dict[tuple[str, float], dict[str, Any]]:
     """Per (method, drop) of ``task``: medians over seeds of the selected member's CR and
     drops, the ratio to the NNC standard's median CR at that drop, the coding and the count of
     seeds with a selection; empty when no method of the task has a codec's own coding."""
     picks: dict[tuple[str, float], list[dict]] = {}
     standard: dict[float, list[float]] = {}
     for t in (t for t in res.by_task(task) if t.record.ok):
-        for pick in select(t.record, res.exp.drops):
+        for pick in select(t.record, res.exp.drops, rule):
             picks.setdefault((t.config, pick["drop"]), []).append(pick)
             if is_standard(t.record.trial["space"]) and pick["cr_file"] is not None:
                 standard.setdefault(pick["drop"], []).append(pick["cr_file"])
@@ -78,22 +91,28 @@ def summaries(res: "Results", task: str) -> dict[tuple[str, float], dict[str, An
 
 CAPTION = ("each method in its own file coding (a codec's native bitstream, else Huffman); within "
            "each drop, the front member of largest whole-file CR whose validation {metric} is "
-           "within the drop of the baseline's, reported on test; medians over seeds; vs NNC: the "
-           "ratio to the MPEG NNC standard's CR at the same drop on the same problem (the "
-           "nncodec space with no option beyond the standard).")
+           "within the drop of the baseline's{margin}, reported on test; medians over seeds; vs "
+           "NNC: the ratio to the MPEG NNC standard's CR at the same rule and drop on the same "
+           "problem (the nncodec space with no option beyond the standard).")
+MARGINS = {ONE_SE: " by at least its standard error (rule: 1 SE, a paired bootstrap over the "
+                   "validation items)", PLAIN: " (rule: plain, the drop alone)"}
 
 
-def methods_table(res: "Results", task: str) -> Table | None:
-    """One row per method and drop of ``task``; None when no method has a codec's coding."""
-    rows = summaries(res, task)
+def methods_table(res: "Results", task: str, rule: str | None = None) -> Table | None:
+    """One row per method and drop of ``task`` under ``rule`` (the report's default when None);
+    None when no method has a codec's coding."""
+    rule = rule or default_rule(res)
+    rows = summaries(res, task, rule)
     if not rows:
         return None
     out = [[Cell(config), Cell(r["coding"]), Cell(f"{100 * drop:g} pt"), Cell(_fmt(r["cr_file"])),
             Cell(_ratio(r["ratio"])), Cell(_fmt(r["val_drop"])), Cell(_fmt(r["test_drop"])),
             Cell("{}/{}".format(*r["n"]))] for (config, drop), r in rows.items()]
     _bold_best(out, group=2, value=3)
-    return Table(f"methods-{task}", f"{task}: whole compression methods, "
-                 + CAPTION.format(metric=res.exp.metric) + " Selected: seeds with a member "
+    name = f"methods-{task}" if rule == default_rule(res) else f"methods-plain-{task}"
+    return Table(name, f"{task}: whole compression methods, "
+                 + CAPTION.format(metric=res.exp.metric, margin=MARGINS[rule])
+                 + " Selected: seeds with a member "
                  "within the drop.", ["method", "coding", "within (val)", "whole-file CR",
                                       "vs NNC", "val drop (pt)", "test drop (pt)", "selected"], out)
 
@@ -101,10 +120,10 @@ def methods_table(res: "Results", task: str) -> Table | None:
 def methods_across(res: "Results") -> Table | None:
     """One row per problem and method: CR and test drop at each drop, and the ratio to the
     NNC standard on that problem; None when no problem compares codecs."""
-    drops = list(res.exp.drops)
+    drops, rule = list(res.exp.drops), default_rule(res)
     out = []
     for task in res.tasks:
-        rows = summaries(res, task)
+        rows = summaries(res, task, rule)
         for config in dict.fromkeys(c for c, _ in rows):
             cells = [Cell(task), Cell(config)]
             for d in drops:
@@ -118,7 +137,7 @@ def methods_across(res: "Results") -> Table | None:
     for d in drops:
         header += [f"CR @{100 * d:g}pt", f"vs NNC @{100 * d:g}pt", f"test drop @{100 * d:g}pt"]
     return Table("methods-across", "Compression across problems: " + CAPTION.format(
-        metric=res.exp.metric), header, out)
+        metric=res.exp.metric, margin=MARGINS[rule]), header, out)
 
 
 def _bold_best(rows: list[list[Cell]], group: int, value: int) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from wsbench.codec.weights import Include, WeightView, flat_parameters
 from wsbench.errors import ConfigError
 from wsbench.search.choices import POPULATION_EVALS, SCREEN_DTYPES, resolve_device
+from wsbench.search.drop_se import DropErrors
 from wsbench.search.estimate import Estimates
 from wsbench.search.metrics import get_metric
 from wsbench.search.population import PopulationForward
@@ -102,6 +103,7 @@ class FitnessHarness(CachedProblem):
         self._population = PopulationForward(self.model, self.view, self.device, batched_images)
         self._scores: dict[tuple[str, str], float] = {}
         self.estimates = Estimates(self)
+        self.drop_errors = DropErrors(self)  # q -> SE of its validation drop (records keep it)
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
 
     def bind_space(self, space: "Space") -> None:

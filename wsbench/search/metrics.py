@@ -30,10 +30,11 @@ def accuracy(pred: "torch.Tensor", target: "torch.Tensor", num_classes: int) -> 
 
 
 def get_metric(name: str) -> Callable[["torch.Tensor", "torch.Tensor", int], float]:
-    from wsbench.errors import ConfigError
+    from wsbench.errors import ConfigError, suggest
 
     if name == "f1":
         return macro_f1
     if name == "accuracy":
         return accuracy
-    raise ConfigError(f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}")
+    raise ConfigError(f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}"
+                      + suggest(name, METRICS))

@@ -38,6 +38,25 @@ def checkpoint_exists(path: Path) -> bool:
     return Path(path).exists() or bool(part_paths(path))
 
 
+def require_checkpoint(task: object, where: str) -> None:
+    """Refuse, before any trial runs, a task whose checkpoint is missing (a path that is not
+    there or not a file, or none given where one is needed): otherwise each of its trials
+    would fail on loading, listed among the failures instead of as one error line. Tasks
+    without ``checkpoint_path()`` (digits trains on first use) need nothing."""
+    from wsbench.errors import ConfigError, WsbenchError
+
+    find = getattr(task, "checkpoint_path", None)
+    if not callable(find):
+        return
+    try:
+        path = Path(find())
+    except WsbenchError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if not (path.is_file() or part_paths(path)):
+        raise ConfigError(f"{where}: checkpoint {path} "
+                          f"{'is not a file' if path.exists() else 'does not exist'}")
+
+
 def write_parts(path: Path, part_bytes: int = PART_BYTES, out_dir: Path | None = None) -> list[Path]:
     """Split the file ``path`` into parts of at most ``part_bytes`` (written atomically) in
     ``out_dir`` (default: beside it); stale parts of an earlier, longer split are removed.
