@@ -23,13 +23,14 @@ decoder gets the model with nothing new to do. Needs the optional extra:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from wsbench_plugins.nncodec_adapter import NONWEIGHT_QP
 
 from wsbench import NativeCode, Quantization, hookimpl
 from wsbench.errors import ConfigError, FormatError
+from wsbench.options import Range, Seed
 
 if TYPE_CHECKING:
     import torch
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from wsbench.codec.weights import WeightView
 
 QP_LIMITS = (-100, 40)  # beyond these the step is below float32 resolution or above any weight
+QP = Annotated[int, Range(*QP_LIMITS)]
+IMAGES = Annotated[int, Range(0, 100_000)]  # calibration inputs (0: off)
 
 
 class NNCodecSpace:
@@ -47,10 +50,10 @@ class NNCodecSpace:
 
     name = "nncodec"
 
-    def __init__(self, qp_min: int = -38, qp_max: int = -14, use_dq: bool | None = None,
-                 per_tensor: bool = False, code_rest: bool = True, rest_qp: int = NONWEIGHT_QP,
-                 pack_rest: bool = False, bias_correction: int = 0, gptq: int = 0,
-                 calib_seed: int = 0) -> None:
+    def __init__(self, qp_min: QP = -38, qp_max: QP = -14, use_dq: bool | None = None,
+                 per_tensor: bool = False, code_rest: bool = True, rest_qp: QP = NONWEIGHT_QP,
+                 pack_rest: bool = False, bias_correction: IMAGES = 0, gptq: IMAGES = 0,
+                 calib_seed: Seed = 0) -> None:
         ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (qp_min, qp_max))
         if not (ints and QP_LIMITS[0] <= qp_min <= qp_max <= QP_LIMITS[1]):
             raise ConfigError(f"qp bounds must be integers with {QP_LIMITS[0]} <= qp_min <= qp_max "
