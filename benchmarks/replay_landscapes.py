@@ -10,7 +10,9 @@ no estimates), as the search saw them (screened where the experiment screened). 
 (:class:`wsbench.search.tabulated.TabulatedProblem`), so a trial takes milliseconds and is exact:
 the same objectives a live search would get. Printed per landscape and optimizer, over seeds:
 the median unique evaluations to 99%, 99.5% and 100% of the exact front's HV, how many seeds
-reached 100%, and COCO's expected running time to it, all counted in evaluations spent.
+reached 100%, and COCO's expected running time to it, all counted in evaluations spent. With
+``--json``, every run's anytime curve (HV / exact HV per evaluation spent) is kept too, which
+``benchmarks/replay_across.py`` aggregates across the landscapes as COCO does.
 Merging and test scores are not replayed: this measures the search.
 """
 
@@ -31,8 +33,9 @@ TARGETS = (0.99, 0.995, 1.0)
 
 
 def replay(problem, reference, hv_exact: float, optimizer: dict, seed: int,
-           budget: int) -> list[float]:
-    """Evaluations spent to each target share of the exact HV (inf: never), and all it spent."""
+           budget: int) -> tuple[list[float], list[float]]:
+    """Evaluations spent to each target share of the exact HV (inf: never) and all it spent;
+    and the run's HV / exact HV after each evaluation spent (its anytime curve)."""
     from wsbench import plugins
     from wsbench.experiments.indicators import anytime_hv, evals_to_reach, on_cost_axis
     from wsbench.search.optimizer import drive
@@ -48,7 +51,7 @@ def replay(problem, reference, hv_exact: float, optimizer: dict, seed: int,
     for share in TARGETS:
         n = evals_to_reach(curve, share * hv_exact)
         out.append(float(n) if n is not None else math.inf)
-    return out + [float(problem.spent)]
+    return out + [float(problem.spent)], (curve / hv_exact).tolist()
 
 
 def landscapes(res, folder: Path):
@@ -96,16 +99,17 @@ def main(argv: list[str] | None = None) -> int:
         for opt in optimizers:
             label = opt["name"] + "".join(f" {k}={v}" for k, v in opt.items() if k != "name")
             try:
-                runs = np.array([replay(problem, res.reference[task], hv_exact, opt, s, args.budget)
-                                 for s in range(args.seeds)])
+                done = [replay(problem, res.reference[task], hv_exact, opt, s, args.budget)
+                        for s in range(args.seeds)]
             except ConfigError as exc:  # e.g. optuna without the `search` extra
                 print(f"skipped {label} on {task}: {exc}", file=sys.stderr)
                 continue
+            runs = np.array([r for r, _ in done])
             med = [stats.summarize(runs[:, j]).median for j in range(len(TARGETS))]
             reached = int(np.isfinite(runs[:, -2]).sum())
             rows.append((task, len(problem.table), label, *med, reached, ert(runs[:, -2], runs[:, -1])))
             dump.append({"task": task, "points": len(problem.table), "optimizer": opt,
-                         "runs": runs.tolist()})
+                         "label": label, "runs": runs.tolist(), "curves": [c for _, c in done]})
     print(f"| task | decisions | optimizer | evals to 99% | to 99.5% | to 100% | reached 100% "
           f"| ERT to 100% |\n|:---|---:|:---|---:|---:|---:|---:|---:|")
     for task, n, label, a, b, c, reached, e in rows:

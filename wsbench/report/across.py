@@ -82,7 +82,7 @@ def leaderboard(res: Results) -> Table:
     scores = problem_scores(res, key)
     per, mean, p = leaderboard_ranks(scores)
     problems = list(per)
-    pair_p = _signed_rank_pairs(scores, list(mean))
+    pair_p = signed_rank_pairs(scores, list(mean))
     best = min(mean.values()) if mean else None
     rows = []
     for c in sorted(mean, key=mean.get):
@@ -105,7 +105,7 @@ def leaderboard(res: Results) -> Table:
                  ["configuration"] + problems + ["mean rank"], rows)
 
 
-def _signed_rank_pairs(scores: Mapping[str, Mapping[str, float]], configs: list[str]
+def signed_rank_pairs(scores: Mapping[str, Mapping[str, float]], configs: list[str]
                        ) -> dict[tuple[str, str], float]:
     """Holm-corrected signed-rank p of every pair, paired by problem, both orders as keys."""
     from itertools import combinations
