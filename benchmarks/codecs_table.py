@@ -39,6 +39,7 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
     selects (:func:`wsbench.report.methods.select`)."""
     from wsbench.experiments.experiment import Experiment
     from wsbench.experiments.store import ResultsStore
+    from wsbench.experiments import indicators
     from wsbench.report.methods import ONE_SE, own_coding, select
 
     store = ResultsStore(store_root)
@@ -49,7 +50,7 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
             continue
         key = "cr_file_native" if own_coding(rec) == "native" else "cr_file"
         label = f"{rec.trial['space']['label']} / {rec.trial['optimizer']['label']}"
-        has_se = all(s.val_se is not None for s in rec.front)
+        has_se = indicators.has_se(rec.front)
         margins = select(rec, exp.drops, ONE_SE) if has_se else [None] * len(exp.drops)
         for pick, margin in zip(select(rec, exp.drops), margins):
             margin = margin if margin is None or margin["x"] is not None else None

@@ -132,9 +132,11 @@ class DigitsTask:
         from wsbench.experiments.provenance import run_info
         from wsbench.files.cache import atomic_write_bytes
 
-        if (seed, epochs) != (None, None):
-            other = DigitsTask(self.arch, self.seed if seed is None else seed,
-                               self.epochs if epochs is None else epochs)
+        if (seed, epochs) != (None, None):  # through the registry: its option ranges apply
+            from wsbench import plugins
+
+            other = plugins.create("task", self.name, seed=self.seed if seed is None else seed,
+                                   epochs=self.epochs if epochs is None else epochs)
             return other.train(out, progress=progress)
         model = self.fit()
         blob = state_bytes(model)

@@ -175,3 +175,22 @@ def test_a_file_over_the_values_cap_loads_once_the_cap_is_raised(tmp_path, monke
         wsbench.load_state_dict(tmp_path / "m.wsb")
     monkeypatch.setenv("WSBENCH_MAX_VALUES_PER_BYTE", "1000")
     assert torch.equal(wsbench.load_state_dict(tmp_path / "m.wsb")["w"], torch.zeros(idx.size))
+
+
+def test_the_writer_never_writes_a_file_its_reader_would_refuse(tmp_path, monkeypatch):
+    """A nearly constant model codes to a few bytes; where that is over the reader's cap, saving
+    is refused (nothing written) instead of leaving a file that no reader loads."""
+    from wsbench.codec import fileformat_checks
+
+    monkeypatch.setattr(fileformat_checks, "VALUES_BASE", 1000)
+    model = torch.nn.Linear(400, 250, bias=False)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.weight[0, 0] = 1.0
+    cm = wsbench.compress_model(model, k=4, coding="adaptive")
+    with pytest.raises(FormatError, match=r"not writing .*m\.wsb: .*WSBENCH_MAX_VALUES_PER_BYTE"):
+        cm.save(tmp_path / "m.wsb")
+    assert not any(tmp_path.iterdir())
+    monkeypatch.setenv("WSBENCH_MAX_VALUES_PER_BYTE", "100000")
+    path = cm.save(tmp_path / "m.wsb")
+    assert torch.equal(wsbench.load_state_dict(path)["weight"], cm.state_dict()["weight"])

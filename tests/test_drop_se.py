@@ -33,13 +33,21 @@ def test_the_vectorised_bootstrap_draws_the_resamples_of_the_generic_one(shape, 
     assert drop_se(metric, target, base, base.copy(), classes) == 0.0
 
 
-def test_metrics_of_confusion_counts_by_hand():
-    cm = np.array([[3, 1], [0, 0]])  # class 1 never occurs but is predicted once
-    assert metric_of_counts("accuracy", cm) == pytest.approx(0.75)
-    # class 0: tp 3, support 4, predicted 3 -> 6/7; class 1: tp 0, support 0, predicted 1 -> 0
-    assert metric_of_counts("f1", cm) == pytest.approx((6 / 7 + 0) / 2)
-    absent = np.array([[2, 0, 0], [0, 0, 0], [0, 0, 1]])  # class 1 absent everywhere: left out
-    assert metric_of_counts("f1", absent) == pytest.approx(1.0)
+def test_metrics_of_per_class_counts_by_hand():
+    from wsbench.search.drop_se import resampled_counts
+
+    # targets 0 0 0 0, predictions 0 0 0 1: class 0 has tp 3, support 4, predicted 3; class 1
+    # tp 0, support 0, predicted 1
+    counts = resampled_counts(np.array([0, 0, 0, 0]), np.array([0, 0, 0, 1]), 2, np.ones((1, 4)))
+    np.testing.assert_array_equal(counts[0], [[3, 0], [4, 0], [3, 1]])
+    assert metric_of_counts("accuracy", counts)[0] == pytest.approx(0.75)
+    assert metric_of_counts("f1", counts)[0] == pytest.approx((6 / 7 + 0) / 2)  # 2*3 / (4+3)
+    absent = np.array([[[2, 0, 1], [2, 0, 1], [2, 0, 1]]])  # class 1 nowhere: left out of F1
+    assert metric_of_counts("f1", absent)[0] == pytest.approx(1.0)
+    # a resample that draws item 3 twice and item 0 not at all
+    twice = resampled_counts(np.array([0, 0, 0, 0]), np.array([0, 0, 0, 1]), 2,
+                             np.array([[0.0, 1, 1, 2]]))
+    np.testing.assert_array_equal(twice[0], [[2, 0], [4, 0], [2, 2]])
 
 
 def test_the_one_standard_error_rule_passes_over_members_within_the_drop_by_luck():
@@ -85,3 +93,20 @@ def test_a_scored_solution_carries_the_bootstrap_error_of_its_predictions():
     assert (pred != base).any()
     expected = paired_bootstrap_se(_metric("f1", h.num_classes), y, base, pred)
     assert s.val_se == pytest.approx(expected, rel=1e-9) and s.val_se > 0
+
+
+def test_the_error_reuses_the_predictions_the_harness_scored_with():
+    """Scoring a member costs one validation and one test forward, the error included."""
+    from wsbench import plugins
+    from wsbench.experiments.trial import score_solution
+    from wsbench.search.fitness import FitnessHarness
+
+    data = plugins.create("task", "digits-mlp").load(progress=False)
+    h = FitnessHarness(data, plugins.create("quantizer", "uniform"), plugins.create("space", "k"),
+                       device="cpu")
+    score_solution(h, "uniform", "front", [6.0], h.quantizer.quantize(h.view.original, 6))
+    calls = []
+    predict = h.predict
+    h.predict = lambda split="val", *a, **k: calls.append(split) or predict(split, *a, **k)
+    s = score_solution(h, "uniform", "front", [5.0], h.quantizer.quantize(h.view.original, 5))
+    assert sorted(calls) == ["test", "val"] and s.val_se > 0

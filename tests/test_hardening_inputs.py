@@ -223,6 +223,8 @@ def test_a_missing_checkpoint_is_one_line_before_any_trial(tmp_path, capsys, mon
         raise AssertionError("trials started")
 
     monkeypatch.setattr(wsbench.experiments.runner, "run_experiment", refuse)
+    # nowhere to find a trained checkpoint, whatever this machine holds
+    monkeypatch.setattr("wsbench_plugins.cifar.checkpoint_candidates", lambda name: [])
     (tmp_path / "folder").mkdir()
     task = task.replace("MISSING", str(tmp_path / "missing.pt")).replace("FOLDER", str(tmp_path / "folder"))
     path = tmp_path / "e.toml"

@@ -60,3 +60,14 @@ def test_a_task_without_train_is_refused_in_one_line(capsys, tmp_path):
         plugins.unregister(name="test-untrainable-plugin")
     assert "task 'test-untrainable' cannot be trained with `wsbench train`: it has no train()" in err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("epochs", ["0", "50000"])
+def test_train_holds_its_options_to_the_tasks_ranges(tmp_path, capsys, epochs):
+    """--epochs reaches the task through the registry, so the task's declared range applies:
+    zero epochs would write an untrained model, 50,000 take days (the flag itself allows both)."""
+    assert main(["train", "--task", "digits-cnn", "--epochs", epochs, "--no-progress",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "epochs" in err and "[1, 10000]" in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())

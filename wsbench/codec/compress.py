@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wsbench.codec import adaptive, fileformat, huffman, layer_coding, native
+from wsbench.codec import adaptive, fileformat, fileformat_checks, huffman, layer_coding, native
 from wsbench.codec.quantization import Quantization
 from wsbench.codec.weights import Include, WeightView
 from wsbench.errors import FormatError
@@ -143,6 +143,7 @@ class CompressedModel:
             "shared": [[n, list(s), dt] for n, s, dt in self.shared],
             "rest": list(rest), "extra": self.extra, **header_extra,
         }
+        self.__dict__["_header"] = header
         return fileformat.write_bytes(header, tensors, fileformat.version_for(self.coding))
 
     @property
@@ -153,9 +154,15 @@ class CompressedModel:
         return {k: v for k, v in self.rest.items() if k not in coded}
 
     def save(self, path: str | Path) -> Path:
-        """Write the file atomically (never a half-written file under the final name)."""
+        """Write the file atomically (never a half-written file under the final name), and
+        never one that a reader would refuse as a decoder bomb (too many values for its size)."""
         path = Path(path)
-        atomic_write_bytes(path, self.to_bytes())
+        data = self.to_bytes()
+        try:
+            fileformat_checks.bounded(self.__dict__["_header"], len(data))
+        except FormatError as exc:
+            raise FormatError(f"not writing {path}: {exc}") from None
+        atomic_write_bytes(path, data)
         return path
 
     def state_dict(self) -> dict[str, "torch.Tensor"]:

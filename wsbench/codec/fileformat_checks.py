@@ -73,7 +73,7 @@ def check(header: Any, tensors: dict[str, "torch.Tensor"], file_bytes: int | Non
     else:
         _bitstream(header, tensors["bitstream"].numel())
     if file_bytes is not None:
-        _bounded(header, file_bytes)
+        bounded(header, file_bytes)
     return sizes
 
 
@@ -118,8 +118,9 @@ def _fields(header: Any) -> None:
         raise FormatError("header field 'nonfinite' must list names of the rest")
 
 
-def _bounded(header: dict, file_bytes: int) -> None:
-    """No more decoded values than :func:`max_values` allows a file of ``file_bytes``."""
+def bounded(header: dict, file_bytes: int) -> None:
+    """No more decoded values than :func:`max_values` allows a file of ``file_bytes`` (the
+    writer checks its own files with it too, so it never writes one a reader refuses)."""
     n = header["n_weights"] + sum(math.prod(row[1]) for row in header.get("native_rest", []))
     if n > max_values(file_bytes):
         raise FormatError(f"the header declares {n:,} values, more than the {max_values(file_bytes):,} "

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 def load_model(task: str, path: str | Path, **task_options: Any) -> "torch.nn.Module":
     """The model of ``task`` (a task plugin's name, with its options) in eval mode, carrying the
-    weights decoded from the compressed file at ``path``."""
+    weights decoded from the compressed file at ``path``. The task is loaded as a search loads
+    it, so its trained checkpoint and its data must be on this machine; with the file alone,
+    ``wsbench.load_state_dict`` gives the weights for a model built by hand."""
     from wsbench import plugins
     from wsbench.codec.compress import load_state_dict
 

@@ -123,20 +123,25 @@ def evals_to_reach(curve: np.ndarray, target: float, rel_tol: float = 1e-9) -> i
 Sol = Solution | Mapping[str, Any]  # a record's solution, or one written by hand (by file key)
 
 
+def within(s: Sol, baseline: float, drop: float, split: str = "val", one_se: bool = False) -> bool:
+    """Whether ``s``'s ``split`` metric dropped by at most ``drop`` from ``baseline``; with
+    ``one_se``, its drop plus its bootstrap standard error (``val_se``) must be within it, so
+    that a member within the drop by luck of the validation split is passed over (a
+    one-standard-error margin)."""
+    return baseline - s[split] + (s["val_se"] if one_se else 0.0) <= drop + 1e-12
+
+
 def best_at_drop(solutions: Iterable[Sol], baseline_val: float, drop: float,
                  split: str = "val", coding: Coding = Coding.HUFFMAN, one_se: bool = False
                  ) -> Sol | None:
-    """The solution of highest paper CR whose ``split`` metric dropped by at most ``drop``.
+    """The solution of highest paper CR :func:`within` ``drop`` (with ``one_se``: its margin).
 
-    ``one_se``: the drop plus its bootstrap standard error (``val_se``) must be within ``drop``,
-    so that a member whose drop is within it by luck of the validation split is passed over.
     ``split="test"`` compares methods at equal test metric (an analysis, never a selection rule:
     ``baseline_val`` is then the baseline's test metric). Ties on paper CR go to the higher
     whole-file CR, both of ``coding`` (the per-tensor coding can order solutions otherwise).
     None when no solution qualifies.
     """
-    ok = [s for s in solutions
-          if baseline_val - s[split] + (s["val_se"] if one_se else 0.0) <= drop + 1e-12]
+    ok = [s for s in solutions if within(s, baseline_val, drop, split, one_se)]
     if not ok:
         return None
     return max(ok, key=lambda s: (s[coding.cr_paper_key], s[coding.cr_file_key]))

@@ -85,8 +85,7 @@ def compression_tables(res: Results, task: str, trials: list[TrialResult], confi
     claim."""
     groups: dict[str, list[Metric]] = {"se": [], "plain": [], "oracle": []}
     for m in compression_metrics(res):
-        kind = "oracle" if m.title.startswith("oracle") else "se" if "(1 SE)" in m.title else "plain"
-        groups[kind].append(m)
+        groups[m.kind].append(m)
 
     def rows(ms: list[Metric]) -> list[list[Cell]]:
         cols = [metric_column(trials, configs, m)[0] for m in ms]
@@ -180,9 +179,10 @@ def fastest_note(res: Results, task: str) -> str | None:
 
 
 def overall_ranks(res: Results) -> Table:
-    """Mean ranks over every (task, seed) block, for HV and the CR at the largest drop."""
-    keys = [("hv", "HV"), (f"cr_paper@{drop_label(res.exp.drops[-1])}",
-                           f"CR @{drop_label(res.exp.drops[-1])}pt")]
+    """Mean ranks over every (task, seed) block, for HV and the CR at the largest drop (under
+    the report's selection rule)."""
+    tag, se = drop_label(res.exp.drops[-1]), default_rule(res) != PLAIN
+    keys = [("hv", "HV"), (f"cr_paper@{tag}{'se' if se else ''}", f"CR @{tag}pt{' (1 SE)' if se else ''}")]
     columns, friedman = [], []
     for key, title in keys:
         ranks, p = stats.average_ranks(seed_blocks(res.trials, key), higher_is_better=True)

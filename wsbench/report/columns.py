@@ -21,6 +21,7 @@ class Metric:
     title: str
     higher: bool | None  # None: informative only (no best, no test)
     fmt: str
+    kind: str = ""       # compression: "se" (1-SE margin), "plain" or "oracle" (selected on test)
 
 
 def search_metrics(res: Results) -> list[Metric]:
@@ -37,26 +38,28 @@ def search_metrics(res: Results) -> list[Metric]:
 
 
 def compression_metrics(res: Results) -> list[Metric]:
-    """Per drop, the one-standard-error selection first where the records have the errors
+    """Per drop, the one-standard-error selection first where every record has the errors
     (titles "(1 SE)"), then the plain one; then the oracle columns (selected on test)."""
-    out = []
+    from wsbench.report.methods import ONE_SE, default_rule
+
+    metric, out = res.exp.metric, []
+    rules = (("se", " (1 SE)"), ("plain", "")) if default_rule(res) == ONE_SE else (("plain", ""),)
     for d in res.exp.drops:
         t = drop_label(d)
-        if any(f"cr_file@{t}se" in tr.indicators for tr in res.trials):
-            out += [Metric(f"cr_paper@{t}se", f"CR @{t}pt (1 SE)", True, ".2f"),
-                    Metric(f"cr_file@{t}se", f"CR file @{t}pt (1 SE)", True, ".2f"),
-                    Metric(f"test@{t}se", f"test {res.exp.metric} @{t}pt (1 SE)", True, ".4f")]
-        out += [Metric(f"cr_paper@{t}", f"CR @{t}pt", True, ".2f"),
-                Metric(f"cr_file@{t}", f"CR file @{t}pt", True, ".2f"),
-                Metric(f"test@{t}", f"test {res.exp.metric} @{t}pt", True, ".4f")]
+        for kind, tag in rules:
+            suffix = "se" if kind == "se" else ""
+            out += [Metric(f"cr_paper@{t}{suffix}", f"CR @{t}pt{tag}", True, ".2f", kind),
+                    Metric(f"cr_file@{t}{suffix}", f"CR file @{t}pt{tag}", True, ".2f", kind),
+                    Metric(f"test@{t}{suffix}", f"test {metric} @{t}pt{tag}", True, ".4f", kind)]
     for d in res.exp.drops:
         t = drop_label(d)
-        out += [Metric(f"cr_paper@test{t}", f"oracle CR @test-{t}pt", True, ".2f"),
-                Metric(f"cr_file@test{t}", f"oracle CR file @test-{t}pt", True, ".2f")]
+        out += [Metric(f"cr_paper@test{t}", f"oracle CR @test-{t}pt", True, ".2f", "oracle"),
+                Metric(f"cr_file@test{t}", f"oracle CR file @test-{t}pt", True, ".2f", "oracle")]
     for d in res.exp.drops:  # records written before the per-tensor coding lack it
         key = layer_column(drop_label(d))
         if any(key in t.indicators for t in res.trials):
-            out.append(Metric(key, f"oracle CR file per-tensor @test-{drop_label(d)}pt", True, ".2f"))
+            out.append(Metric(key, f"oracle CR file per-tensor @test-{drop_label(d)}pt", True,
+                              ".2f", "oracle"))
     return out
 
 

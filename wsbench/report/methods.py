@@ -40,9 +40,11 @@ def is_standard(space: dict[str, Any]) -> bool:
 
 
 def default_rule(res: "Results") -> str:
-    """One standard error where every record keeps its members' errors, else the plain rule."""
-    fronts = [t.record.front for t in res.trials if t.record.ok and t.record.front]
-    return ONE_SE if fronts and all(s.val_se is not None for f in fronts for s in f) else PLAIN
+    """The one-standard-error margin where every record keeps its members' errors, else the
+    plain rule: one rule for the whole report, never a mix over seeds."""
+    from wsbench.experiments.indicators import has_se
+
+    return ONE_SE if has_se([s for t in res.trials if t.record.ok for s in t.record.front]) else PLAIN
 
 
 def select(record: "TrialRecord", drops: Iterable[float], rule: str = PLAIN
@@ -50,12 +52,13 @@ def select(record: "TrialRecord", drops: Iterable[float], rule: str = PLAIN
     """Per drop the record kept, its validation-selected member in its own coding (None where
     no member is within the drop): whole-file CR, val and test drops in points, decision; with
     ``rule`` ONE_SE, the drop plus its standard error must be within the drop."""
+    from wsbench.experiments.indicators import within
+
     coding = own_coding(record)
     key = "cr_file_native" if coding == "native" else "cr_file"
     out = []
     for drop in [d for d in drops if d <= record.trial["max_drop"] + 1e-12]:
-        ok = [s for s in record.front if record.baseline.val - s.val
-              + (s.val_se if rule == ONE_SE else 0.0) <= drop + 1e-12]
+        ok = [s for s in record.front if within(s, record.baseline.val, drop, one_se=rule == ONE_SE)]
         best = max(ok, key=lambda s: s[key]) if ok else None
         out.append({"drop": drop, "coding": coding, "x": best["x"] if best else None,
                     "cr_file": best[key] if best else None,
@@ -94,8 +97,9 @@ CAPTION = ("each method in its own file coding (a codec's native bitstream, else
            "within the drop of the baseline's{margin}, reported on test; medians over seeds; vs "
            "NNC: the ratio to the MPEG NNC standard's CR at the same rule and drop on the same "
            "problem (the nncodec space with no option beyond the standard).")
-MARGINS = {ONE_SE: " by at least its standard error (rule: 1 SE, a paired bootstrap over the "
-                   "validation items)", PLAIN: " (rule: plain, the drop alone)"}
+MARGINS = {ONE_SE: " by at least its standard error (rule: 1 SE, a one-standard-error margin "
+                   "from a paired bootstrap over the validation items)",
+           PLAIN: " (rule: plain, the drop alone)"}
 
 
 def methods_table(res: "Results", task: str, rule: str | None = None) -> Table | None:
@@ -109,7 +113,8 @@ def methods_table(res: "Results", task: str, rule: str | None = None) -> Table |
             Cell(_ratio(r["ratio"])), Cell(_fmt(r["val_drop"])), Cell(_fmt(r["test_drop"])),
             Cell("{}/{}".format(*r["n"]))] for (config, drop), r in rows.items()]
     _bold_best(out, group=2, value=3)
-    name = f"methods-{task}" if rule == default_rule(res) else f"methods-plain-{task}"
+    name = (f"methods-{task}" if rule == default_rule(res)
+            else f"methods-{'plain' if rule == PLAIN else '1se'}-{task}")
     return Table(name, f"{task}: whole compression methods, "
                  + CAPTION.format(metric=res.exp.metric, margin=MARGINS[rule])
                  + " Selected: seeds with a member "

@@ -190,7 +190,8 @@ def cr_vs_drop(res: Results, task: str, stem: Path) -> Figure:
     ax.legend(fontsize=7, loc="lower right")
     return Figure(_save(fig, stem), f"{task}: best paper compression ratio (32 / mean Huffman "
                   f"bits, after merging) among solutions whose validation {res.exp.metric} dropped by "
-                  f"at most x points; lines: median over seeds; dots: every merged solution. "
+                  f"at most x points (the plain rule: the drop alone, without its standard "
+                  f"error); lines: median over seeds; dots: every merged solution. "
                   f"Merging often raises validation {res.exp.metric} (negative drops): it is tuned on "
                   f"that split.")
 

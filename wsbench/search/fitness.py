@@ -102,6 +102,7 @@ class FitnessHarness(CachedProblem):
         self._ptrs = [p.data_ptr() for p in self.view.params]
         self._population = PopulationForward(self.model, self.view, self.device, batched_images)
         self._scores: dict[tuple[str, str], float] = {}
+        self.last_predictions: tuple[tuple[str, str] | None, "torch.Tensor | None"] = (None, None)
         self.estimates = Estimates(self)
         self.drop_errors = DropErrors(self)  # q -> SE of its validation drop (records keep it)
         super().__init__(space.xl, space.xu, space.integer, cache, cache_prefix)
@@ -221,7 +222,9 @@ class FitnessHarness(CachedProblem):
         self.write_quantization(q)
         key = (q.digest(), split)
         if key not in self._scores:
-            self._scores[key] = self.score_current(split)
+            pred = self.predict(split)
+            self.last_predictions = key, pred  # the drop's standard error needs them next
+            self._scores[key] = self._metric(pred, self.splits[split][1], self.num_classes)
         return self._scores[key]
 
     def score_baseline(self, split: str = "val") -> float:
