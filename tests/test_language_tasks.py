@@ -192,3 +192,21 @@ def test_every_coding_and_the_nnc_standard_round_trip_a_language_model(tiny, fla
     for path in files:
         d.model.load_state_dict(load_state_dict(path))
         assert round(h.score_current("val"), 12) in scored
+
+
+def test_val_and_test_limits_keep_a_seeded_subset_of_the_windows_in_order(tiny):
+    corpus, ckpt, _ = tiny["gru"]
+
+    def load(**limits):
+        return plugins.create("task", "shakespeare-gru", data=str(corpus), checkpoint=str(ckpt),
+                              context=1, **limits).load(progress=False)
+
+    full, part = load(), load(val_limit=2, test_limit=3)
+    assert len(full.val_x) == 4 and len(full.test_x) == 4  # 5 characters a split: 4 windows of 1
+    assert len(part.val_x) == 2 and len(part.test_x) == 3
+    rows = [full.val_x.tolist().index(w) for w in part.val_x.tolist()]
+    assert rows == sorted(rows)  # a subset, in corpus order
+    assert part.val_y.tolist() == [full.val_y[r].tolist() for r in rows]
+    assert load(val_limit=2).val_x.tolist() == part.val_x.tolist()  # the same draw every time
+    with pytest.raises(ConfigError, match="val_limit"):
+        load(val_limit=0)

@@ -23,6 +23,7 @@ from wsbench.options import Range, Seed
 
 PACKAGED = Path(__file__).resolve().parents[1] / "checkpoints"
 CONTEXT = 128
+Windows = Annotated[int | None, Range(1, 1_000_000)]  # windows of a split kept
 
 
 class ShakespeareTask:
@@ -30,9 +31,13 @@ class ShakespeareTask:
 
     def __init__(self, arch: str, seed: Seed = 0, data: str | None = None,
                  checkpoint: str | None = None,
-                 context: Annotated[int, Range(1, 4096)] = CONTEXT) -> None:
+                 context: Annotated[int, Range(1, 4096)] = CONTEXT,
+                 val_limit: Windows = None, test_limit: Windows = None) -> None:
         self.arch, self.seed, self.data, self.checkpoint = arch, int(seed), data, checkpoint
         self.context = int(context)
+        # a seeded subset of the validation / test windows (None: all): cheaper searches whose
+        # fronts are re-scored on what they searched on, as the CIFAR tasks' val_limit does
+        self.val_limit, self.test_limit = val_limit, test_limit
         self.name = f"shakespeare-{arch}"
         self.description = f"Tiny Shakespeare, character-level {arch}"
 
@@ -56,7 +61,8 @@ class ShakespeareTask:
 
         corpus = read_corpus(self.data)
         train, val, test = split_ids(corpus.ids)
-        return corpus, train, windows(val, self.context), windows(test, self.context)
+        return (corpus, train, _limited(windows(val, self.context), self.val_limit, self.seed),
+                _limited(windows(test, self.context), self.test_limit, self.seed))
 
     def load(self, *, progress: bool = True) -> TaskData:
         from wsbench_plugins.shakespeare.data import windows
@@ -124,6 +130,17 @@ class ShakespeareTask:
                             f"{test['bits_per_char']:.3f} bits/char, {facts['train_seconds']:.0f} s; "
                             f"wrote {facts['path']} (sha256 {sha[:16]})")
         return facts
+
+
+def _limited(split: tuple, limit: int | None, seed: int) -> tuple:
+    """At most ``limit`` of a split's windows, a seeded draw kept in corpus order."""
+    import numpy as np
+
+    x, y = split
+    if limit is None or limit >= len(x):
+        return x, y
+    rows = np.sort(np.random.default_rng(seed).permutation(len(x))[:limit])
+    return x[rows], y[rows]
 
 
 @hookimpl
