@@ -1,6 +1,7 @@
 """Regenerate every experiment table that RESULTS.md quotes, from the experiment files.
 
     python benchmarks/results.py                 # run what is unfinished, rewrite RESULTS.md
+    python benchmarks/results.py --workers 2     # the same, two trials at a time
     python benchmarks/results.py --only digits   # the digits sections only (minutes on 2 cores)
     python benchmarks/results.py --only problems # issue 28's problems (hours on 2 cores)
     python benchmarks/results.py --no-run        # tables from the results folders as they are
@@ -93,15 +94,19 @@ def selected(only: list[str] | None) -> list[Block]:
             or b.experiment.removesuffix(".toml") in only]
 
 
-def run_experiments(blocks: list[Block], progress: bool) -> None:
+def run_experiments(blocks: list[Block], progress: bool, workers: int | None = None) -> None:
+    """Run each block's experiment (finished trials kept); with ``workers``, in a pool of that
+    many local processes, as ``wsbench run --executor process --workers N`` would."""
+    from wsbench import plugins
     from wsbench.experiments.experiment import load_experiment
     from wsbench.experiments.runner import run_experiment
 
     exact_only = {b.experiment for b in blocks if b.exact_only}
     for name in dict.fromkeys(b.experiment for b in blocks):
         exp = load_experiment(ROOT / "benchmarks" / name)
+        pool = plugins.create("executor", "process", workers=workers) if workers else None
         summary = run_experiment(exp, ROOT / "results" / exp.name, progress=progress,
-                                 exact_only=name in exact_only)
+                                 exact_only=name in exact_only, executor=pool)
         print(f"{name}: {summary.ran} trial(s) run, {summary.already_done} already done, "
               f"{len(summary.failed)} failed", file=sys.stderr)
         if summary.failed:
@@ -214,12 +219,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="write nothing; exit 1 if a table of RESULTS.md differs")
     ap.add_argument("--results-md", type=Path, default=ROOT / "RESULTS.md")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--workers", type=int, help="run the trials in a pool of this many local "
+                                                "processes (default: this process, one at a time)")
     args = ap.parse_args(argv)
     blocks = selected(args.only)
     if not blocks:
         ap.error(f"nothing selected by --only {' '.join(args.only)}")
     if not args.no_run and not args.check:
-        run_experiments(blocks, progress=not args.no_progress)
+        run_experiments(blocks, progress=not args.no_progress, workers=args.workers)
     loaded, absent = load_folders(blocks)
     for name in absent:
         print(f"skipped: {name} (no results/{absent[name]} here: run its experiment first)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from wsbench.experiments.experiment import parse_experiment
 from wsbench.experiments.runner import run_experiment
@@ -85,3 +86,17 @@ def test_a_check_without_the_results_folder_says_so_instead_of_failing(tmp_path,
     out = capsys.readouterr()
     assert "skipped: quick-search (no results/quick here" in out.out
     assert "no results folder" in out.err and "Traceback" not in out.err
+
+
+def test_workers_run_each_experiment_in_a_process_pool(monkeypatch):
+    """--workers N: every experiment through a pool of N processes, as `wsbench run --executor
+    process --workers N`; without it, the runner's own default."""
+    import wsbench.experiments.runner as runner
+
+    rs, seen = _script(), []
+    monkeypatch.setattr(runner, "run_experiment", lambda exp, out, **kw: seen.append(
+        kw["executor"]) or SimpleNamespace(ran=0, already_done=0, failed=[]))
+    blocks = [b for b in rs.BLOCKS if b.name == "quick-search"]
+    rs.run_experiments(blocks, progress=False, workers=2)
+    rs.run_experiments(blocks, progress=False)
+    assert seen[1] is None and seen[0].name == "process" and seen[0].workers == 2
