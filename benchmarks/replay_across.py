@@ -55,7 +55,7 @@ def by_landscape(dump: dict) -> dict[str, dict[str, dict]]:
 
 
 def leaderboard(lands: dict[str, dict[str, dict]]) -> str:
-    from wsbench.report.across import leaderboard_ranks, signed_rank_pairs
+    from wsbench.report.across import control_pairs, leaderboard_ranks, signed_rank_pairs
 
     scores = {task: {label: float(np.median([c[-1] if c else 0.0 for c in r["curves"]]))
                      for label, r in opts.items()} for task, opts in lands.items()}
@@ -69,10 +69,11 @@ def leaderboard(lands: dict[str, dict[str, dict]]) -> str:
         lines.append(f"| {c} | {' | '.join(f'{per[t][c]:g}' for t in tasks)} | "
                      f"{mean[c]:.2f}{' †' if beaten else ''} |")
     best = min(mean, key=mean.get)
-    rest = [pairs[best, b] for b in mean if b != best]
+    vs = control_pairs(scores, best, list(mean))
     friedman = f"p = {p:.3g}" if p is not None else "needs 3 optimizers or more"
-    lines.append(f"\nFriedman over {len(tasks)} landscapes: {friedman}; smallest Holm-corrected "
-                 f"Wilcoxon p of {best} against another optimizer: {min(rest):.3g}.")
+    lines.append(f"\nFriedman over {len(tasks)} landscapes: {friedman}. {best} against each other "
+                 f"optimizer (Wilcoxon signed-rank over landscapes, Holm over {len(vs)} comparisons "
+                 f"with a control): " + ", ".join(f"{c} {q:.3g}" for c, q in vs.items()) + ".")
     return "\n".join(lines)
 
 

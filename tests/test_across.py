@@ -79,3 +79,18 @@ def test_the_winner_line_ranks_by_seeds_that_succeeded_then_expected_running_tim
     # with equal success, the lower ERT wins: quick's (5 + 6 + 50) / 2 against sure's (20 + 30 + 50) / 2
     trials[5] = trial("sure", INF, 50)
     assert "**quick** (reached in 2/3 seeds; expected running time 30 " in build.fastest_note(res, "t")
+
+
+def test_comparisons_with_a_control_are_holm_corrected_over_k_minus_one():
+    from scipy.stats import wilcoxon
+
+    from wsbench.report.across import control_pairs
+
+    # 6 problems; "c" beats "a" everywhere, "b" on 5 of 6 (and ties one)
+    scores = {f"p{i}": {"c": 1.0 + i, "a": 0.5 + i, "b": (0.8 if i else 1.0) + i} for i in range(6)}
+    got = control_pairs(scores, "c", ["c", "a", "b"])
+    pa = wilcoxon([1.0 + i for i in range(6)], [0.5 + i for i in range(6)]).pvalue  # 2 / 64
+    pb = wilcoxon([1.0 + i for i in range(1, 6)], [0.8 + i for i in range(1, 6)]).pvalue  # 2 / 32
+    assert pa == pytest.approx(2 / 64) and pb == pytest.approx(2 / 32)
+    # Holm over the two comparisons: the smaller doubled, the larger at least that, times one
+    assert got == {"a": pytest.approx(2 * pa), "b": pytest.approx(max(2 * pa, pb))}

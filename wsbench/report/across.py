@@ -84,11 +84,14 @@ def leaderboard(res: Results) -> Table:
     problems = list(per)
     pair_p = signed_rank_pairs(scores, list(mean))
     best = min(mean.values()) if mean else None
+    leader = min(mean, key=mean.get) if mean else None
+    vs = control_pairs(scores, leader, list(mean)) if leader else {}
     rows = []
     for c in sorted(mean, key=mean.get):
         worse = [b for b in mean if (c, b) in pair_p and pair_p[c, b] < 0.05 and mean[b] < mean[c]]
         rows.append([Cell(c)] + [Cell(f"{per[prob][c]:g}") for prob in problems]
-                    + [Cell(f"{mean[c]:.2f}", bold=mean[c] == best, mark="dagger" if worse else "")])
+                    + [Cell(f"{mean[c]:.2f}", bold=mean[c] == best, mark="dagger" if worse else ""),
+                       Cell(f"{vs[c]:.3g}" if c in vs else "-", bold=vs.get(c, 1.0) < 0.05)])
     what = "HV / reference front" if key == "hv_ratio" else "HV"
     n_pairs = len(mean) * (len(mean) - 1) // 2
     dropped = [c for c in res.configs if c not in mean]
@@ -101,8 +104,10 @@ def leaderboard(res: Results) -> Table:
                  f"problems and {n_pairs} pairs the smallest Holm-corrected p it can give is "
                  f"{min(1.0, n_pairs * _min_signed_rank_p(len(problems))):.3g})"
                  + (f"; left out, not run on every problem: {', '.join(dropped)}" if dropped else "")
-                 + ".",
-                 ["configuration"] + problems + ["mean rank"], rows)
+                 + f". p vs {leader}: the best-ranked against each other configuration, Wilcoxon "
+                 f"signed-rank over problems, Holm-corrected over those {max(len(mean) - 1, 0)} "
+                 f"comparisons with a control (bold: p < 0.05).",
+                 ["configuration"] + problems + ["mean rank", f"p vs {leader}"], rows)
 
 
 def signed_rank_pairs(scores: Mapping[str, Mapping[str, float]], configs: list[str]
@@ -118,6 +123,17 @@ def signed_rank_pairs(scores: Mapping[str, Mapping[str, float]], configs: list[s
     for (a, b), q in zip(pairs, stats.holm(raw)):
         out[a, b] = out[b, a] = q
     return out
+
+
+def control_pairs(scores: Mapping[str, Mapping[str, float]], control: str, configs: list[str]
+                  ) -> dict[str, float]:
+    """Holm-corrected signed-rank p of ``control`` against each other configuration, paired by
+    problem: a family of k - 1 comparisons with a control (Demsar, JMLR 2006), not all k(k-1)/2
+    pairs, so that nine problems can show a method ahead of each other one."""
+    others = [c for c in configs if c != control]
+    raw = [stats.signed_rank_p([scores[p][control] for p in scores], [scores[p][c] for p in scores])
+           for c in others]
+    return dict(zip(others, stats.holm([1.0 if math.isnan(v) else v for v in raw])))
 
 
 def _min_signed_rank_p(n: int) -> float:
