@@ -101,7 +101,7 @@ def ert_table(lands: dict[str, dict[str, dict]]) -> str:
 def ecdf_figure(lands: dict[str, dict[str, dict]], stem: Path, budget: int) -> None:
     from wsbench.report.across import pooled_ecdf
     from wsbench.report.anytime import TARGETS
-    from wsbench.report.plots import _colors, _plt, _save
+    from wsbench.report.plots import _colors, _plt, _save, legend_outside
 
     labels = list(dict.fromkeys(label for opts in lands.values() for label in opts))
     plt, colors = _plt(), _colors(labels)
@@ -118,7 +118,7 @@ def ecdf_figure(lands: dict[str, dict[str, dict]], stem: Path, budget: int) -> N
     ax.set_ylabel("fraction of (landscape, target) pairs reached")
     ax.set_title(f"{len(lands)} landscapes: runtime ECDF over {len(TARGETS)} HV targets")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    legend_outside(ax)
     _save(fig, stem)
 
 

@@ -310,3 +310,17 @@ def test_no_table_is_wider_than_the_page(report):
     assert len(widths) >= 10
     too_wide = {name: round(w) for name, w in widths.items() if w > 1150}
     assert not too_wide
+
+
+def test_legends_sit_outside_the_axes_so_no_curve_end_is_hidden():
+    from wsbench.report.plots import _plt, legend_outside
+
+    plt = _plt()
+    fig, ax = plt.subplots()
+    for i in range(3):
+        ax.plot([0, 1], [i, i + 1], label=f"c{i}")
+    legend_outside(ax)
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert box.x0 >= ax.get_window_extent().x1  # right of the plotting area, not over it
+    plt.close(fig)

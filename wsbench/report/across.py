@@ -181,7 +181,7 @@ def _per_problem_runtimes(res: Results, config: str) -> list[np.ndarray]:
 
 
 def ecdf_figure(res: Results, folder: Path) -> Figure | None:
-    from wsbench.report.plots import _colors, _plt, _save
+    from wsbench.report.plots import _colors, _plt, _save, legend_outside
 
     problems = [t for t in res.tasks if res.by_task(t)]
     if len(problems) < 2:
@@ -201,7 +201,7 @@ def ecdf_figure(res: Results, folder: Path) -> Figure | None:
     ax.set_ylabel("fraction of (problem, target) pairs reached")
     ax.set_title(f"All {len(problems)} problems: runtime ECDF over {len(TARGETS)} HV targets")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    legend_outside(ax)
     stem = _save(fig, folder / "across-ecdf")
     return Figure(stem, f"Runtime ECDF over all problems (as COCO aggregates): for HV targets from "
                   f"50% to 100% of each problem's reference HV, the fraction of (problem, target) "

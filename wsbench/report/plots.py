@@ -40,10 +40,16 @@ def _plt():
 def _save(fig, stem: Path) -> Path:
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=130)
-    fig.savefig(stem.with_suffix(".svg"))
+    fig.savefig(stem.with_suffix(".png"), dpi=130, bbox_inches="tight")  # legends outside kept
+    fig.savefig(stem.with_suffix(".svg"), bbox_inches="tight")
     _plt().close(fig)
     return stem
+
+
+def legend_outside(ax) -> None:
+    """The legend right of the axes: inside, it sat on the curves' ends, where they differ."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              frameon=False)
 
 
 def _colors(configs: list[str]) -> dict[str, tuple]:
@@ -100,7 +106,7 @@ def hv_curves(res: Results, task: str, stem: Path) -> Figure:
     ax.set_ylabel("hypervolume (normalised)" + (f", {screened(res)}" if screened(res) else ""))
     ax.set_title(f"{task}: anytime hypervolume (median, IQR band)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    legend_outside(ax)
     return Figure(_save(fig, stem), f"{task}: hypervolume of each trial's archive against unique "
                   f"evaluations; line = median over seeds, band = interquartile range."
                   + screened_sentence(res))
@@ -152,7 +158,7 @@ def fronts(res: Results, task: str, stem: Path) -> Figure:
         ax.grid(alpha=0.3)
     axes[0].set_title(f"{task}: median attainment surfaces")
     axes[1].set_title("near the baseline")
-    axes[1].legend(fontsize=7, loc="lower right")
+    legend_outside(axes[1])
     return Figure(_save(fig, stem), f"{task}: median attainment surface of each configuration's "
                   f"archives (validation {res.exp.metric} reached with at most d shared values, "
                   f"median over seeds) and the {reference_name(res, task)} front; right: zoom near "
@@ -187,7 +193,7 @@ def cr_vs_drop(res: Results, task: str, stem: Path) -> Figure:
     ax.set_ylabel("paper CR after merge + Huffman")
     ax.set_title(f"{task}: best CR within a validation drop")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    legend_outside(ax)
     return Figure(_save(fig, stem), f"{task}: best paper compression ratio (32 / mean Huffman "
                   f"bits, after merging) among solutions whose validation {res.exp.metric} dropped by "
                   f"at most x points (the plain rule: the drop alone, without its standard "
