@@ -94,8 +94,10 @@ def compression_tables(res: Results, task: str, trials: list[TrialResult], confi
     metric = res.exp.metric
     within = (f"whole-file CR after merging, among solutions whose validation {metric} is at most "
               f"0.5 or 1 point below the baseline")
-    se_rule = (f" plus its standard error (a paired bootstrap over the validation items, kept in "
-               f"each record): a member within the drop by luck of the split is passed over")
+    within_se = (f"whole-file CR after merging, among solutions whose validation {metric} drop "
+                 f"plus its standard error is at most 0.5 or 1 point (1 SE: a paired bootstrap "
+                 f"over the validation items, kept in each record; a member within the drop only "
+                 f"by luck of the split is passed over)")
     plain = Table(f"compression-plain-{task}" if groups["se"] else f"compression-{task}",
                   f"{task}: best paper CR (32 / mean Huffman bits) and {within}"
                   f"{' (plain rule: the drop alone, without its standard error)' if groups['se'] else ''}"
@@ -104,7 +106,7 @@ def compression_tables(res: Results, task: str, trials: list[TrialResult], confi
     tables = [plain]
     if groups["se"]:
         tables.insert(0, Table(f"compression-{task}", f"{task}: best paper CR (32 / mean Huffman "
-                               f"bits) and {within}{se_rule} (1 SE), with their test {metric}; "
+                               f"bits) and {within_se}, with their test {metric}; "
                                f"median (IQR) over seeds, bold and dagger as above.",
                                ["configuration"] + [m.title for m in groups["se"]],
                                rows(groups["se"])))
