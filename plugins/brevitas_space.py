@@ -174,9 +174,10 @@ def shared_layers(model: "torch.nn.Module", names: list[str]) -> dict[str, str]:
 
 
 def quant_layers(model: "torch.nn.Module", names: list[str], bits: dict[str, int],
-                 scaling: str) -> dict[str, "torch.nn.Module"]:
+                 scaling: str, quants: dict[str, Any] | None = None) -> dict[str, "torch.nn.Module"]:
     """Each shared Conv2d/Linear of ``model`` replaced in place by its Brevitas counterpart
-    (weights quantized per output channel, activations left alone); weight name -> layer."""
+    (weights quantized per output channel, activations left alone); weight name -> layer.
+    ``quants`` gives some weights a weight quantizer of their own (e.g. a fixed grid)."""
     import brevitas.nn as qnn
     import torch.nn as nn
     from brevitas.quant import Int8WeightPerChannelFloat, Int8WeightPerChannelFloatMSE
@@ -187,7 +188,7 @@ def quant_layers(model: "torch.nn.Module", names: list[str], bits: dict[str, int
         parent_name, _, attr = module_name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         old = getattr(parent, attr)
-        common = dict(bias=old.bias is not None, weight_quant=quant,
+        common = dict(bias=old.bias is not None, weight_quant=(quants or {}).get(weight, quant),
                       weight_bit_width=bits[weight], device=old.weight.device)
         if isinstance(old, nn.Conv2d):
             new = qnn.QuantConv2d(old.in_channels, old.out_channels, old.kernel_size, old.stride,

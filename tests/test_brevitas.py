@@ -120,3 +120,27 @@ def test_a_model_sharing_other_tensors_is_refused():
     space = bs.BrevitasSpace(method="rtn")
     with pytest.raises(ConfigError, match="quantizes Conv2d and Linear weights; the model shares '0.bias' too"):
         space.bind(WeightView.of(model, "all"))
+
+
+@needs_brevitas
+def test_a_layer_given_its_own_quantizer_rounds_onto_that_grid():
+    """benchmarks/gptq_vs_brevitas.py hands Brevitas NNC's grid as a constant scale: round to
+    nearest must then give exactly the multiples of the step nearest to the weights."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from gptq_vs_brevitas import grid_quant
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    trained = {n: p.detach().clone() for n, p in model.named_parameters()}
+    layers = bs.quant_layers(model, ["0.weight", "2.weight"], {"0.weight": 16, "2.weight": 4},
+                             "stats", {"0.weight": grid_quant(0.01)})
+    got = layers["0.weight"].quant_weight()
+    assert float(got.scale) == pytest.approx(0.01)
+    torch.testing.assert_close(got.value, torch.round(trained["0.weight"] / 0.01) * 0.01,
+                               atol=1e-7, rtol=0)
+    assert int(layers["2.weight"].quant_weight().bit_width) == 4  # the others keep the default
