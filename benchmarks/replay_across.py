@@ -34,14 +34,9 @@ ERT_TARGETS = (0.995, 1.0)
 
 def runtimes(curves: list[list[float]], targets) -> np.ndarray:
     """Evaluations each run (rows) spent to reach each target share (columns); inf if never."""
-    from wsbench.experiments.indicators import evals_to_reach
+    from wsbench.report.anytime import curve_runtimes
 
-    out = np.full((len(curves), len(targets)), np.inf)
-    for i, curve in enumerate(curves):
-        for j, share in enumerate(targets):
-            n = evals_to_reach(np.asarray(curve, dtype=float), float(share))
-            out[i, j] = n if n is not None else np.inf
-    return out
+    return curve_runtimes(curves, 1.0, targets)  # curves are HV / exact HV already
 
 
 def by_landscape(dump: dict) -> dict[str, dict[str, dict]]:
@@ -99,27 +94,15 @@ def ert_table(lands: dict[str, dict[str, dict]]) -> str:
 
 
 def ecdf_figure(lands: dict[str, dict[str, dict]], stem: Path, budget: int) -> None:
-    from wsbench.report.across import pooled_ecdf
+    from wsbench.report.across import plot_pooled_ecdf
     from wsbench.report.anytime import TARGETS
-    from wsbench.report.plots import _colors, _plt, _save, legend_outside
 
     labels = list(dict.fromkeys(label for opts in lands.values() for label in opts))
-    plt, colors = _plt(), _colors(labels)
-    x = np.unique(np.round(np.geomspace(1, budget, 200)))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for k, label in enumerate(labels):
-        per = [runtimes(opts[label]["curves"], TARGETS) if label in opts
-               else np.full((1, len(TARGETS)), np.inf) for opts in lands.values()]
-        ax.step(x, pooled_ecdf(per, x), where="post", color=colors[label],
-                lw=2.2 - 1.2 * k / len(labels), label=label)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("evaluations spent (estimates at their cost)")
-    ax.set_ylabel("fraction of (landscape, target) pairs reached")
-    ax.set_title(f"{len(lands)} landscapes: runtime ECDF over {len(TARGETS)} HV targets")
-    ax.grid(alpha=0.3)
-    legend_outside(ax)
-    _save(fig, stem)
+    per = {label: [runtimes(opts[label]["curves"], TARGETS) if label in opts
+                   else np.full((1, len(TARGETS)), np.inf) for opts in lands.values()]
+           for label in labels}
+    plot_pooled_ecdf(per, budget, stem, "evaluations spent (estimates at their cost)",
+                     f"{len(lands)} landscapes", "landscape")
 
 
 def main(argv: list[str] | None = None) -> int:

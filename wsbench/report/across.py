@@ -181,29 +181,36 @@ def _per_problem_runtimes(res: Results, config: str) -> list[np.ndarray]:
 
 
 def ecdf_figure(res: Results, folder: Path) -> Figure | None:
-    from wsbench.report.plots import _colors, _plt, _save, legend_outside
-
     problems = [t for t in res.tasks if res.by_task(t)]
     if len(problems) < 2:
         return None
-    plt = _plt()
-    colors = _colors(res.configs)
     top = max([res.exp.budget] + [len(t.curve) for t in res.trials])
-    x = np.unique(np.round(np.geomspace(1, top, 200)))
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for k, c in enumerate(res.configs):
-        y = pooled_ecdf(_per_problem_runtimes(res, c), x)
-        ax.step(x, y, where="post", color=colors[c], lw=2.2 - 1.2 * k / max(len(res.configs), 1),
-                label=c)  # thicker first: identical curves stay visible
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("unique evaluations")
-    ax.set_ylabel("fraction of (problem, target) pairs reached")
-    ax.set_title(f"All {len(problems)} problems: runtime ECDF over {len(TARGETS)} HV targets")
-    ax.grid(alpha=0.3)
-    legend_outside(ax)
-    stem = _save(fig, folder / "across-ecdf")
+    per = {c: _per_problem_runtimes(res, c) for c in res.configs}
+    stem = plot_pooled_ecdf(per, top, folder / "across-ecdf", "unique evaluations",
+                            f"All {len(problems)} problems", "problem")
     return Figure(stem, f"Runtime ECDF over all problems (as COCO aggregates): for HV targets from "
                   f"50% to 100% of each problem's reference HV, the fraction of (problem, target) "
                   f"pairs reached within x unique evaluations, each problem's pairs averaged over "
                   f"seeds and every problem weighted equally ({', '.join(problems)}).")
+
+
+def plot_pooled_ecdf(per_config: Mapping[str, Sequence[np.ndarray]], top: float, stem: Path,
+                     xlabel: str, title: str, unit: str) -> Path:
+    """One step line per configuration of :func:`pooled_ecdf` over its per-problem runtimes
+    (thicker first, so identical curves stay visible), log x up to ``top``; PNG and SVG."""
+    from wsbench.report.plots import _colors, _plt, _save, legend_outside
+
+    plt, colors = _plt(), _colors(list(per_config))
+    x = np.unique(np.round(np.geomspace(1, top, 200)))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, (c, per) in enumerate(per_config.items()):
+        ax.step(x, pooled_ecdf(per, x), where="post", color=colors[c],
+                lw=2.2 - 1.2 * k / max(len(per_config), 1), label=c)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"fraction of ({unit}, target) pairs reached")
+    ax.set_title(f"{title}: runtime ECDF over {len(TARGETS)} HV targets")
+    ax.grid(alpha=0.3)
+    legend_outside(ax)
+    return _save(fig, stem)

@@ -43,10 +43,16 @@ def reference_hv(res: Results, task: str) -> tuple[float, str]:
 
 def runtimes(trials: list[TrialResult], hv_ref: float, targets: np.ndarray = TARGETS) -> np.ndarray:
     """Unique evaluations each trial (rows) needed for each target (columns); inf if never."""
-    out = np.full((len(trials), len(targets)), np.inf)
-    for i, t in enumerate(trials):
+    return curve_runtimes([t.curve for t in trials], hv_ref, targets)
+
+
+def curve_runtimes(curves, hv_ref: float, targets=TARGETS) -> np.ndarray:
+    """Evaluations each anytime HV curve (rows) needed for each target share of ``hv_ref``
+    (columns); inf if never. Replays without trial records use it directly."""
+    out = np.full((len(curves), len(targets)), np.inf)
+    for i, curve in enumerate(curves):
         for j, frac in enumerate(targets):
-            n = evals_to_reach(t.curve, frac * hv_ref)
+            n = evals_to_reach(np.asarray(curve, dtype=float), frac * hv_ref)
             if n is not None:
                 out[i, j] = n
     return out
