@@ -208,6 +208,7 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         across = [leaderboard(res), ert_table(res)] + [t for t in (methods_across(res),) if t]
         sections.append(Section("Across problems", [], across, figures.get(ACROSS, [])))
         sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
+    with_plain = default_rule(res) != PLAIN  # the plain rule beside the report's, collapsed
     for task in res.tasks:
         if not res.by_task(task):
             continue
@@ -215,7 +216,7 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         methods = methods_table(res, task)
         if methods is not None:  # codecs compared: each in its own coding, after the search
             tables.insert(1, methods)
-        plain = methods_table(res, task, PLAIN) if default_rule(res) != PLAIN else None
+        plain = methods_table(res, task, PLAIN) if with_plain else None
         details += [t for t in (plain, paper_table(res, task), merge_table(res, task),
                                 coding_table(res, task)) if t is not None]
         note = fastest_note(res, task)

@@ -5,8 +5,9 @@ method by the paper's Huffman coding; within each drop of the experiment, the fr
 largest whole-file CR whose validation metric is within the drop is selected, and its test
 metric reported. The report's rule adds to each member's drop its standard error (a paired
 bootstrap kept in the record, :mod:`wsbench.search.drop_se`), so that a member within the drop
-by luck of the validation split is passed over; the plain rule is shown beside it, labelled. The MPEG NNC standard (the ``nncodec`` space with none of the options that go
-beyond it) is the reference each method's CR is divided by, on the same problem.
+by luck of the validation split is passed over; the plain rule is shown beside it, labelled.
+The MPEG NNC standard (the ``nncodec`` space with none of the options that go beyond it) is the
+reference each method's CR is divided by, on the same problem.
 :mod:`benchmarks.codecs_table` selects with this code too.
 """
 
@@ -105,7 +106,8 @@ MARGINS = {ONE_SE: " by at least its standard error (rule: 1 SE, a one-standard-
 def methods_table(res: "Results", task: str, rule: str | None = None) -> Table | None:
     """One row per method and drop of ``task`` under ``rule`` (the report's default when None);
     None when no method has a codec's coding."""
-    rule = rule or default_rule(res)
+    default = default_rule(res)
+    rule = rule or default
     rows = summaries(res, task, rule)
     if not rows:
         return None
@@ -113,7 +115,7 @@ def methods_table(res: "Results", task: str, rule: str | None = None) -> Table |
             Cell(_ratio(r["ratio"])), Cell(_fmt(r["val_drop"])), Cell(_fmt(r["test_drop"])),
             Cell("{}/{}".format(*r["n"]))] for (config, drop), r in rows.items()]
     _bold_best(out, group=2, value=3)
-    name = (f"methods-{task}" if rule == default_rule(res)
+    name = (f"methods-{task}" if rule == default
             else f"methods-{'plain' if rule == PLAIN else '1se'}-{task}")
     return Table(name, f"{task}: whole compression methods, "
                  + CAPTION.format(metric=res.exp.metric, margin=MARGINS[rule])
