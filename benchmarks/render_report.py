@@ -1,50 +1,82 @@
-"""Render a report's HTML page as screens of a given width, without a browser.
+"""Screenshots of a report's HTML page in headless Chromium, and a check that nothing is clipped.
 
-    pip install weasyprint pypdfium2      # not a wsbench dependency: a one-off tool
     python benchmarks/render_report.py results/quick/report.html --out docs/report-quick \\
-        [--width 1400] [--height 900] [--screens 2]
+        [--width 1400] [--height 900] [--screens 2] [--browser chromium]
 
-Writes ``<out>-1.png``, ``<out>-2.png``, ...: the page laid out at ``width`` CSS pixels and cut
-into screens of ``height``, as a reader scrolling a browser window of that size would see them
-(only the first page of the layout: what lies below ``screens`` screens is not drawn).
-No browser could be installed where this was written, so this is WeasyPrint's CSS layout
-(tables, wrapping, images), not Chromium's; it shows what is on the first screen and whether any
-table is wider than the window (a wider table runs past the right edge of the image). It also
-prints the widest box it laid out, so a script can check that nothing is clipped.
+Writes ``<out>-1.png``, ``<out>-2.png``, ...: the page in a ``width`` x ``height`` window,
+screen after screen, as a reader scrolling it would see them. Then it lays the page out again
+in a window of that width and lists every table, figure or code block whose right edge lies
+past the window (a clipped or sideways-scrolling element); exit 1 when there is one.
+Chromium is not a wsbench dependency: any Chromium or Chrome binary will do (``--browser``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--force-device-scale-factor=1")
+# lists, once the page has loaded, each element wider than the window (its tag, index, edge)
+PROBE = """<script>window.addEventListener('load', () => {
+  const w = document.documentElement.clientWidth, out = [];
+  document.querySelectorAll('table, img, pre, figure').forEach((e, i) => {
+    const r = e.getBoundingClientRect();
+    if (r.right > w + 0.5) out.push(`${e.tagName.toLowerCase()} #${i}: right edge ${Math.round(r.right)} px`);
+  });
+  document.body.setAttribute('data-clipped', JSON.stringify({width: w, clipped: out}));
+});</script>"""
 
-def render(html: Path, out: Path, width: int, height: int, screens: int) -> tuple[list[Path], float]:
-    """The screens written, and the widest laid-out box in CSS pixels. The page is laid out as
-    one sheet ``screens`` screens tall (so no figure is pushed to a new page, as a browser
-    never does) and cut into screens."""
-    import pypdfium2
-    import weasyprint
 
-    page = f"@page {{ size: {width}px {height * screens}px; margin: 0 }} body {{ margin: 8px }}"
-    doc = weasyprint.HTML(filename=str(html)).render(stylesheets=[weasyprint.CSS(string=page)])
-    widest = max((_widest(p._page_box) for p in doc.pages), default=0.0)
-    sheet = pypdfium2.PdfDocument(doc.write_pdf())[0].render(scale=96 / 72).to_pil()
+def screenshots(browser: str, html: Path, out: Path, width: int, height: int,
+                screens: int) -> list[Path]:
+    """The page in a window ``screens`` screens tall, cut into screens of ``height``."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shot = Path(tmp) / "page.png"
+        _chromium(browser, f"--window-size={width},{height * screens}", f"--screenshot={shot}",
+                  html.resolve().as_uri())
+        page = Image.open(shot)
+        page.load()
     written = []
+    out.parent.mkdir(parents=True, exist_ok=True)
     for i in range(screens):
         path = out.parent / f"{out.name}-{i + 1}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sheet.crop((0, i * height, width, (i + 1) * height)).save(path)
+        page.crop((0, i * height, width, (i + 1) * height)).save(path)
         written.append(path)
-    return written, widest
+    return written
 
 
-def _widest(box) -> float:
-    """The right edge of the furthest box (CSS px) in a laid-out page."""
-    edge = (box.position_x or 0) + (box.margin_width() if hasattr(box, "margin_width") else 0)
-    children = getattr(box, "children", None) or []
-    return max([edge] + [_widest(c) for c in children])
+def clipped(browser: str, html: Path, width: int, height: int) -> tuple[int, list[str]]:
+    """The window's width and the elements laid out past it. The page is copied beside itself
+    with the probe appended (so its figures still load) and the copy removed afterwards."""
+    probe = html.with_name(f".{html.stem}.probe.html")
+    probe.write_text(html.read_text(encoding="utf-8") + PROBE, encoding="utf-8")
+    try:
+        dom = _chromium(browser, f"--window-size={width},{height}", "--virtual-time-budget=5000",
+                        "--dump-dom", probe.resolve().as_uri())
+    finally:
+        probe.unlink(missing_ok=True)
+    m = re.search(r"data-clipped=\"([^\"]*)\"", dom)
+    if not m:
+        raise RuntimeError("the page's layout could not be read back from Chromium")
+    found = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return int(found["width"]), list(found["clipped"])
+
+
+def _chromium(browser: str, *args: str) -> str:
+    done = subprocess.run([browser, *FLAGS, *args], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{browser} exited with {done.returncode}: {last}")
+    return done.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,17 +86,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=1400)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--screens", type=int, default=2)
+    ap.add_argument("--browser", default="chromium", help="a Chromium or Chrome binary")
     args = ap.parse_args(argv)
+    browser = shutil.which(args.browser)
+    if browser is None:
+        print(f"render_report.py: no browser {args.browser!r} on PATH (name one with --browser)",
+              file=sys.stderr)
+        return 2
+    if not args.html.is_file():
+        print(f"render_report.py: no such file: {args.html}", file=sys.stderr)
+        return 2
     try:
-        written, widest = render(args.html, args.out, args.width, args.height, args.screens)
-    except (ImportError, OSError) as exc:
+        written = screenshots(browser, args.html, args.out, args.width, args.height, args.screens)
+        width, bad = clipped(browser, args.html, args.width, args.height)
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"render_report.py: {exc}", file=sys.stderr)
         return 2
     for p in written:
         print(p)
-    print(f"widest box: {widest:.0f} px of {args.width}"
-          + (" (a table runs past the window)" if widest > args.width + 0.5 else " (nothing clipped)"))
-    return 0
+    print(f"laid out in a window {width} px wide: "
+          + ("nothing clipped" if not bad else f"{len(bad)} element(s) past its edge"))
+    for line in bad:
+        print(f"  {line}")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

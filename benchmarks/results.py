@@ -4,6 +4,7 @@
     python benchmarks/results.py --workers 2     # the same, two trials at a time
     python benchmarks/results.py --only digits   # the digits sections only (minutes on 2 cores)
     python benchmarks/results.py --only problems # issue 28's problems (hours on 2 cores)
+    python benchmarks/results.py --only suite    # issue 33: every problem (~10 h on 2 cores)
     python benchmarks/results.py --no-run        # tables from the results folders as they are
     python benchmarks/results.py --check         # exit 1 if RESULTS.md differs from the results,
                                                  # or a record behind it was made by other code
@@ -39,7 +40,7 @@ class Block:
     name: str            # the RESULTS.md block
     experiment: str      # file under benchmarks/
     table: str           # report Table label, {task} filled in
-    group: str           # what --only selects besides the name: digits, search, cifar, problems, ptq
+    group: str           # what --only selects besides the name: digits, search, cifar, problems, ptq, suite
     keep: tuple[str, ...] = field(default=())  # columns kept (all but DROP when empty)
     exact_only: bool = False  # the experiment is run for its exact fronts (landscapes) alone
 
@@ -80,6 +81,10 @@ BLOCKS = (
     Block("problems-landscapes", "problems-landscapes.toml", "tasks", "problems",
           ("task", "reference front"), exact_only=True),
     Block("ptq-brevitas", "ptq-brevitas.toml", "methods-{task}", "ptq"),
+    # issue 33, "Across problems": every problem of the suite, aggregated over problems
+    Block("suite-codecs", "suite-codecs.toml", "methods-across", "suite"),
+    Block("suite-search-leaderboard", "suite-search.toml", "across-leaderboard", "suite"),
+    Block("suite-search-ert", "suite-search.toml", "across-ert", "suite"),
 )
 BEGIN = "<!-- wsbench:table {name} -->"
 END = "<!-- /wsbench:table -->"
