@@ -45,6 +45,11 @@ class Block:
     exact_only: bool = False  # the experiment is run for its exact fronts (landscapes) alone
 
 
+def one_se(*columns: str) -> tuple[str, ...]:
+    """The report's compression columns under its rule (the drop plus its standard error)."""
+    return tuple(f"{c} (1 SE)" for c in columns)
+
+
 OPEN_SEARCH = ("configuration", "HV", "HV / best-known", "IGD+", "reached 95% of best-known",
                "unique / requested", "rank (HV)")
 BLOCKS = (
@@ -53,12 +58,12 @@ BLOCKS = (
           ("configuration", "HV", "HV / exact", "IGD+", "evals to 99% exact HV", "evals to exact HV",
            "reached exact", "unique / requested", "rank (HV)")),
     Block("quick-k-compression", "quick-k.toml", "compression-{task}", "digits",
-          ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt", "CR @1pt",
-           "CR file @1pt", "test f1 @1pt")),
+          ("configuration",) + one_se("CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt", "CR @1pt",
+                                      "CR file @1pt", "test f1 @1pt")),
     Block("ablation-search", "ablation-digits.toml", "search-{task}", "digits",
           ("configuration", "HV", "unique / requested", "rank (HV)")),
     Block("ablation-compression", "ablation-digits.toml", "compression-{task}", "digits",
-          ("configuration", "CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt")),
+          ("configuration",) + one_se("CR @0.5pt", "CR file @0.5pt", "test f1 @0.5pt")),
     Block("search-per-evaluation", "search.toml", "search-{task}", "search",
           ("configuration", "HV / exact", "evals to 99% exact HV", "evals to 99.5% exact HV",
            "evals to exact HV", "reached exact", "unique / requested")),
