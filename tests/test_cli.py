@@ -56,7 +56,7 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, message):
     code, out, err = run_cli(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] == "compress" else []))
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("wsbench: error:") and message in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and out == ""  # no "searching ..." line before the error
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 

@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from wsbench.commands import parse_options
     from wsbench.errors import ConfigError
-    from wsbench.experiments.compress_run import CompressConfig, run_compress
+    from wsbench.experiments.compress_run import CompressConfig, check, run_compress
     from wsbench.report.run_folder import prepare_root, write_outputs
     from wsbench.report.run_table import format_table, table_rows
 
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         optimizer_options=opts.get("optimizer", {}), quantizer_options=opts.get("quantizer", {}), merge_options=merge_opts,
         space_options=space_opts)
     validate.device_available(args.device, "--device")
+    check(cfg)  # every name and option, before a line is printed or the task loads
     prepare_root(args.out, args.name, "--out")  # before the search, not after it
     from wsbench.experiments.plain_progress import interactive
 

@@ -90,8 +90,9 @@ class CompressResult:
         return self.record.merge_evaluations
 
 
-def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
-    """Run the MO-UB pipeline for one configuration: one trial, as ``wsbench run`` runs it."""
+def check(cfg: CompressConfig) -> Trial:
+    """The configuration's trial once every setting, name and option passes (each plugin
+    built once: a typo fails in a second, before the task loads or anything is printed)."""
     if cfg.budget < 1:
         raise ConfigError(f"budget must be at least 1, got {cfg.budget}")
     if cfg.coding not in FILE_CODINGS:
@@ -106,10 +107,16 @@ def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
                                                        "decode", None)):
         raise ConfigError(f"coding native saves a codec space's own payload; space "
                           f"{cfg.space!r} is not a codec (use nncodec or brevitas, or another coding)")
-    t0 = time.perf_counter()
     trial = cfg.trial()
     for spec in (trial.task, trial.space, trial.quantizer, trial.optimizer, trial.merge):
-        spec.create()  # a bad name or option fails in a second, before the task loads
+        spec.create()
+    return trial
+
+
+def run_compress(cfg: CompressConfig, progress: bool = True) -> CompressResult:
+    """Run the MO-UB pipeline for one configuration: one trial, as ``wsbench run`` runs it."""
+    t0 = time.perf_counter()
+    trial = check(cfg)
     h = trial_run.build_harness(trial, cfg.device, progress=progress)
     load = time.perf_counter() - t0
     outcome = trial_run.run_trial(trial, h, trial_run.harness_facts(h, trial.quantizer.name), {},
