@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DROP = ("search time [s]",)  # columns that measure the machine, not the method
+DROP = ("search time [s]", "s / decision")  # columns that measure the machine, not the method
 # the libraries whose versions a provenance line names: those that draw or compute the numbers
 KEY_LIBRARIES = ("botorch", "brevitas", "cma", "nncodec", "numpy", "optuna", "pymoo", "pyswarms",
                  "scikit-learn", "scipy", "torch")

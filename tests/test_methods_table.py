@@ -68,6 +68,9 @@ def test_each_method_is_selected_on_validation_in_its_own_coding(results, one_se
                                     ("mo-ub", "cr_file", "huffman")):
             row, pick = rows[config, label], by_hand(trials[config], drop, key, one_se)
             assert row[1].text == coding
+            rec = trials[config].record  # one seed: its evaluation time over its decisions
+            assert table.columns[8] == "s / decision"
+            assert float(row[8].text) == pytest.approx(rec.seconds["evaluations"] / rec.unique, abs=0.005)
             if pick is None:
                 assert row[3].text == "-"
                 continue

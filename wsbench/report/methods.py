@@ -76,8 +76,9 @@ def summaries(res: "Results", task: str, rule: str) -> dict[tuple[str, float], d
     picks: dict[tuple[str, float], list[dict]] = {}
     standard: dict[float, list[float]] = {}
     for t in (t for t in res.by_task(task) if t.record.ok):
+        sec = per_decision(t.record)
         for pick in select(t.record, res.exp.drops, rule):
-            picks.setdefault((t.config, pick["drop"]), []).append(pick)
+            picks.setdefault((t.config, pick["drop"]), []).append({**pick, "sec": sec})
             if is_standard(t.record.trial["space"]) and pick["cr_file"] is not None:
                 standard.setdefault(pick["drop"], []).append(pick["cr_file"])
     if not any(p["coding"] == "native" for ps in picks.values() for p in ps):
@@ -88,9 +89,18 @@ def summaries(res: "Results", task: str, rule: str) -> dict[tuple[str, float], d
         med = {k: float(np.median([p[k] for p in got])) if got else None
                for k in ("cr_file", "val_drop", "test_drop")}
         ref = float(np.median(standard[drop])) if standard.get(drop) else None
+        secs = [p["sec"] for p in ps if p["sec"] is not None]
+        med["sec"] = float(np.median(secs)) if secs else None
         out[config, drop] = {**med, "coding": ps[0]["coding"], "n": (len(got), len(ps)),
                              "ratio": med["cr_file"] / ref if ref and med["cr_file"] else None}
     return out
+
+
+def per_decision(record: "TrialRecord") -> float | None:
+    """Seconds a decision took, everything it needs included (a codec's calibration, GPTQ or
+    GPFQ rounding, the scoring pass): the search's evaluation time over its unique decisions."""
+    spent = (record.seconds or {}).get("evaluations")
+    return float(spent) / record.unique if spent is not None and record.unique else None
 
 
 CAPTION = ("each method in its own file coding (a codec's native bitstream, else Huffman); within "
@@ -113,15 +123,17 @@ def methods_table(res: "Results", task: str, rule: str | None = None) -> Table |
         return None
     out = [[Cell(config), Cell(r["coding"]), Cell(f"{100 * drop:g} pt"), Cell(_fmt(r["cr_file"])),
             Cell(_ratio(r["ratio"])), Cell(_fmt(r["val_drop"])), Cell(_fmt(r["test_drop"])),
-            Cell("{}/{}".format(*r["n"]))] for (config, drop), r in rows.items()]
+            Cell("{}/{}".format(*r["n"])), Cell(_fmt(r["sec"]))] for (config, drop), r in rows.items()]
     _bold_best(out, group=2, value=3)
     name = (f"methods-{task}" if rule == default
             else f"methods-{'plain' if rule == PLAIN else '1se'}-{task}")
     return Table(name, f"{task}: whole compression methods, "
                  + CAPTION.format(metric=res.exp.metric, margin=MARGINS[rule])
-                 + " Selected: seeds with a member "
-                 "within the drop.", ["method", "coding", "within (val)", "whole-file CR",
-                                      "vs NNC", "val drop (pt)", "test drop (pt)", "selected"], out)
+                 + " Selected: seeds with a member within the drop. s / decision: seconds "
+                 "one decision took on the machine that ran it (calibration, rounding and the "
+                 "validation pass), median over seeds.",
+                 ["method", "coding", "within (val)", "whole-file CR", "vs NNC", "val drop (pt)",
+                  "test drop (pt)", "selected", "s / decision"], out)
 
 
 def methods_across(res: "Results") -> Table | None:
