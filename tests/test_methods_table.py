@@ -91,3 +91,22 @@ def test_the_report_compares_methods_per_problem_and_across_problems(results, tm
     across = md[md.index("*Compression across problems"):md.index("## Ranks across tasks")]
     assert "| problem | method | CR @0.5pt | vs NNC @0.5pt | test drop @0.5pt | CR @1pt |" in across
     assert across.count("| digits-cnn | ") == 3 and across.count("| digits-mlp | ") == 3
+
+
+def test_the_methods_figure_marks_each_seeds_validation_selected_member(results, tmp_path):
+    from wsbench.report.methods import ONE_SE
+    from wsbench.report.methods_plot import figure_points, methods_figure
+
+    points = figure_points(results, "digits-mlp", ONE_SE)
+    trials = {t.config: t for t in results.by_task("digits-mlp")}
+    assert set(points) == {"nnc", "nnc-packed", "mo-ub"}
+    for config, key in (("nnc", "cr_file_native"), ("mo-ub", "cr_file")):
+        dots, picks = points[config]
+        rec = trials[config].record
+        assert len(dots) == len(rec.front)
+        want = [(i, by_hand(trials[config], d, key, True)) for i, d in enumerate((0.005, 0.01))]
+        assert picks == [(i, pytest.approx(m[key]), pytest.approx(100 * (rec.baseline.test - m.test)))
+                         for i, m in want if m is not None]
+    assert any(picks for _, picks in points.values())  # something was selected and compared
+    fig = methods_figure(results, "digits-mlp", tmp_path / "m")
+    assert fig.stem.with_suffix(".png").stat().st_size > 0 and "(1 SE)" in fig.caption

@@ -3,7 +3,8 @@
 Per task: anytime hypervolume (median and IQR band per configuration), median attainment
 surfaces against the exact front, best compression ratio against the allowed validation drop,
 search time, unique evaluations needed to reach the exact front's hypervolume, and the anytime
-views (fixed-target ECDF, fixed-budget HV; ``anytime.py``).
+views (fixed-target ECDF, fixed-budget HV; ``anytime.py``); where codecs are compared, whole
+methods by file size and test drop (``methods_plot.py``).
 """
 
 from __future__ import annotations
@@ -260,6 +261,8 @@ def task_figures(res: Results, task: str, folder: Path) -> list[Figure]:
     out = [hv_curves(res, task, Path(f"{base}-hv")), fronts(res, task, Path(f"{base}-fronts")),
            cr_vs_drop(res, task, Path(f"{base}-cr-drop")), runtime(res, task, Path(f"{base}-runtime"))]
     from wsbench.report.anytime import anytime_figure
+    from wsbench.report.methods_plot import methods_figure
 
-    extra = [reach(res, task, Path(f"{base}-reach")), anytime_figure(res, task, Path(f"{base}-anytime"))]
+    extra = [reach(res, task, Path(f"{base}-reach")), anytime_figure(res, task, Path(f"{base}-anytime")),
+             methods_figure(res, task, Path(f"{base}-methods"))]
     return out + [f for f in extra if f]
