@@ -205,7 +205,8 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
     if len({t.task for t in res.trials}) > 1:
         from wsbench.report.across import ACROSS, ert_table, leaderboard
 
-        across = [leaderboard(res), ert_table(res)] + [t for t in (methods_across(res),) if t]
+        # where whole methods are compared, their CR across problems is the answer: it leads
+        across = [t for t in (methods_across(res),) if t] + [leaderboard(res), ert_table(res)]
         sections.append(Section("Across problems", [], across, figures.get(ACROSS, [])))
         sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
     with_plain = default_rule(res) != PLAIN  # the plain rule beside the report's, collapsed
