@@ -50,3 +50,16 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def no_search(monkeypatch):
+    """Fail the test if anything gets as far as loading a task or a search."""
+    import wsbench.experiments.trial
+    import wsbench.search.optimizer
+
+    def refuse(*a, **k):
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(wsbench.experiments.trial, "build_harness", refuse)
+    monkeypatch.setattr(wsbench.search.optimizer, "drive", refuse)

@@ -16,19 +16,6 @@ from wsbench.hookspecs import hookimpl
 from wsbench.options import Range
 
 
-@pytest.fixture
-def no_search(monkeypatch):
-    """Fail the test if anything gets as far as loading a task or a search."""
-    import wsbench.experiments.trial
-    import wsbench.search.optimizer
-
-    def refuse(*a, **k):
-        raise AssertionError("the work started")
-
-    monkeypatch.setattr(wsbench.experiments.trial, "build_harness", refuse)
-    monkeypatch.setattr(wsbench.search.optimizer, "drive", refuse)
-
-
 def refused(capsys, argv: list[str]) -> str:
     """The one error line of a refused command (exit 2, no traceback)."""
     code = main(argv)

@@ -67,19 +67,6 @@ SAME = [
 ]
 
 
-@pytest.fixture
-def no_search(monkeypatch):
-    """Fail the test if anything gets as far as a search."""
-    import wsbench.experiments.trial
-    import wsbench.search.optimizer
-
-    def refuse(*a, **k):
-        raise AssertionError("the search started")
-
-    monkeypatch.setattr(wsbench.experiments.trial, "build_harness", refuse)
-    monkeypatch.setattr(wsbench.search.optimizer, "drive", refuse)
-
-
 @pytest.mark.parametrize("bad,flags,change,flag,key", SAME, ids=[f"{c[0]}:{c[3]}" for c in SAME])
 def test_flag_and_file_refuse_the_same_value_the_same_way(capsys, tmp_path, no_search, bad, flags,
                                                            change, flag, key):
