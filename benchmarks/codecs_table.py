@@ -54,7 +54,9 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
         margins = select(rec, exp.drops, ONE_SE) if has_se else [None] * len(exp.drops)
         for pick, margin in zip(select(rec, exp.drops), margins):
             margin = margin if margin is None or margin["x"] is not None else None
-            rows.append({"method": label, "space": rec.trial["space"], "seed": rec.trial["seed"],
+            rows.append({"method": label, "task": rec.trial["task"]["label"],
+                         "task_options": rec.trial["task"]["options"], "metric": rec.trial["metric"],
+                         "space": rec.trial["space"], "seed": rec.trial["seed"],
                          "margin": margin, "has_se": has_se,
                          "quantizer": rec.trial["quantizer"]["name"], **pick,
                          "unique": rec.unique, "baseline": rec.baseline.to_dict(),
@@ -116,12 +118,14 @@ def figure(rows: list[dict], path: Path, task: str) -> None:
     plt.close(fig)
 
 
-def harness(task: str):
-    """A fitness harness of ``task`` (its trained model, splits and calibration inputs)."""
+def harness(task: str, metric: str = "f1", task_options: dict | None = None):
+    """A fitness harness of ``task`` (its trained model, splits and calibration inputs),
+    scoring ``metric`` as the trials did."""
     from wsbench.experiments.compress_run import CompressConfig
     from wsbench.experiments.trial import build_harness
 
-    return build_harness(CompressConfig(task=task).trial(), progress=False)
+    config = CompressConfig(task=task, metric=metric, task_options=dict(task_options or {}))
+    return build_harness(config.trial(), progress=False)
 
 
 def bound_space(r: dict, h, spaces: dict[str, Any]):
@@ -154,6 +158,17 @@ def picks(rows: list[dict]) -> list[tuple[dict, dict, str, list[str]]]:
 
 def artifacts(rows: list[dict], h, out: Path, spaces: dict[str, Any]) -> list[dict]:
     """Re-code each codec selection as a file, decode it into a fresh model, re-score, check."""
+    return [write_artifact(r, pick, f"{r['space']['label']}-s{r['seed']}-"
+                                    f"{round(1000 * r['drop'])}permil{suffix}.wsb",
+                           chosen_by, h, out, spaces)
+            for r, pick, suffix, chosen_by in picks(rows)]
+
+
+def write_artifact(r: dict, pick: dict, name: str, chosen_by: list[str], h, out: Path,
+                   spaces: dict[str, Any]) -> dict:
+    """Write the row's ``pick`` as the file ``out/name`` (the space re-codes the recorded
+    decision, as the trial did), decode it into ``h``'s model, score it on validation and test,
+    restore the trained weights, and say whether size and test score match the record."""
     import torch
 
     from wsbench import load_state_dict
@@ -161,27 +176,23 @@ def artifacts(rows: list[dict], h, out: Path, spaces: dict[str, Any]) -> list[di
 
     trained = {k: v.clone() for k, v in h.model.state_dict().items()}
     out.mkdir(parents=True, exist_ok=True)
-    done = []
-    for r, pick, suffix, chosen_by in picks(rows):
-        space = bound_space(r, h, spaces)
-        x = np.asarray(pick["x"], dtype=np.float64)
-        q = space.quantize(h.view, None, x)
-        cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
-        name = f"{r['space']['label']}-s{r['seed']}-{round(1000 * r['drop'])}permil{suffix}.wsb"
-        path = cm.save(out / name)
-        h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it
-        val, test = h.score_current("val"), h.score_current("test")
-        with torch.no_grad():
-            h.model.load_state_dict(trained)
-        entry = {"file": name, "bytes": path.stat().st_size, "cr_file": cm.cr_file, "x": pick["x"],
-                 "val": val, "test": test, "method": r["method"], "drop": r["drop"],
-                 "selection": chosen_by,
-                 "matches_record": bool(abs(cm.cr_file - pick["cr_file"]) < 1e-9
-                                        and abs(100 * (r["baseline"]["test"] - test) - pick["test_drop"]) < 1e-6)}
-        done.append(entry)
-        print(f"{name}: {entry['bytes']} bytes, CR {cm.cr_file:.2f}, val {val:.4f}, test {test:.4f}, "
-              f"record {'matches' if entry['matches_record'] else 'DIFFERS'}", file=sys.stderr)
-    return done
+    space = bound_space(r, h, spaces)
+    x = np.asarray(pick["x"], dtype=np.float64)
+    q = space.quantize(h.view, None, x)
+    cm = CompressedModel.from_view(h.view, q, r["quantizer"], "native", k=space.k_of(x))  # as the trial
+    path = cm.save(out / name)
+    h.model.load_state_dict(load_state_dict(path))  # every tensor as the file decodes it
+    val, test = h.score_current("val"), h.score_current("test")
+    with torch.no_grad():
+        h.model.load_state_dict(trained)
+    entry = {"file": name, "bytes": path.stat().st_size, "cr_file": cm.cr_file, "x": pick["x"],
+             "val": val, "test": test, "method": r["method"], "drop": r["drop"],
+             "selection": chosen_by,
+             "matches_record": bool(abs(cm.cr_file - pick["cr_file"]) < 1e-9
+                                    and abs(100 * (r["baseline"]["test"] - test) - pick["test_drop"]) < 1e-6)}
+    print(f"{name}: {entry['bytes']} bytes, CR {cm.cr_file:.2f}, val {val:.4f}, test {test:.4f}, "
+          f"record {'matches' if entry['matches_record'] else 'DIFFERS'}", file=sys.stderr)
+    return entry
 
 
 def margin_table(rows: list[dict]) -> str:
@@ -223,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\nWith a one-standard-error margin:\n" + margin_table(rows))
         else:  # the margin picks get files only when asked for
             rows = [{**r, "margin": None} for r in rows]
-        h = harness(facts["task"]) if args.artifacts else None
+        h = harness(facts["task"], rows[0]["metric"], rows[0]["task_options"]) if args.artifacts else None
         spaces: dict[str, Any] = {}  # bound once, shared by the plain and margin picks
         done = artifacts(rows, h, args.artifacts, spaces) if args.artifacts else []
     except WsbenchError as exc:

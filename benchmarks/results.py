@@ -43,6 +43,7 @@ class Block:
     group: str           # what --only selects besides the name: digits, search, cifar, problems, ptq, suite
     keep: tuple[str, ...] = field(default=())  # columns kept (all but DROP when empty)
     exact_only: bool = False  # the experiment is run for its exact fronts (landscapes) alone
+    script: str = ""  # a script under benchmarks/ whose table(results) gives the block instead
 
 
 def one_se(*columns: str) -> tuple[str, ...]:
@@ -88,6 +89,7 @@ BLOCKS = (
     Block("ptq-brevitas", "ptq-brevitas.toml", "methods-{task}", "ptq"),
     # issue 33, "Across problems": every problem of the suite, aggregated over problems
     Block("suite-codecs", "suite-codecs.toml", "methods-across", "suite"),
+    Block("suite-goals", "suite-codecs.toml", "", "suite", script="suite_goals"),
     Block("suite-search-leaderboard", "suite-search.toml", "across-leaderboard", "suite"),
     Block("suite-search-ert", "suite-search.toml", "across-ert", "suite"),
 )
@@ -147,6 +149,11 @@ def render(block: Block, loaded: dict) -> str:
     from wsbench.report.markdown import table_md
 
     res = loaded[block.experiment]
+    if block.script:  # a judgement over the report's figures, not a report table
+        import importlib
+
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        return importlib.import_module(block.script).table(res)
     doc = build_document(res, res.path, {}, None)
     labels = [block.table.format(task=t) for t in res.tasks]
     tables = [t for s in doc.sections for t in (*s.tables, *s.details) if t.label in labels]
