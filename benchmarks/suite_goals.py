@@ -1,6 +1,7 @@
 """Issue 33's and issue 30's compression goals, judged on a finished ``suite-codecs`` folder.
 
     python benchmarks/suite_goals.py [results/suite-codecs] [--artifacts benchmarks/artifacts/suite]
+        [--figure benchmarks/artifacts/suite-codecs]
 
 Every figure is the report's (:func:`wsbench.report.methods.summaries`, one-standard-error rule,
 medians over seeds); this script only groups them. A method run in several calibration draws
@@ -162,6 +163,69 @@ def table(res) -> str:
             + markdown(rows) + f"\n\nGoals met: {sum(met)} of {len(met)}.")
 
 
+def ratios(res) -> dict[tuple[str, str, float], list[float]]:
+    """(problem, method family, drop) -> each draw's whole-file CR over the standard's, under
+    the report's rule (0 where a draw has nothing within the drop)."""
+    from wsbench.report.methods import default_rule, summaries
+
+    rule, out = default_rule(res), {}
+    for task in res.tasks:
+        methods = {t.config: method_of(t.config, t.record.trial["space"])
+                   for t in res.by_task(task) if t.record.ok}
+        cells = summaries(res, task, rule)
+        for drop in res.exp.drops:
+            std = [cells[c, drop]["cr_file"] for c, m in methods.items()
+                   if m.kind == STANDARD and (c, drop) in cells]
+            if not std or not std[0]:
+                continue
+            for c, m in methods.items():
+                if (c, drop) in cells and m.kind != STANDARD:
+                    cr = cells[c, drop]["cr_file"] or 0.0
+                    out.setdefault((task, m.family, drop), []).append(cr / std[0])
+    return out
+
+
+def figure(res, stem: Path) -> Path:
+    """One panel per drop: each method's CR over the NNC standard's on every problem (a dot
+    per calibration draw, joined), the standard at 1 and the goals' 1.4 marked; a draw with
+    nothing within the drop has no dot."""
+    from matplotlib.ticker import ScalarFormatter
+
+    from wsbench.report.plots import _colors, _plt, _save
+
+    got = ratios(res)
+    tasks = list(res.tasks)
+    families = list(dict.fromkeys(f for _, f, _ in got))
+    colors, plt = _colors(families), _plt()
+    fig, axes = plt.subplots(1, len(res.exp.drops), figsize=(5.2 * len(res.exp.drops), 0.45 * len(tasks) + 1.6),
+                             sharey=True, squeeze=False)
+    for ax, drop in zip(axes[0], res.exp.drops):
+        for j, fam in enumerate(families):
+            off = (j - (len(families) - 1) / 2) * 0.12  # side by side within a problem's row
+            for i, task in enumerate(tasks):
+                v = [r for r in got.get((task, fam, drop), []) if r > 0]  # 0: none within
+                if not v:
+                    continue
+                ax.plot([min(v), max(v)], [i + off] * 2, color=colors[fam], lw=1)
+                ax.scatter(v, [i + off] * len(v), s=16, color=colors[fam], label=fam)
+        ax.axvline(1.0, color="black", lw=0.8)
+        ax.axvline(1.4, color="0.5", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(ScalarFormatter())
+        ax.tick_params(axis="x", which="both", labelsize=7)
+        ax.set_title(f"within {100 * drop:g} pt (validation, 1 SE)", fontsize=10)
+        ax.set_xlabel("whole-file CR / the NNC standard's (log)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_yticks(range(len(tasks)), tasks)
+    axes[0][0].invert_yaxis()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    axes[0][-1].legend(seen.values(), seen.keys(), fontsize=7, loc="upper left",
+                       bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(fig, stem)
+
+
 def headline(rows: list[dict[str, Any]]) -> set[tuple[str, str, float]]:
     """(problem, space label, drop) of every headline cell: the standard's, each draw of the
     suite's best method, the best Brevitas configuration's."""
@@ -223,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="?", type=Path, default=Path("results/suite-codecs"))
     p.add_argument("--artifacts", type=Path, help="write, decode and re-score each headline file here")
+    p.add_argument("--figure", type=Path, metavar="STEM",
+                   help="draw each method's CR over the standard's on every problem (STEM.png, .svg)")
     args = p.parse_args(argv)
     from wsbench.errors import WsbenchError
     from wsbench.report.data import load_results
@@ -232,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             raise WsbenchError(f"{args.results}: not a results folder (no experiment.json)")
         res = load_results(args.results)
         print(table(res))
+        if args.figure:
+            print(f"figure: {figure(res, args.figure).with_suffix('.png')}")
         if args.artifacts:
             entries = write_artifacts(args.results, rows_of(res), args.artifacts)
             big = [e["file"] for e in entries if e["bytes"] > MAX_BYTES]
