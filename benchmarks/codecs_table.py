@@ -56,6 +56,7 @@ def selections(store_root: Path) -> tuple[dict, list[dict]]:
             margin = margin if margin is None or margin["x"] is not None else None
             rows.append({"method": label, "task": rec.trial["task"]["label"],
                          "task_options": rec.trial["task"]["options"], "metric": rec.trial["metric"],
+                         "threads": (rec.provenance.get("machine") or {}).get("torch_threads"),
                          "space": rec.trial["space"], "seed": rec.trial["seed"],
                          "margin": margin, "has_se": has_se,
                          "quantizer": rec.trial["quantizer"]["name"], **pick,
@@ -167,8 +168,21 @@ def artifacts(rows: list[dict], h, out: Path, spaces: dict[str, Any]) -> list[di
 def write_artifact(r: dict, pick: dict, name: str, chosen_by: list[str], h, out: Path,
                    spaces: dict[str, Any]) -> dict:
     """Write the row's ``pick`` as the file ``out/name`` (the space re-codes the recorded
-    decision, as the trial did), decode it into ``h``'s model, score it on validation and test,
-    restore the trained weights, and say whether size and test score match the record."""
+    decision, as the trial did, with the trial's torch thread count: Brevitas' GPTQ rounds
+    otherwise at another count), decode it into ``h``'s model, score it on validation and
+    test, restore the trained weights, and say whether size and test score match the record."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(r.get("threads") or before))
+    try:
+        return _write_artifact(r, pick, name, chosen_by, h, out, spaces)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _write_artifact(r: dict, pick: dict, name: str, chosen_by: list[str], h, out: Path,
+                    spaces: dict[str, Any]) -> dict:
     import torch
 
     from wsbench import load_state_dict

@@ -3,21 +3,24 @@
     python benchmarks/suite_goals.py [results/suite-codecs] [--artifacts benchmarks/artifacts/suite]
         [--figure benchmarks/artifacts/suite-codecs]
 
-Every figure is the report's (:func:`wsbench.report.methods.summaries`, one-standard-error rule,
-medians over seeds); this script only groups them. A method run in several calibration draws
-(its space's ``calib_seed``, label ending ``-c<seed>``) is one method: the goal must hold in
-each draw, so it is judged on the worst one. The suite's best method on a problem is the
-method, other than the NNC standard and the library baselines (Brevitas), whose worst draw has
-the largest whole-file CR; it is compared with the standard and with the better of Brevitas'
-configurations at the same rule and drop.
+Every member is selected as the report selects (:func:`wsbench.report.methods.select`, its
+default rule: one standard error where the records keep the errors). A method run in several
+calibration draws (its space's ``calib_seed``, label ending ``-c<seed>``) or seeds is one
+method, and the goals must hold in each draw: it is judged on its worst one. The suite's best
+method on a problem is the one, other than the NNC standard and the library baselines
+(Brevitas), whose worst draw has the largest whole-file CR; it is compared with the
+standard's and with Brevitas' better configuration's CR (medians over their seeds) at the same
+rule and drop. A goal whose trials have not all finished is "not judged", never met.
 
 With ``--artifacts DIR``, each headline cell's file is written there
 (``<problem>-<method>-<drops>permil.wsb``, one file where both drops select the same
-decision: the standard's, every draw of the suite's best method, and
-the best Brevitas configuration's, at each drop): re-coded from the recorded decision, decoded
+decision: the standard's, every draw of the suite's best method, and the better Brevitas
+configuration's): re-coded from the recorded decision with the trial's thread count, decoded
 with ``wsbench.load_state_dict``, re-scored on validation and test and checked against its
-record, with ``artifacts.json`` saying what each is. Files already listed there with the same
-decision and a matching record are kept, so an interrupted run picks up where it stopped.
+record, with ``artifacts.json`` saying what each is and which headline cells have no file.
+Files already listed with the same decision and a matching record are kept, so an
+interrupted run picks up where it stopped; exit 1 if a file differs from its record, is over
+400 kB or a headline cell that should have a file has none.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from wsbench.report.methods import ONE_SE
 
 STANDARD, LIBRARY, SUITE = "standard", "library", "suite"
 MAX_BYTES = 400_000  # the issue's bound on a headline file
@@ -59,158 +66,218 @@ class Method:
     family: str  # the same without its calibration draw
     kind: str    # STANDARD, LIBRARY or SUITE
     space: str = ""  # the space's label (what a headline file is named after)
+    draw: str = ""   # the calibration draw ("c6"), "" for a method drawn once
 
 
 def method_of(config: str, space: dict[str, Any]) -> Method:
     """Which method a configuration is, and which draws belong together."""
+    from wsbench.report.data import STALE_MARK
     from wsbench.report.methods import is_standard
 
+    config = config.removesuffix(STALE_MARK)
     seed = space.get("options", {}).get("calib_seed")
     family = re.sub(rf"-c{seed}(?= /|$)", "", config) if seed is not None else config
     kind = (STANDARD if is_standard(space) else LIBRARY if space.get("name") == "brevitas"
             else SUITE)
-    return Method(config, family, kind, space.get("label", ""))
+    return Method(config, family, kind, space.get("label", ""),
+                  f"c{seed}" if family != config else "")
 
 
-def judge(cells: dict[tuple[str, float], dict], methods: dict[str, Method], task: str,
-          drop: float, goals=GOALS) -> dict[str, Any] | None:
-    """One problem and drop: the suite's best method (worst draw), the standard, the best
-    library baseline, their ratios and each goal that applies, met or not. ``cells`` maps
-    (config, drop) to the report's summary (``cr_file``, ``test_drop``); None without a standard."""
-    def cr(config: str) -> float:
-        c = cells.get((config, drop)) or {}
-        return c.get("cr_file") or 0.0  # no member within the drop: nothing compressed
+Picks = dict[tuple[str, float], dict[int, dict]]  # (config, drop) -> seed -> the selected member
 
-    std = [m.config for m in methods.values() if m.kind == STANDARD and (m.config, drop) in cells]
-    if not std:
-        return None
+
+def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]], task: str,
+          drop: float, goals=GOALS) -> dict[str, Any]:
+    """One problem and drop: the suite's best method by its worst draw (every calibration draw
+    and seed), the NNC standard and the best library baseline (medians over their seeds), the
+    ratios and each goal that applies: met, not met, or not judged while a trial it needs is
+    missing. ``seeds`` are the seeds the experiment runs of each configuration."""
+    def got(c: str) -> dict[int, dict]:
+        return picks.get((c, drop), {})
+
+    def done(c: str) -> bool:
+        return set(got(c)) >= set(seeds[c])
+
+    def cr(p: dict) -> float:
+        return p["cr_file"] or 0.0  # no member within the drop: nothing compressed
+
+    def median(c: str) -> float | None:
+        return float(np.median([cr(p) for p in got(c).values()])) if done(c) else None
+
+    by_kind = {k: [c for c, m in methods.items() if m.kind == k] for k in (STANDARD, LIBRARY, SUITE)}
     families: dict[str, list[str]] = {}
-    for m in methods.values():
-        if m.kind == SUITE and (m.config, drop) in cells:
-            families.setdefault(m.family, []).append(m.config)
-    if not families:
-        return None
-    best = max(families, key=lambda f: (min(cr(c) for c in families[f]), f))
-    draws = families[best]
-    worst = min(cr(c) for c in draws)
-    libs = [m.config for m in methods.values() if m.kind == LIBRARY and (m.config, drop) in cells]
-    lib = max(libs, key=cr) if libs else None
-    std_cr = cr(std[0])
-    row = {"task": task, "drop": drop, "method": best, "draws": draws,
-           "files": [methods[c].space for c in [std[0], *draws, *([lib] if lib else [])]],
-           "cr": [cr(c) for c in draws], "test_drop": [(cells[c, drop] or {}).get("test_drop")
-                                                      for c in draws],
-           "standard": std_cr, "library": lib, "library_cr": cr(lib) if lib else None,
-           "vs_standard": worst / std_cr if std_cr else None,
-           "vs_library": worst / cr(lib) if lib and cr(lib) else None, "goals": []}
+    for c in by_kind[SUITE]:
+        families.setdefault(methods[c].family, []).append(c)
+    std = median(by_kind[STANDARD][0]) if by_kind[STANDARD] else None
+    std_why = (["the NNC standard has not finished"] if std is None else
+               ["the NNC standard has no member within the drop"] if std == 0.0 else [])
+    missing = sum(len(set(seeds[c]) - set(got(c))) for c in by_kind[SUITE])
+    suite_why = ([f"{missing} of {sum(len(seeds[c]) for c in by_kind[SUITE])} suite trials missing"]
+                 if missing else [] if families else ["no suite method"])
+    worst = {f: min(cr(p) for c in cs for p in got(c).values()) if all(done(c) for c in cs) else None
+             for f, cs in families.items()}
+    best = max(families, key=lambda f: (worst[f] or 0.0, f)) if families else None
+    draws = [(c, s) for c in families.get(best, []) for s in seeds[c]]
+    libs = {c: median(c) for c in by_kind[LIBRARY]}
+    lib = max(libs, key=lambda c: libs[c] or 0.0) if libs else None
+    lib_why = (["no library baseline"] if not libs else ["a library baseline has not finished"]
+               if any(v is None for v in libs.values()) else
+               ["no library baseline has a member within the drop"] if not libs[lib] else [])
+    w = worst.get(best)
+    row = {"task": task, "drop": drop, "method": best, "decided": not suite_why,
+           "draws": [(methods[c].draw + (f"s{s}" if len(seeds[c]) > 1 else ""),
+                      got(c)[s]["cr_file"] if s in got(c) else None,
+                      got(c)[s]["test_drop"] if s in got(c) else None) for c, s in draws],
+           "standard": std, "library": lib, "library_cr": libs.get(lib) if lib else None,
+           "vs_standard": w / std if w is not None and std else None,
+           "vs_library": w / libs[lib] if w is not None and lib and libs[lib] else None,
+           "cells": {(task, methods[c].space, s, drop) for c in
+                     [*by_kind[STANDARD], *families.get(best, []), *([lib] if lib else [])]
+                     for s in seeds[c]},
+           "goals": []}
     for g in goals:
         if not task.startswith(g.prefix) or abs(g.drop - drop) > 1e-12:
             continue
-        if g.vs_standard is not None:
-            row["goals"].append((f"x NNC >= {g.vs_standard}", row["vs_standard"] is not None
-                                 and row["vs_standard"] >= g.vs_standard))
-        if g.vs_library is not None:
-            row["goals"].append((f"x Brevitas >= {g.vs_library}", row["vs_library"] is not None
-                                 and row["vs_library"] >= g.vs_library))
-        if g.cr_each_draw is not None:
-            row["goals"].append((f"CR >= {g.cr_each_draw} each draw", worst >= g.cr_each_draw))
+        checks = [(f"x NNC >= {g.vs_standard}", g.vs_standard, row["vs_standard"], std_why + suite_why),
+                  (f"x Brevitas >= {g.vs_library}", g.vs_library, row["vs_library"], suite_why + lib_why),
+                  (f"CR >= {g.cr_each_draw} each draw", g.cr_each_draw, w, suite_why)]
+        for name, bound, value, blockers in checks:
+            if bound is None:
+                continue
+            status = (f"not judged ({'; '.join(blockers)})" if blockers or value is None
+                      else "met" if value >= bound else "not met")
+            row["goals"].append((name, status))
     return row
+
+
+def picks_of(res, task: str, rule: str) -> tuple[Picks, dict[str, Method], dict[str, list[int]]]:
+    """The report's selection (:func:`wsbench.report.methods.select`) of every finished trial of
+    ``task`` per drop and seed; every configuration the experiment runs on it and its seeds."""
+    from wsbench.report.data import config_label
+    from wsbench.report.methods import select
+
+    methods, seeds = {}, {}
+    for t in res.exp.trials():
+        if t.task.label == task:
+            m = method_of(config_label(t, res.varying), t.space.as_dict())
+            methods[m.config] = m
+            seeds.setdefault(m.config, []).append(t.seed)
+    picks: Picks = {}
+    for t in res.by_task(task):
+        if t.record.ok:
+            config = method_of(t.config, t.record.trial["space"]).config
+            for p in select(t.record, res.exp.drops, rule):
+                picks.setdefault((config, p["drop"]), {})[t.record.trial["seed"]] = p
+    return picks, methods, seeds
 
 
 def rows_of(res) -> list[dict[str, Any]]:
     """Every (problem, drop) of a loaded results folder, judged under the report's rule."""
-    from wsbench.report.methods import default_rule, summaries
+    from wsbench.report.methods import default_rule
 
     rule = default_rule(res)
     out = []
-    for task in res.tasks:
-        methods = {t.config: method_of(t.config, t.record.trial["space"])
-                   for t in res.by_task(task) if t.record.ok}
-        cells = summaries(res, task, rule)
-        for drop in res.exp.drops:
-            row = judge(cells, methods, task, drop)
-            if row:
-                out.append({**row, "rule": rule})
+    for task in [t.label for t in res.exp.tasks]:
+        picks, methods, seeds = picks_of(res, task, rule)
+        out += [{**judge(picks, methods, seeds, task, drop), "rule": rule} for drop in res.exp.drops]
     return out
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The goal table: one line per problem and drop."""
-    def f(v: float | None) -> str:
-        return "-" if v is None else f"{v:.2f}"
+    def f(v: float | None, unit: str = "") -> str:  # 0: nothing within the drop
+        return "-" if not v else f"{v:.2f}{unit}"
 
-    out = ["| problem | within | suite's best (draws) | CR | test drop (pt) | NNC standard CR "
-           "| x NNC | Brevitas best CR | x Brevitas | goals |",
-           "|:---|---:|:---|---:|---:|---:|---:|---:|---:|:---|"]
+    def test(v: float | None, drop: float) -> str:  # bold: past the drop on test
+        return "-" if v is None else f"**{v:.2f}**" if v > 100 * drop + 1e-9 else f"{v:.2f}"
+
+    out = ["| problem | within (val) | suite's best | CR per draw | test drop per draw (pt) "
+           "| NNC standard CR | x NNC | Brevitas best CR | x Brevitas | goals |",
+           "|:---|---:|:---|:---|:---|---:|---:|---:|---:|:---|"]
     for r in rows:
-        goals = "; ".join(f"{name}: {'met' if ok else '**not met**'}" for name, ok in r["goals"])
+        goals = "; ".join(f"{name}: {'**not met**' if st == 'not met' else st}"
+                          for name, st in r["goals"])
+        method = (r["method"] or "-").removesuffix(" / exhaustive / none") + (
+            "" if r["decided"] else " (so far)")
         out.append(
-            f"| {r['task']} | {100 * r['drop']:g} pt | {r['method']} ({len(r['draws'])}) "
-            f"| {' / '.join(f(v) for v in r['cr'])} | {' / '.join(f(v) for v in r['test_drop'])} "
-            f"| {f(r['standard'])} | {f(r['vs_standard'])}x | {f(r['library_cr'])} "
-            f"| {f(r['vs_library'])}x | {goals or '-'} |")
+            f"| {r['task']} | {100 * r['drop']:g} pt | {method} "
+            f"| {', '.join(f'{n} {f(v)}' if n else f(v) for n, v, _ in r['draws']) or '-'} "
+            f"| {', '.join(test(t, r['drop']) for _, _, t in r['draws']) or '-'} "
+            f"| {f(r['standard'])} | {f(r['vs_standard'], 'x')} | {f(r['library_cr'])} "
+            f"| {f(r['vs_library'], 'x')} | {goals or '-'} |")
     return "\n".join(out)
 
 
 def table(res) -> str:
     """The block ``results.py`` writes into RESULTS.md."""
     rows = rows_of(res)
-    met = [ok for r in rows for _, ok in r["goals"]]
-    return ("*Issue 33's and issue 30's compression goals, from the table above (rule: "
-            f"{rows[0]['rule'] if rows else '-'}). A method with several calibration draws is "
-            "judged on its worst draw (x NNC, x Brevitas: the worst draw's CR over the standard's "
-            "and over Brevitas' better configuration's); CR and test drop list every draw.*\n\n"
-            + markdown(rows) + f"\n\nGoals met: {sum(met)} of {len(met)}.")
+    states = [st for r in rows for _, st in r["goals"]]
+    judged = [st for st in states if not st.startswith("not judged")]
+    return ("*Issue 33's and issue 30's compression goals on the table above. Selection on "
+            f"validation under the report's rule ({rows[0]['rule'] if rows else '-'}), verdicts "
+            "on whole-file CR alone: the suite's best method is the one (other than the standard "
+            "and Brevitas) whose worst draw, over calibration draws and seeds, compresses most; "
+            "x NNC and x Brevitas divide that worst draw's CR by the standard's and by Brevitas' "
+            "better configuration's (medians over their seeds). CR and test drop are listed per "
+            "draw; a test drop in bold is past the drop. A goal is not judged while a trial it "
+            "needs has not finished.*\n\n" + markdown(rows)
+            + f"\n\nGoals: {judged.count('met')} met, {judged.count('not met')} not met, "
+              f"{len(states) - len(judged)} not judged, of {len(states)}.")
 
 
 def ratios(res) -> dict[tuple[str, str, float], list[float]]:
-    """(problem, method family, drop) -> each draw's whole-file CR over the standard's, under
-    the report's rule (0 where a draw has nothing within the drop)."""
-    from wsbench.report.methods import default_rule, summaries
+    """(problem, method family, drop) -> each draw's (calibration draw and seed) whole-file CR
+    over the standard's, under the report's rule: 0 where a draw has nothing within the drop."""
+    from wsbench.report.methods import default_rule
 
     rule, out = default_rule(res), {}
-    for task in res.tasks:
-        methods = {t.config: method_of(t.config, t.record.trial["space"])
-                   for t in res.by_task(task) if t.record.ok}
-        cells = summaries(res, task, rule)
+    for task in [t.label for t in res.exp.tasks]:
+        picks, methods, _ = picks_of(res, task, rule)
         for drop in res.exp.drops:
-            std = [cells[c, drop]["cr_file"] for c, m in methods.items()
-                   if m.kind == STANDARD and (c, drop) in cells]
-            if not std or not std[0]:
+            std = [p["cr_file"] for c, m in methods.items() if m.kind == STANDARD
+                   for p in picks.get((c, drop), {}).values()]
+            if not std or not np.median([v or 0.0 for v in std]):
                 continue
+            ref = float(np.median([v or 0.0 for v in std]))
             for c, m in methods.items():
-                if (c, drop) in cells and m.kind != STANDARD:
-                    cr = cells[c, drop]["cr_file"] or 0.0
-                    out.setdefault((task, m.family, drop), []).append(cr / std[0])
-    return out
+                if m.kind != STANDARD:
+                    out.setdefault((task, m.family, drop), []).extend(
+                        (p["cr_file"] or 0.0) / ref for p in picks.get((c, drop), {}).values())
+    return {k: v for k, v in out.items() if v}
 
 
 def figure(res, stem: Path) -> Path:
     """One panel per drop: each method's CR over the NNC standard's on every problem (a dot
-    per calibration draw, joined), the standard at 1 and the goals' 1.4 marked; a draw with
-    nothing within the drop has no dot."""
+    per draw, joined), the standard at 1 and the goals' 1.3 and 1.4 marked; a draw with nothing
+    within the drop is an x at the left edge."""
     from matplotlib.ticker import ScalarFormatter
 
     from wsbench.report.plots import _colors, _plt, _save
 
     got = ratios(res)
-    tasks = list(res.tasks)
+    tasks = [t.label for t in res.exp.tasks]
     families = list(dict.fromkeys(f for _, f, _ in got))
     colors, plt = _colors(families), _plt()
+    positive = [v for vs in got.values() for v in vs if v > 0] or [1.0]
+    edge = min(positive + [1.0]) / 1.25  # where a draw with nothing within the drop is drawn
     fig, axes = plt.subplots(1, len(res.exp.drops), figsize=(5.2 * len(res.exp.drops), 0.45 * len(tasks) + 1.6),
                              sharey=True, squeeze=False)
     for ax, drop in zip(axes[0], res.exp.drops):
         for j, fam in enumerate(families):
             off = (j - (len(families) - 1) / 2) * 0.12  # side by side within a problem's row
             for i, task in enumerate(tasks):
-                v = [r for r in got.get((task, fam, drop), []) if r > 0]  # 0: none within
-                if not v:
-                    continue
-                ax.plot([min(v), max(v)], [i + off] * 2, color=colors[fam], lw=1)
-                ax.scatter(v, [i + off] * len(v), s=16, color=colors[fam], label=fam)
+                v = got.get((task, fam, drop), [])
+                shown = [r for r in v if r > 0]
+                if shown:
+                    ax.plot([min(shown), max(shown)], [i + off] * 2, color=colors[fam], lw=1)
+                    ax.scatter(shown, [i + off] * len(shown), s=16, color=colors[fam], label=fam)
+                if len(shown) < len(v):
+                    ax.scatter([edge], [i + off], s=22, marker="x", color=colors[fam], label=fam)
         ax.axvline(1.0, color="black", lw=0.8)
-        ax.axvline(1.4, color="0.5", lw=0.8, ls="--")
+        for goal in (1.3, 1.4):
+            ax.axvline(goal, color="0.5", lw=0.8, ls="--")
         ax.set_xscale("log")
+        ax.set_xlim(left=edge / 1.1)
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(ScalarFormatter())
         ax.tick_params(axis="x", which="both", labelsize=7)
@@ -226,61 +293,98 @@ def figure(res, stem: Path) -> Path:
     return _save(fig, stem)
 
 
-def headline(rows: list[dict[str, Any]]) -> set[tuple[str, str, float]]:
-    """(problem, space label, drop) of every headline cell: the standard's, each draw of the
-    suite's best method, the best Brevitas configuration's."""
-    return {(r["task"], label, r["drop"]) for r in rows for label in r["files"]}
+def plan(rows: list[dict[str, Any]], selections: list[dict], rule: str
+         ) -> tuple[dict[str, tuple[dict, dict, list[float]]], list[str], list[str]]:
+    """The file of every headline cell: name -> (selection row, its pick under ``rule``, the
+    drops that select that decision), one file per decision; the headline cells that should
+    have one and cannot (no finished trial, or a method without a codec's own file); and
+    those with nothing to write (no member within the drop)."""
+    cells = {c for r in rows for c in r["cells"]}
+    files: dict[str, tuple[dict, dict, list[float]]] = {}
+    by_key: dict[tuple, str] = {}
+    found, unwritable, empty = set(), [], []
+    for r in selections:
+        cell = (r["task"], r["space"]["label"], r["seed"], r["drop"])
+        if cell not in cells:
+            continue
+        found.add(cell)
+        pick = r["margin"] if rule == ONE_SE else r
+        if pick is None or pick["x"] is None:
+            empty.append(" ".join(map(str, cell)))
+            continue
+        if r["coding"] != "native":
+            unwritable.append(f"{' '.join(map(str, cell))} (Huffman-coded: `wsbench compress` "
+                              f"writes its files)")
+            continue
+        key = (r["task"], r["space"]["label"], r["seed"], tuple(pick["x"]))
+        if key in by_key:
+            files[by_key[key]][2].append(r["drop"])
+            continue
+        by_key[key] = str(len(by_key))
+        files[by_key[key]] = (r, pick, [r["drop"]])
+    unwritable += [f"{' '.join(map(str, c))} (no finished trial)" for c in sorted(cells - found)]
+    named = {}
+    for r, pick, drops in files.values():
+        permil = "-".join(str(round(1000 * d)) for d in drops)
+        seed = f"-s{r['seed']}" if r["seed"] else ""
+        named[f"{r['task']}-{r['space']['label']}{seed}-{permil}permil.wsb"] = (r, pick, drops)
+    return named, unwritable, empty
 
 
-def write_artifacts(folder: Path, rows: list[dict[str, Any]], out: Path) -> list[dict]:
-    """Write, decode, re-score and check each headline cell's file (the 1 SE pick), one
-    problem's harness at a time; keep the entries of files already done."""
+def write_artifacts(folder: Path, rows: list[dict[str, Any]], out: Path, command: str
+                    ) -> tuple[list[dict], list[str]]:
+    """Write, decode, re-score and check each headline cell's file, one problem's harness at a
+    time; keep the files of an earlier run whose decision and record still match, and drop from
+    the folder the files of cells that are no longer headline. The listing names every file
+    and every headline cell without one."""
     from codecs_table import harness, selections, write_artifact
 
     listing = out / "artifacts.json"
-    done = {e["file"]: e for e in (json.loads(listing.read_text())["files"]
-                                   if listing.is_file() else [])}
-    cells = headline(rows)
-    _, picks = selections(folder)
-    groups: dict[tuple, list[dict]] = {}  # one file per decision, whichever drops select it
-    for r in picks:
-        if (r["task"], r["space"]["label"], r["drop"]) not in cells or r["margin"] is None:
-            continue
-        if r["coding"] != "native":
-            print(f"not written: {r['task']} {r['method']} (Huffman-coded: `wsbench compress` "
-                  f"writes its files)", file=sys.stderr)
-            continue
-        key = (r["task"], r["space"]["label"], r["seed"], tuple(r["margin"]["x"]))
-        groups.setdefault(key, []).append(r)
-    entries = []
-    for task in dict.fromkeys(k[0] for k in groups):
+    before = {e["file"]: e for e in (json.loads(listing.read_text())["files"]
+                                     if listing.is_file() else [])}
+    rule = rows[0]["rule"] if rows else ONE_SE
+    named, unwritable, empty = plan(rows, selections(folder)[1], rule)
+    for name in set(before) - set(named):  # ours, from an earlier headline
+        (out / name).unlink(missing_ok=True)
+    entries: dict[str, dict] = {n: e for n, e in before.items() if n in named
+                                and e["x"] == list(named[n][1]["x"]) and e["matches_record"]
+                                and (out / n).is_file()}
+    for task in dict.fromkeys(r["task"] for r, _, _ in named.values()):
         h, spaces = None, {}
-        for (_, label, seed, x), rs in ((k, v) for k, v in groups.items() if k[0] == task):
-            permil = "-".join(str(round(1000 * r["drop"])) for r in rs)
-            name = f"{task}-{label}{f'-s{seed}' if seed else ''}-{permil}permil.wsb"
-            old = done.get(name)
-            if old and old["x"] == list(x) and old["matches_record"] and (out / name).is_file():
-                entries.append(old)
+        for name, (r, pick, drops) in named.items():
+            if r["task"] != task or name in entries:
                 continue
-            r = rs[0]
             h = h or harness(task, r["metric"], r["task_options"])
-            entry = write_artifact(r, r["margin"], name, ["one standard error"], h, out, spaces)
-            entry = {"task": task, **{k: v for k, v in entry.items() if k != "drop"},
-                     "drops": [r["drop"] for r in rs]}
-            entries.append(entry)
-            done[name] = entry
-            _write_listing(listing, list(done.values()))
-    return entries
+            entry = write_artifact(r, pick, name, [rule], h, out, spaces)
+            entries[name] = {"task": task, **{k: v for k, v in entry.items() if k != "drop"},
+                             "drops": drops}
+            _write_listing(listing, entries, unwritable, empty, command)
+    _write_listing(listing, entries, unwritable, empty, command)
+    return [entries[n] for n in sorted(entries)], unwritable
 
 
-def _write_listing(path: Path, files: list[dict]) -> None:
+def _write_listing(path: Path, entries: dict[str, dict], unwritable: list[str], empty: list[str],
+                   command: str) -> None:
     from wsbench.files.cache import atomic_write_bytes
 
-    command = "python benchmarks/suite_goals.py " + " ".join(sys.argv[1:])
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps({"command": command,
                                           "experiment": "benchmarks/suite-codecs.toml",
-                                          "files": sorted(files, key=lambda e: e["file"])},
+                                          "files": [entries[n] for n in sorted(entries)],
+                                          "headline cells without a file": unwritable,
+                                          "headline cells with no member within the drop": empty},
                                          indent=1) + "\n").encode())
+
+
+def _command(argv: list[str]) -> str:
+    """The command line as run from the repository's root."""
+    root = Path(__file__).resolve().parent.parent
+    parts = []
+    for a in argv:
+        path = Path(a).resolve()
+        parts.append(str(path.relative_to(root)) if not a.startswith("-") and path.is_relative_to(root)
+                     and path.exists() else a)
+    return "python benchmarks/suite_goals.py " + " ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--artifacts", type=Path, help="write, decode and re-score each headline file here")
     p.add_argument("--figure", type=Path, metavar="STEM",
                    help="draw each method's CR over the standard's on every problem (STEM.png, .svg)")
+    argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
     from wsbench.errors import WsbenchError
     from wsbench.report.data import load_results
@@ -301,12 +406,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.figure:
             print(f"figure: {figure(res, args.figure).with_suffix('.png')}")
         if args.artifacts:
-            entries = write_artifacts(args.results, rows_of(res), args.artifacts)
+            entries, unwritable = write_artifacts(args.results, rows_of(res), args.artifacts,
+                                                  _command(argv))
             big = [e["file"] for e in entries if e["bytes"] > MAX_BYTES]
             bad = [e["file"] for e in entries if not e["matches_record"]]
             print(f"{len(entries)} file(s) in {args.artifacts}; over {MAX_BYTES} bytes: "
-                  f"{', '.join(big) or 'none'}; differing from the record: {', '.join(bad) or 'none'}")
-            if bad:
+                  f"{', '.join(big) or 'none'}; differing from the record: {', '.join(bad) or 'none'}; "
+                  f"headline cells without a file: {'; '.join(unwritable) or 'none'}")
+            if big or bad or unwritable:
                 return 1
     except WsbenchError as exc:
         print(f"suite_goals: error: {exc}", file=sys.stderr)
