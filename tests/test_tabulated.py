@@ -118,3 +118,20 @@ def test_the_estimate_filtered_sweep_counts_by_hand():
     assert sweep(K, f, np.array([0.3, 0.8, 0.7, 0.4]), front) == (3, 0)
     # an estimate of 0.6 for K=5 hides a front point behind K=3's 0.5
     assert sweep(K, f, np.array([0.6, 0.8, 0.7, 0.4]), front) == (2, 1)
+
+
+def test_a_random_item_subsample_of_every_item_ranks_as_the_full_objective():
+    from types import SimpleNamespace
+
+    random_items = _script("landscape_estimates").random_items
+    labels = np.zeros((2, 5), dtype=np.int64)  # two windows of five characters
+    correct = np.array([9, 7, 4, 2])  # characters each decision gets right, of ten
+    pred = np.ones((4, 2, 5), dtype=np.int16)
+    for i, c in enumerate(correct):
+        pred[i].reshape(-1)[:c] = 0
+    tail = np.ones(4, dtype=bool)
+    land = SimpleNamespace(X=np.arange(4.0)[:, None], pred=pred, labels=labels,
+                           F=np.stack([1 - correct / 10, np.arange(4.0)], 1))
+    assert random_items(land, 1.0, tail) == pytest.approx(1.0)
+    land.F = np.stack([correct / 10, np.arange(4.0)], 1)  # an objective ranked the other way
+    assert random_items(land, 1.0, tail) == pytest.approx(-1.0)
