@@ -34,6 +34,25 @@ from wsbench.report.model import Cell, Figure, Table
 ACROSS = "(across problems)"  # the figures' key beside the tasks' own
 
 
+def search_incomparable(res: Results) -> str | None:
+    """Why the search views cannot rank this folder's configurations (None when they can):
+    hypervolumes and evaluations-to-target compare optimizers over one space and one pair of
+    objectives; configurations that search different spaces, or count size differently, put
+    their fronts on different scales (whole methods are compared by their CR instead)."""
+    kinds = {(t.trial.space.name, t.trial.size, t.trial.size_coding) for t in res.trials}
+    if len(kinds) < 2:
+        return None
+    spaces = sorted({k[0] for k in kinds})
+    sizes = sorted({f"{k[1]} ({k[2]})" if k[1] == "bits" else k[1] for k in kinds})
+    return (f"The search views (leaderboard, expected running time, runtime ECDF, the fastest "
+            f"configuration) are left out: these configurations search different spaces "
+            f"({', '.join(spaces)}) with different size objectives ({', '.join(sizes)}), so "
+            f"their hypervolumes and evaluation counts are not on one scale." if len(sizes) > 1 else
+            f"The search views (leaderboard, expected running time, runtime ECDF, the fastest "
+            f"configuration) are left out: these configurations search different spaces "
+            f"({', '.join(spaces)}), so their evaluation counts are not on one scale.")
+
+
 def ert(runtime: Sequence[float], spent: Sequence[float]) -> float:
     """COCO's expected running time: evaluations of every run (a failed run counts what it
     spent, a successful one what it needed) over the number of successes; inf with none."""
@@ -182,7 +201,7 @@ def _per_problem_runtimes(res: Results, config: str) -> list[np.ndarray]:
 
 def ecdf_figure(res: Results, folder: Path) -> Figure | None:
     problems = [t for t in res.tasks if res.by_task(t)]
-    if len(problems) < 2:
+    if len(problems) < 2 or search_incomparable(res):
         return None
     top = max([res.exp.budget] + [len(t.curve) for t in res.trials])
     per = {c: _per_problem_runtimes(res, c) for c in res.configs}

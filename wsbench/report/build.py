@@ -201,14 +201,22 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
                    ) -> Document:
     """The answer first (across problems, then each problem's comparison and its figures),
     then compression, the supporting tables (collapsed) and the method."""
-    sections = []
+    from wsbench.report.across import search_incomparable
+
+    sections, apart = [], search_incomparable(res)
     if len({t.task for t in res.trials}) > 1:
         from wsbench.report.across import ACROSS, ert_table, leaderboard
 
         # where whole methods are compared, their CR across problems is the answer: it leads
-        across = [t for t in (methods_across(res),) if t] + [leaderboard(res), ert_table(res)]
-        sections.append(Section("Across problems", [], across, figures.get(ACROSS, [])))
-        sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
+        across = [t for t in (methods_across(res),) if t]
+        if not apart:
+            across += [leaderboard(res), ert_table(res)]
+        if apart and across:
+            apart += " Whole methods are compared by their compression ratio in the table below."
+        sections.append(Section("Across problems", [apart] if apart else [], across,
+                                figures.get(ACROSS, [])))
+        if not apart:
+            sections.append(Section("Ranks across tasks", [], [overall_ranks(res)]))
     with_plain = default_rule(res) != PLAIN  # the plain rule beside the report's, collapsed
     for task in res.tasks:
         if not res.by_task(task):
@@ -220,7 +228,7 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
         plain = methods_table(res, task, PLAIN) if with_plain else None
         details += [t for t in (plain, paper_table(res, task), merge_table(res, task),
                                 coding_table(res, task)) if t is not None]
-        note = fastest_note(res, task)
+        note = None if apart else fastest_note(res, task)
         sections.append(Section(f"Results: {task}", [note] if note else [], tables,
                                 figures.get(task, []), details=details))
     sections.append(Section("Method", method_paragraphs(res, run), [tasks_table(res)]))
