@@ -96,6 +96,9 @@ def test_the_report_compares_methods_per_problem_and_across_problems(results, tm
     assert "different spaces (k, nncodec) with different size objectives" in across
     assert "*Leaderboard over" not in md and "## Ranks across tasks" not in md
     assert "Most reliable, then fastest" not in md
+    # and on each problem the methods table comes before the search tables
+    mlp = md[md.index("## Results: digits-mlp"):md.index("## Results: digits-cnn")]
+    assert mlp.index("| method | coding | within (val) |") < mlp.index("HV")
 
 
 def test_the_methods_figure_marks_each_seeds_validation_selected_member(results, tmp_path):

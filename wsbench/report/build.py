@@ -223,8 +223,8 @@ def build_document(res: Results, root: Path, figures: dict[str, list[Figure]], r
             continue
         tables, details = task_tables(res, task)
         methods = methods_table(res, task)
-        if methods is not None:  # codecs compared: each in its own coding, after the search
-            tables.insert(1, methods)
+        if methods is not None:  # codecs compared, each in its own coding: first where the
+            tables.insert(0 if apart else 1, methods)  # search tables are on other scales
         plain = methods_table(res, task, PLAIN) if with_plain else None
         details += [t for t in (plain, paper_table(res, task), merge_table(res, task),
                                 coding_table(res, task)) if t is not None]
