@@ -1,7 +1,7 @@
 """How well margin estimates predict a tabulated landscape, and what that allows a search.
 
     python benchmarks/landscape_estimates.py results/problems-landscapes
-    python benchmarks/landscape_estimates.py FOLDER --shares 0.1 0.2 --k-from 32
+    python benchmarks/landscape_estimates.py FOLDER [FOLDER ...] --shares 0.1 0.2 --k-from 32
 
 For every table of ``FOLDER/landscapes/`` (``benchmarks/tabulate_landscapes.py``) and every
 estimate share, printed per landscape:
@@ -17,8 +17,9 @@ estimate share, printed per landscape:
 
 With ``--random-items``, the rank correlation in the tail of a plain subsample is printed
 beside it: the metric on a seeded random share of the items (images, or characters across all
-windows), mean over five seeds. It asks whether choosing items by the trained model's margin
-(windows, on the language models) is what limits the estimates, or the share itself.
+windows), mean over five seeds (nan where a subset sees every decision of the tail alike). It
+asks whether choosing items by the trained model's margin (windows, on the language models) is
+what limits the estimates, or the share itself.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ import numpy as np
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation; nan where either side is constant (a subset that sees no difference)."""
     from scipy.stats import spearmanr
 
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
     return float(spearmanr(a, b)[0])
 
 
@@ -65,15 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     from wsbench.search.tabulated import Landscape, LandscapeProblem
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("results", type=Path)
+    ap.add_argument("results", type=Path, nargs="+", help="results folders with tables")
     ap.add_argument("--shares", type=float, nargs="+", default=[0.1, 0.2])
     ap.add_argument("--k-from", type=int, default=32)
     ap.add_argument("--random-items", action="store_true",
                     help="also the tail Spearman of a random item subsample of each share")
     args = ap.parse_args(argv)
-    tables = sorted((args.results / "landscapes").glob("*.npz"))
+    tables = [t for folder in args.results for t in sorted((folder / "landscapes").glob("*.npz"))]
     if not tables:
-        print(f"landscape_estimates.py: no tables in {args.results / 'landscapes'}; run "
+        print(f"landscape_estimates.py: no tables in {', '.join(str(f / 'landscapes') for f in args.results)}; run "
               f"benchmarks/tabulate_landscapes.py first", file=sys.stderr)
         return 2
     extra = (f" random items, K >= {args.k_from} |", "---:|") if args.random_items else ("", "")

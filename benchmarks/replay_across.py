@@ -93,16 +93,32 @@ def ert_table(lands: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def ecdf_figure(lands: dict[str, dict[str, dict]], stem: Path, budget: int) -> None:
-    from wsbench.report.across import plot_pooled_ecdf
+def per_landscape_runtimes(lands: dict[str, dict[str, dict]]) -> dict[str, list[np.ndarray]]:
+    """optimizer label -> per landscape, its runs' evaluations to each of the ECDF's targets
+    (a landscape it was not replayed on: never)."""
     from wsbench.report.anytime import TARGETS
 
     labels = list(dict.fromkeys(label for opts in lands.values() for label in opts))
-    per = {label: [runtimes(opts[label]["curves"], TARGETS) if label in opts
-                   else np.full((1, len(TARGETS)), np.inf) for opts in lands.values()]
-           for label in labels}
-    plot_pooled_ecdf(per, budget, stem, "evaluations spent (estimates at their cost)",
-                     f"{len(lands)} landscapes", "landscape")
+    return {label: [runtimes(opts[label]["curves"], TARGETS) if label in opts
+                    else np.full((1, len(TARGETS)), np.inf) for opts in lands.values()]
+            for label in labels}
+
+
+def ecdf_at(lands: dict[str, dict[str, dict]], budget: int) -> dict[str, float]:
+    """Each optimizer's share of (landscape, target) pairs reached within ``budget``: the
+    figure's value at its right edge."""
+    from wsbench.report.across import pooled_ecdf
+
+    return {label: float(pooled_ecdf(rt, np.array([float(budget)]))[0])
+            for label, rt in per_landscape_runtimes(lands).items()}
+
+
+def ecdf_figure(lands: dict[str, dict[str, dict]], stem: Path, budget: int) -> None:
+    from wsbench.report.across import plot_pooled_ecdf
+
+    plot_pooled_ecdf(per_landscape_runtimes(lands), budget, stem,
+                     "evaluations spent (estimates at their cost)", f"{len(lands)} landscapes",
+                     "landscape")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Leaderboard (median HV / exact HV after {dump['budget']} evaluations, "
           f"{dump['seeds']} seeds):\n\n{leaderboard(lands)}\n")
     print(f"Expected running time (COCO's ERT, evaluations spent):\n\n{ert_table(lands)}")
+    at = ecdf_at(lands, int(dump["budget"]))
+    print(f"\nRuntime ECDF at {dump['budget']} evaluations (share of (landscape, target) pairs, "
+          f"targets 50-100% of the exact HV): "
+          + ", ".join(f"{label} {v:.2f}" for label, v in sorted(at.items(), key=lambda kv: -kv[1])))
     if args.figure:
         ecdf_figure(lands, args.figure, int(dump["budget"]))
     return 0

@@ -2,6 +2,7 @@
 
     python benchmarks/replay_landscapes.py results/problems-landscapes            # every landscape
     python benchmarks/replay_landscapes.py FOLDER --budget 100 --seeds 10 --json out.json
+    python benchmarks/replay_landscapes.py results/problems-landscapes results/suite-landscapes
 
 Each landscape is the folder's table of a task (``benchmarks/tabulate_landscapes.py``: every
 decision with its objectives and predictions, so margin estimates replay too, charged at their
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     from wsbench.report.data import load_results
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("results", type=Path)
+    ap.add_argument("results", type=Path, nargs="+",
+                    help="results folders with tables or exact fronts (several: every landscape of each)")
     ap.add_argument("--budget", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--optimizers", nargs="+", default=list(DEFAULT_OPTIMIZERS),
@@ -88,14 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write every replay's figures here")
     args = ap.parse_args(argv)
     try:
-        res = load_results(args.results)
+        folders = [(load_results(folder), folder) for folder in args.results]
         optimizers = [json.loads(o) if o.lstrip().startswith("{") else {"name": o}
                       for o in args.optimizers]
     except (ConfigError, json.JSONDecodeError) as exc:
         print(f"replay_landscapes.py: {exc}", file=sys.stderr)
         return 2
     rows, dump = [], []
-    for task, problem, hv_exact in landscapes(res, args.results):
+    for task, problem, hv_exact, res in ((*land, res) for res, folder in folders
+                                         for land in landscapes(res, folder)):
         for opt in optimizers:
             label = opt["name"] + "".join(f" {k}={v}" for k, v in opt.items() if k != "name")
             try:

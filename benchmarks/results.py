@@ -88,6 +88,8 @@ BLOCKS = (
           ("task", "reference front"), exact_only=True),
     Block("ptq-brevitas", "ptq-brevitas.toml", "methods-{task}", "ptq"),
     # issue 33, "Across problems": every problem of the suite, aggregated over problems
+    Block("suite-landscapes", "suite-landscapes.toml", "tasks", "suite",
+          ("task", "reference front"), exact_only=True),
     Block("suite-codecs", "suite-codecs.toml", "methods-across", "suite"),
     Block("suite-goals", "suite-codecs.toml", "", "suite", script="suite_goals"),
     Block("suite-search-leaderboard", "suite-search.toml", "across-leaderboard", "suite"),

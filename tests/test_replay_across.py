@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import replay_across  # noqa: E402
 
@@ -42,3 +44,13 @@ def test_replays_without_curves_are_one_error_line(tmp_path, capsys):
         {"task": "A", "optimizer": {"name": "a"}, "runs": [[1, 1, 1, 1]]}]}))
     assert replay_across.main([str(path)]) == 2
     assert "rerun replay_landscapes.py --json" in capsys.readouterr().err
+
+
+def test_the_ecdf_at_the_budget_by_hand(tmp_path):
+    lands = replay_across.by_landscape(json.loads(dump(tmp_path).read_text()))
+    got = replay_across.ecdf_at(lands, 3)
+    # 20 targets, 1 - geomspace(0.5, 1e-3, 19) and 1.0; 14 of them are <= 0.995, 5 <= 0.9.
+    # a: on A one seed reaches all 20, the other (0.995) 14; on B both reach all: (0.85 + 1) / 2
+    # b: on A only 0.5 is reached, by one seed; on B one seed all, the other (0.9) 5 of 20
+    assert got == {"a": pytest.approx((20 / 20 + 14 / 20) / 4 + 1 / 2),
+                   "b": pytest.approx((0 + 1 / 20) / 4 + (20 / 20 + 5 / 20) / 4)}
