@@ -111,19 +111,27 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
     std = median(by_kind[STANDARD][0]) if by_kind[STANDARD] else None
     std_why = (["the NNC standard has not finished"] if std is None else
                ["the NNC standard has no member within the drop"] if std == 0.0 else [])
-    missing = sum(len(set(seeds[c]) - set(got(c))) for c in by_kind[SUITE])
-    suite_why = ([f"{missing} of {sum(len(seeds[c]) for c in by_kind[SUITE])} suite trials missing"]
-                 if missing else [] if families else ["no suite method"])
     worst = {f: min(cr(p) for c in cs for p in got(c).values()) if all(done(c) for c in cs) else None
              for f, cs in families.items()}
-    best = max(families, key=lambda f: (worst[f] or 0.0, f)) if families else None
+    # a family with trials still to come can only lose CR (its worst draw is a minimum): once
+    # what it has finished is below a complete family's worst draw, it cannot be the best
+    bound = {f: min([cr(p) for c in cs for p in got(c).values()], default=np.inf)
+             for f, cs in families.items() if worst[f] is None}
+    complete = [f for f in families if worst[f] is not None]
+    best = max(complete, key=lambda f: (worst[f], f)) if complete else None
+    open_ = [f for f, b in bound.items() if best is None or b > worst[best]]
+    missing = sum(len(set(seeds[c]) - set(got(c))) for f in open_ for c in families[f])
+    suite_why = ([f"{missing} suite trial(s) that could change the best method missing"] if open_
+                 else [] if families else ["no suite method"])
+    if best is None and families:  # shown "so far": the open family that leads
+        best = max(families, key=lambda f: (min(bound[f], 1e300), f))
     draws = [(c, s) for c in families.get(best, []) for s in seeds[c]]
     libs = {c: median(c) for c in by_kind[LIBRARY]}
     lib = max(libs, key=lambda c: libs[c] or 0.0) if libs else None
     lib_why = (["no library baseline"] if not libs else ["a library baseline has not finished"]
                if any(v is None for v in libs.values()) else
                ["no library baseline has a member within the drop"] if not libs[lib] else [])
-    w = worst.get(best)
+    w = worst.get(best) if not open_ else None
     row = {"task": task, "drop": drop, "method": best, "decided": not suite_why,
            "draws": [(methods[c].draw + (f"s{s}" if len(seeds[c]) > 1 else ""),
                       got(c)[s]["cr_file"] if s in got(c) else None,
