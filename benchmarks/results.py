@@ -4,7 +4,7 @@
     python benchmarks/results.py --workers 2     # the same, two trials at a time
     python benchmarks/results.py --only digits   # the digits sections only (minutes on 2 cores)
     python benchmarks/results.py --only problems # issue 28's problems (hours on 2 cores)
-    python benchmarks/results.py --only suite    # issue 33: every problem (~10 h on 2 cores)
+    python benchmarks/results.py --only suite    # issue 33: every problem (~26 h on 2 cores)
     python benchmarks/results.py --no-run        # tables from the results folders as they are
     python benchmarks/results.py --check         # exit 1 if RESULTS.md differs from the results,
                                                  # or a record behind it was made by other code
