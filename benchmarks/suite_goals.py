@@ -12,13 +12,10 @@ method on a problem is the one, other than the NNC standard and the library base
 standard's and with Brevitas' better configuration's CR (medians over their seeds) at the same
 rule and drop. A goal whose trials have not all finished is "not judged", never met.
 
-With ``--artifacts DIR``, each headline cell's file is written there
-(``<problem>-<method>-<drops>permil.wsb``, one file where both drops select the same
-decision: the standard's, every draw of the suite's best method, and the better Brevitas
-configuration's): re-coded from the recorded decision with the trial's thread count, decoded
-with ``wsbench.load_state_dict``, re-scored on validation and test and checked against its
-record, with ``artifacts.json`` saying what each is and which headline cells have no file.
-Files already listed with the same decision and a matching record are kept, so an
+With ``--artifacts DIR``, each headline cell's file is written there and checked, and with
+``--figure`` the methods' CR over the standard's is drawn (``benchmarks/suite_files.py``):
+files are named ``<problem>-<method>-<drops>permil.wsb``, one where both drops select the same
+decision; files already listed with the same decision and a matching record are kept, so an
 interrupted run picks up where it stopped; exit 1 if a file differs from its record, is over
 400 kB or a headline cell that should have a file has none.
 """
@@ -26,7 +23,6 @@ interrupted run picks up where it stopped; exit 1 if a file differs from its rec
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -35,10 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from wsbench.report.methods import ONE_SE
 
 STANDARD, LIBRARY, SUITE = "standard", "library", "suite"
-MAX_BYTES = 400_000  # the issue's bound on a headline file
 
 
 @dataclass(frozen=True)
@@ -86,6 +80,14 @@ def method_of(config: str, space: dict[str, Any]) -> Method:
 Picks = dict[tuple[str, float], dict[int, dict]]  # (config, drop) -> seed -> the selected member
 
 
+def median_cr(got: dict[int, dict], seeds: list[int]) -> float | None:
+    """A configuration's median whole-file CR over its seeds (0 for a seed with nothing within
+    the drop); None until every seed has finished."""
+    if not set(got) >= set(seeds):
+        return None
+    return float(np.median([p["cr_file"] or 0.0 for p in got.values()]))
+
+
 def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]], task: str,
           drop: float, goals=GOALS) -> dict[str, Any]:
     """One problem and drop: the suite's best method by its worst draw (every calibration draw
@@ -102,7 +104,7 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
         return p["cr_file"] or 0.0  # no member within the drop: nothing compressed
 
     def median(c: str) -> float | None:
-        return float(np.median([cr(p) for p in got(c).values()])) if done(c) else None
+        return median_cr(got(c), seeds[c])
 
     by_kind = {k: [c for c, m in methods.items() if m.kind == k] for k in (STANDARD, LIBRARY, SUITE)}
     families: dict[str, list[str]] = {}
@@ -149,11 +151,11 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
         checks = [(f"x NNC >= {g.vs_standard}", g.vs_standard, row["vs_standard"], std_why + suite_why),
                   (f"x Brevitas >= {g.vs_library}", g.vs_library, row["vs_library"], suite_why + lib_why),
                   (f"CR >= {g.cr_each_draw} each draw", g.cr_each_draw, w, suite_why)]
-        for name, bound, value, blockers in checks:
-            if bound is None:
+        for name, floor, value, blockers in checks:
+            if floor is None:
                 continue
             status = (f"not judged ({'; '.join(blockers)})" if blockers or value is None
-                      else "met" if value >= bound else "not met")
+                      else "met" if value >= floor else "not met")
             row["goals"].append((name, status))
     return row
 
@@ -216,9 +218,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def table(res) -> str:
-    """The block ``results.py`` writes into RESULTS.md."""
-    rows = rows_of(res)
+def table(res, rows: list[dict[str, Any]] | None = None) -> str:
+    """The block ``results.py`` writes into RESULTS.md (from ``rows`` where already judged)."""
+    rows = rows_of(res) if rows is None else rows
     states = [st for r in rows for _, st in r["goals"]]
     judged = [st for st in states if not st.startswith("not judged")]
     return ("*Issue 33's and issue 30's compression goals on the table above. Selection on "
@@ -233,168 +235,6 @@ def table(res) -> str:
               f"{len(states) - len(judged)} not judged, of {len(states)}.")
 
 
-def ratios(res) -> dict[tuple[str, str, float], list[float]]:
-    """(problem, method family, drop) -> each draw's (calibration draw and seed) whole-file CR
-    over the standard's, under the report's rule: 0 where a draw has nothing within the drop."""
-    from wsbench.report.methods import default_rule
-
-    rule, out = default_rule(res), {}
-    for task in [t.label for t in res.exp.tasks]:
-        picks, methods, _ = picks_of(res, task, rule)
-        for drop in res.exp.drops:
-            std = [p["cr_file"] for c, m in methods.items() if m.kind == STANDARD
-                   for p in picks.get((c, drop), {}).values()]
-            if not std or not np.median([v or 0.0 for v in std]):
-                continue
-            ref = float(np.median([v or 0.0 for v in std]))
-            for c, m in methods.items():
-                if m.kind != STANDARD:
-                    out.setdefault((task, m.family, drop), []).extend(
-                        (p["cr_file"] or 0.0) / ref for p in picks.get((c, drop), {}).values())
-    return {k: v for k, v in out.items() if v}
-
-
-def figure(res, stem: Path) -> Path:
-    """One panel per drop: each method's CR over the NNC standard's on every problem (a dot
-    per draw, joined), the standard at 1 and the goals' 1.3 and 1.4 marked; a draw with nothing
-    within the drop is an x at the left edge."""
-    from matplotlib.ticker import ScalarFormatter
-
-    from wsbench.report.plots import _colors, _plt, _save
-
-    got = ratios(res)
-    tasks = [t.label for t in res.exp.tasks]
-    families = list(dict.fromkeys(f for _, f, _ in got))
-    colors, plt = _colors(families), _plt()
-    positive = [v for vs in got.values() for v in vs if v > 0] or [1.0]
-    edge = min(positive + [1.0]) / 1.25  # where a draw with nothing within the drop is drawn
-    fig, axes = plt.subplots(1, len(res.exp.drops), figsize=(5.2 * len(res.exp.drops), 0.45 * len(tasks) + 1.6),
-                             sharey=True, squeeze=False)
-    for ax, drop in zip(axes[0], res.exp.drops):
-        for j, fam in enumerate(families):
-            off = (j - (len(families) - 1) / 2) * 0.12  # side by side within a problem's row
-            for i, task in enumerate(tasks):
-                v = got.get((task, fam, drop), [])
-                shown = [r for r in v if r > 0]
-                if shown:
-                    ax.plot([min(shown), max(shown)], [i + off] * 2, color=colors[fam], lw=1)
-                    ax.scatter(shown, [i + off] * len(shown), s=16, color=colors[fam], label=fam)
-                if len(shown) < len(v):
-                    ax.scatter([edge], [i + off], s=22, marker="x", color=colors[fam], label=fam)
-        ax.axvline(1.0, color="black", lw=0.8)
-        for goal in (1.3, 1.4):
-            ax.axvline(goal, color="0.5", lw=0.8, ls="--")
-        ax.set_xscale("log")
-        ax.set_xlim(left=edge / 1.1)
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(ScalarFormatter())
-        ax.tick_params(axis="x", which="both", labelsize=7)
-        ax.set_title(f"within {100 * drop:g} pt (validation, 1 SE)", fontsize=10)
-        ax.set_xlabel("whole-file CR / the NNC standard's (log)")
-        ax.grid(alpha=0.3, which="both")
-    axes[0][0].set_yticks(range(len(tasks)), tasks)
-    axes[0][0].invert_yaxis()
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    seen = dict(zip(labels, handles))
-    axes[0][-1].legend(seen.values(), seen.keys(), fontsize=7, loc="upper left",
-                       bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return _save(fig, stem)
-
-
-def plan(rows: list[dict[str, Any]], selections: list[dict], rule: str
-         ) -> tuple[dict[str, tuple[dict, dict, list[float]]], list[str], list[str]]:
-    """The file of every headline cell: name -> (selection row, its pick under ``rule``, the
-    drops that select that decision), one file per decision; the headline cells that should
-    have one and cannot (no finished trial, or a method without a codec's own file); and
-    those with nothing to write (no member within the drop)."""
-    cells = {c for r in rows for c in r["cells"]}
-    files: dict[str, tuple[dict, dict, list[float]]] = {}
-    by_key: dict[tuple, str] = {}
-    found, unwritable, empty = set(), [], []
-    for r in selections:
-        cell = (r["task"], r["space"]["label"], r["seed"], r["drop"])
-        if cell not in cells:
-            continue
-        found.add(cell)
-        pick = r["margin"] if rule == ONE_SE else r
-        if pick is None or pick["x"] is None:
-            empty.append(" ".join(map(str, cell)))
-            continue
-        if r["coding"] != "native":
-            unwritable.append(f"{' '.join(map(str, cell))} (Huffman-coded: `wsbench compress` "
-                              f"writes its files)")
-            continue
-        key = (r["task"], r["space"]["label"], r["seed"], tuple(pick["x"]))
-        if key in by_key:
-            files[by_key[key]][2].append(r["drop"])
-            continue
-        by_key[key] = str(len(by_key))
-        files[by_key[key]] = (r, pick, [r["drop"]])
-    unwritable += [f"{' '.join(map(str, c))} (no finished trial)" for c in sorted(cells - found)]
-    named = {}
-    for r, pick, drops in files.values():
-        permil = "-".join(str(round(1000 * d)) for d in drops)
-        seed = f"-s{r['seed']}" if r["seed"] else ""
-        named[f"{r['task']}-{r['space']['label']}{seed}-{permil}permil.wsb"] = (r, pick, drops)
-    return named, unwritable, empty
-
-
-def write_artifacts(folder: Path, rows: list[dict[str, Any]], out: Path, command: str
-                    ) -> tuple[list[dict], list[str]]:
-    """Write, decode, re-score and check each headline cell's file, one problem's harness at a
-    time; keep the files of an earlier run whose decision and record still match, and drop from
-    the folder the files of cells that are no longer headline. The listing names every file
-    and every headline cell without one."""
-    from codecs_table import harness, selections, write_artifact
-
-    listing = out / "artifacts.json"
-    before = {e["file"]: e for e in (json.loads(listing.read_text())["files"]
-                                     if listing.is_file() else [])}
-    rule = rows[0]["rule"] if rows else ONE_SE
-    named, unwritable, empty = plan(rows, selections(folder)[1], rule)
-    for name in set(before) - set(named):  # ours, from an earlier headline
-        (out / name).unlink(missing_ok=True)
-    entries: dict[str, dict] = {n: e for n, e in before.items() if n in named
-                                and e["x"] == list(named[n][1]["x"]) and e["matches_record"]
-                                and (out / n).is_file()}
-    for task in dict.fromkeys(r["task"] for r, _, _ in named.values()):
-        h, spaces = None, {}
-        for name, (r, pick, drops) in named.items():
-            if r["task"] != task or name in entries:
-                continue
-            h = h or harness(task, r["metric"], r["task_options"])
-            entry = write_artifact(r, pick, name, [rule], h, out, spaces)
-            entries[name] = {"task": task, **{k: v for k, v in entry.items() if k != "drop"},
-                             "drops": drops}
-            _write_listing(listing, entries, unwritable, empty, command)
-    _write_listing(listing, entries, unwritable, empty, command)
-    return [entries[n] for n in sorted(entries)], unwritable
-
-
-def _write_listing(path: Path, entries: dict[str, dict], unwritable: list[str], empty: list[str],
-                   command: str) -> None:
-    from wsbench.files.cache import atomic_write_bytes
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, (json.dumps({"command": command,
-                                          "experiment": "benchmarks/suite-codecs.toml",
-                                          "files": [entries[n] for n in sorted(entries)],
-                                          "headline cells without a file": unwritable,
-                                          "headline cells with no member within the drop": empty},
-                                         indent=1) + "\n").encode())
-
-
-def _command(argv: list[str]) -> str:
-    """The command line as run from the repository's root."""
-    root = Path(__file__).resolve().parent.parent
-    parts = []
-    for a in argv:
-        path = Path(a).resolve()
-        parts.append(str(path.relative_to(root)) if not a.startswith("-") and path.is_relative_to(root)
-                     and path.exists() else a)
-    return "python benchmarks/suite_goals.py " + " ".join(parts)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="?", type=Path, default=Path("results/suite-codecs"))
@@ -403,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="draw each method's CR over the standard's on every problem (STEM.png, .svg)")
     argv = sys.argv[1:] if argv is None else argv
     args = p.parse_args(argv)
+    from suite_files import MAX_BYTES, command, figure, write_artifacts
     from wsbench.errors import WsbenchError
     from wsbench.report.data import load_results
 
@@ -410,12 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.results / "experiment.json").is_file():
             raise WsbenchError(f"{args.results}: not a results folder (no experiment.json)")
         res = load_results(args.results)
-        print(table(res))
+        rows = rows_of(res)
+        print(table(res, rows))
         if args.figure:
             print(f"figure: {figure(res, args.figure).with_suffix('.png')}")
         if args.artifacts:
-            entries, unwritable = write_artifacts(args.results, rows_of(res), args.artifacts,
-                                                  _command(argv))
+            entries, unwritable = write_artifacts(args.results, rows, args.artifacts, command(argv))
             big = [e["file"] for e in entries if e["bytes"] > MAX_BYTES]
             bad = [e["file"] for e in entries if not e["matches_record"]]
             print(f"{len(entries)} file(s) in {args.artifacts}; over {MAX_BYTES} bytes: "

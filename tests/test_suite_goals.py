@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from suite_goals import LIBRARY, STANDARD, SUITE, Goal, judge, method_of, plan  # noqa: E402
+from suite_files import plan  # noqa: E402
+from suite_goals import LIBRARY, STANDARD, SUITE, Goal, judge, method_of  # noqa: E402
 
 
 def space(name: str, label: str, **options) -> dict:
