@@ -92,3 +92,33 @@ def test_an_unknown_plugin_in_a_file_is_answered_with_the_closest_names(toml, tm
     rc, out = dry(toml, tmp_path, capsys)
     assert rc == 2 and out.err.count("\n") == 1
     assert "unknown optimizer 'randm'" in out.err and out.err.rstrip().endswith("did you mean 'random'?")
+
+
+def test_only_picks_trials_by_glob_or_by_part_of_their_id(toml, tmp_path, capsys):
+    rc, out = dry(toml, tmp_path, capsys, "--only", "*__random__*", "--only", "frontier")
+    listed = [line.split()[1] for line in out.out.splitlines() if line.startswith("todo")]
+    assert rc == 0 and len(listed) == 6  # 2 optimizers x 3 seeds, nsga2 left out
+    assert all("__random__" in i or "__frontier__" in i for i in listed)
+    assert out.out.splitlines()[-1].startswith("6 trials")
+
+
+def test_a_run_with_only_writes_those_trials_and_the_whole_experiment(toml, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(toml), "--out", str(out), "--no-progress", "--seeds", "1",
+                 "--budget", "5", "--only", "random"]) == 0
+    written = [json.loads(p.read_text())["id"] for p in (out / "trials").glob("*.json")]
+    assert len(written) == 1 and "__random__" in written[0]
+    meta = json.loads((out / "experiment.json").read_text())
+    assert {o["name"] for o in meta["optimizers"]} == {"nsga2", "random", "frontier"}
+    capsys.readouterr()
+    # the rest is still to do, and a second run without --only finds the first one's trial done
+    assert main(["run", str(toml), "--out", str(out), "--dry-run", "--seeds", "1",
+                 "--budget", "5"]) == 0
+    states = [line.split()[0] for line in capsys.readouterr().out.splitlines()[:-1]]
+    assert sorted(states) == ["done", "todo", "todo"]
+
+
+def test_only_matching_nothing_is_one_clear_error(toml, tmp_path, capsys):
+    rc, out = dry(toml, tmp_path, capsys, "--only", "resnet56")
+    assert rc == 2 and out.err.count("\n") == 1 and "Traceback" not in out.err
+    assert "--only resnet56: matches none of the 9 trial ids" in out.err

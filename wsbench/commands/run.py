@@ -30,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exact-only", action="store_true",
                    help="compute only the exact fronts (every space's whole landscape, where "
                         "[exact] allows it) and run no trial: a problem's reference, tabulated once")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="run only the trials whose id matches (as --dry-run lists them; without "
+                        "a wildcard, a part of the id: --only resnet56-idelbayev__mo-ub), e.g. to start a "
+                        "long trial first while a second run takes the rest; repeatable")
     p.add_argument("--seeds", metavar="SEEDS",
                    help="override the file's seeds: a count (3), a range (0-2) or a list (1,4,7)")
     p.add_argument("--budget", type=int, metavar="N",
@@ -63,12 +67,13 @@ def load(args: argparse.Namespace):
     return replace(exp, **{k: getattr(args, k) for k in RUN_FLAGS if getattr(args, k) is not None})
 
 
-def dry_run(exp, out: Path) -> int:
+def dry_run(exp, out: Path, only: list[str]) -> int:
     """List the trials and whether each is done, stale or to do; run nothing."""
     from wsbench.experiments.code_identity import stale_records
+    from wsbench.experiments.runner import selected
     from wsbench.experiments.store import ResultsStore
 
-    trials = exp.trials()
+    trials = selected(exp.trials(), only)
     finished = ResultsStore(out).finished() if out.exists() else {}
     stale = stale_records(trials, finished)
     for t in trials:
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     exp = load(args)
     out = args.out if args.out is not None else Path("results") / exp.name
     if args.dry_run:
-        return dry_run(exp, out)
+        return dry_run(exp, out, args.only)
     from wsbench.experiments.executor import executor_for
     from wsbench.experiments.runner import run_experiment
     from wsbench.experiments.store import ResultsStore, prepare_root
@@ -99,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
             require_checkpoint(task.create(), f"{args.config}: tasks[{i}] ({task.label})")
     prepare_root(out, None)
     summary = run_experiment(exp, out, progress=not args.no_progress, executor=executor,
-                             keep_stale=args.keep_stale, exact_only=args.exact_only)
+                             keep_stale=args.keep_stale, exact_only=args.exact_only,
+                             only=args.only)
     where = summary.executor
     if args.exact_only:
         print(f"exact fronts only: {summary.evaluations} unique evaluations in "

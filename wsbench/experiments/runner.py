@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from wsbench.errors import ConfigError
 from wsbench.experiments.code_identity import stale_records, summarise
@@ -63,12 +64,14 @@ class RunSummary:
 def run_experiment(exp: Experiment, out: str | Path | None = None, progress: bool = True,
                    log: Callable[[str], None] | None = None,
                    executor: "Executor | None" = None, keep_stale: bool = False,
-                   exact_only: bool = False) -> RunSummary:
+                   exact_only: bool = False, only: Sequence[str] = ()) -> RunSummary:
     """Run every unfinished trial of ``exp`` and write it to ``out`` (default results/<name>).
 
     A finished record made by other code (:mod:`wsbench.experiments.code_identity`) is run
     again, and so is an exact front; ``keep_stale`` keeps them (the report marks them).
     ``exact_only`` computes the exact fronts (the tabulated landscapes) and runs no trial.
+    ``only`` runs the trials :func:`selected` picks, so that a long trial can be started first
+    (a second process on the same folder takes the rest); the folder still holds all of ``exp``.
 
     ``executor`` (default: the experiment's ``[run]`` settings) says where trials run; only this
     process writes the folder. Other processes may run the same folder: each trial is locked
@@ -81,11 +84,26 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
         raise ConfigError(f"{exp.name}: exact fronts only, but its [exact] table disables them")
     executor = executor if executor is not None else executor_for(exp)
     with executor:  # a cluster is reached (or refused) before the folder is touched
-        return _run(exp, out, progress, log, executor, keep_stale, exact_only)
+        return _run(exp, out, progress, log, executor, keep_stale, exact_only, only)
+
+
+def selected(trials: Iterable[Trial], only: Sequence[str]) -> list[Trial]:
+    """The trials whose id matches one of ``only`` (globs; one without a wildcard matches any
+    id that contains it); all of them when ``only`` is empty. Matching none is an error."""
+    trials = list(trials)
+    if not only:
+        return trials
+    globs = [p if any(c in p for c in "*?[") else f"*{p}*" for p in only]
+    picked = [t for t in trials if any(fnmatchcase(t.id, g) for g in globs)]
+    if not picked:
+        raise ConfigError(f"--only {' '.join(only)}: matches none of the {len(trials)} trial ids "
+                          "(wsbench run --dry-run lists them)")
+    return picked
 
 
 def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] | None,
-         executor: "Executor", keep_stale: bool, exact_only: bool = False) -> RunSummary:
+         executor: "Executor", keep_stale: bool, exact_only: bool = False,
+         only: Sequence[str] = ()) -> RunSummary:
     from tqdm.auto import tqdm
 
     from wsbench.experiments.dispatch import Dispatcher
@@ -95,7 +113,8 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
 
     store = ResultsStore(out, keep_stale=keep_stale)
     store.create()
-    trials = exp.trials()
+    listed = exp.trials()
+    trials = selected(listed, only)
     claims = store.claims()  # before reading the records: what changes after is another's
     finished = store.finished()
     stale = stale_records(trials, finished)
@@ -109,7 +128,7 @@ def _run(exp: Experiment, out: Path, progress: bool, log: Callable[[str], None] 
         store.keep_stale_copy(finished[k])
     todo = [t for t in trials if t.key not in fresh]
     summary = RunSummary(out, len(trials), already_done=len(trials) - len(todo),
-                         other_trials=other_trial_ids(finished, trials),
+                         other_trials=other_trial_ids(finished, listed),
                          executor=executor.describe(), kept_stale=keep_stale,
                          stale={finished[k].id or k: r for k, r in stale.items()})
     start = time.perf_counter()
