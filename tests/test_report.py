@@ -324,3 +324,10 @@ def test_legends_sit_outside_the_axes_so_no_curve_end_is_hidden():
     box = ax.get_legend().get_window_extent()
     assert box.x0 >= ax.get_window_extent().x1  # right of the plotting area, not over it
     plt.close(fig)
+
+
+def test_captions_count_one_thing_in_the_singular():
+    from wsbench.report.columns import counted
+
+    assert counted(1, "seed") == "1 seed" and counted(3, "seed") == "3 seeds"
+    assert counted(0, "task") == "0 tasks"

@@ -13,7 +13,7 @@ from wsbench.experiments.indicators import drop_label
 from wsbench.report.data import (STALE_MARK, Results, TrialResult, screened,
                                  screened_sentence)
 from wsbench.report.best_known import reached_share, reference_name
-from wsbench.report.columns import (Metric, compression_metrics, fmt_value, metric_column,
+from wsbench.report.columns import (Metric, compression_metrics, counted, fmt_value, metric_column,
                                     search_metrics, seed_blocks, values)
 from wsbench.report.methods import PLAIN, default_rule, methods_across, methods_table
 from wsbench.report.model import Cell, Document, Figure, Section, Table
@@ -69,8 +69,9 @@ def search_table(res: Results, task: str, trials: list[TrialResult], configs: li
         spent = f"{fmt_value(u, '.0f')} + {fmt_value(e, '.1f')}" if e > 0 else fmt_value(u, '.0f')
         rows.append(row + [Cell(f"{spent} / {fmt_value(r, '.0f')}"),
                            Cell(f"{ranks[c]:.2f}" if c in ranks else "-")])
-    return Table(f"search-{task}", f"{task}: search quality over {len(res.exp.seeds)} seeds, median "
-                 f"(IQR). Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, "
+    seeds = counted(len(res.exp.seeds), "seed")
+    return Table(f"search-{task}", f"{task}: search quality over {seeds}, median (IQR)."
+                 f" Bold: best median; dagger: worse than the best ({stats.TEST_NAME}, "
                  f"p < 0.05). HV of the archive's non-dominated set with the fixed reference of "
                  f"this task; evaluations are unique ones{_charged_sentence(trials)}; rank: mean "
                  f"rank of HV per seed (1 = best)." + _friedman_sentence(ranks, friedman_p)
@@ -192,7 +193,7 @@ def overall_ranks(res: Results) -> Table:
         friedman.append(f"{title}: p = {p:.3g}" if p is not None else f"{title}: -")
     rows = [[Cell(c)] + [Cell(f"{r[c]:.2f}" if c in r else "-", bold=bool(r) and r.get(c) == min(r.values()))
                          for r in columns] for c in res.configs]
-    return Table("ranks", f"Mean rank over all {len(res.tasks)} tasks x {len(res.exp.seeds)} seeds "
+    return Table("ranks", f"Mean rank over all {len(res.tasks)} tasks x {counted(len(res.exp.seeds), 'seed')} "
                  f"(1 = best; ties share ranks). Friedman test: {'; '.join(friedman)}.",
                  ["configuration"] + [f"rank ({t})" for _, t in keys], rows)
 

@@ -67,6 +67,11 @@ def values(trials: list[TrialResult], config: str, key: str) -> list[float]:
     return [float(t.indicators.get(key, float("nan"))) for t in trials if t.config == config]
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 seed``, ``3 seeds``: captions count things that are sometimes one."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def fmt_value(v: float, fmt: str) -> str:
     if math.isnan(v):
         return "-"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from wsbench.experiments import stats
 from wsbench.report.best_known import is_best_known
 from wsbench.report.data import Results, exact_hv
+from wsbench.report.columns import counted
 from wsbench.report.model import Cell, Table
 
 
@@ -40,7 +41,7 @@ def method_paragraphs(res: Results, run: dict | None) -> list[str]:
         f"Experiment **{e.name}**{': ' + e.description if e.description else ''}. "
         f"{len(res.exp.trials())} trials = {len(e.tasks)} task(s) x {len(e.spaces)} space(s) x "
         f"{len(e.quantizers)} quantizer(s) x {len(e.optimizers)} optimizer(s) x {len(e.merges)} merge(s) "
-        f"x {len(e.seeds)} seeds; budget {e.budget} unique evaluations per trial"
+        f"x {counted(len(e.seeds), 'seed')}; budget {e.budget} unique evaluations per trial"
         + (f", at most {e.max_requested} requested" if e.max_requested else "") + ".",
         f"Objectives: f1 = 1 - validation {e.metric}, f2 = d (shared values); every evaluation of a "
         f"trial is archived and indicators use the archive's non-dominated set. Hypervolume uses a "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from wsbench.experiments.records import Baseline, Coding, Solution
+from wsbench.report.columns import counted
 from wsbench.report.model import Cell, Table
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def paper_table(res: "Results", task: str) -> Table | None:
             for row in table_one_rows(first.baseline, first.n_shared, first.ub, groups)]
     metric = res.exp.metric
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
-                 f"front members of all {len(res.exp.seeds)} seeds; val/test: {metric} re-scored on "
+                 f"front members of {'all ' * (len(res.exp.seeds) > 1)}{counted(len(res.exp.seeds), 'seed')}; val/test: {metric} re-scored on "
                  f"the full splits; avg bits per shared weight (fixed width ceil(log2 d), or mean "
                  f"Huffman code length, one shared table as the paper or one per tensor, or "
                  f"context-adaptive arithmetic coding, both beyond the paper); CR paper = 32 / avg bits; CR file = original state-dict "
