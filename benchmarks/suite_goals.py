@@ -125,8 +125,9 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
     missing = sum(len(set(seeds[c]) - set(got(c))) for f in open_ for c in families[f])
     suite_why = ([f"{missing} suite trial(s) that could change the best method missing"] if open_
                  else [] if families else ["no suite method"])
-    if best is None and families:  # shown "so far": the open family that leads
-        best = max(families, key=lambda f: (min(bound[f], 1e300), f))
+    if best is None and families:  # shown "so far": the open family that leads on what it
+        # has finished; one with nothing finished yet has nothing to show
+        best = max(families, key=lambda f: (bound[f] < np.inf, min(bound[f], 1e300), f))
     draws = [(c, s) for c in families.get(best, []) for s in seeds[c]]
     libs = {c: median(c) for c in by_kind[LIBRARY]}
     lib = max(libs, key=lambda c: libs[c] or 0.0) if libs else None

@@ -98,6 +98,14 @@ def test_a_missing_draw_leaves_every_goal_it_needs_unjudged():
     assert goals["x NNC >= 1.4"] == "not judged (the NNC standard has no member within the drop)"
 
 
+def test_so_far_the_method_shown_is_one_with_finished_draws():
+    # neither family is complete: mo-ub has nothing yet, gq has draw c6 (c7 still running)
+    got = picks(**{k: v for k, v in ALL.items() if k not in ("c7", "moub")})
+    row = judge(got, METHODS, SEEDS, "cifar10-r20", 0.01, GOALS)
+    assert not row["decided"] and row["method"] == "gq / exhaustive / none"
+    assert [(d, cr) for d, cr, _ in row["draws"]] == [("c6", 16.0), ("c7", None)]
+
+
 def test_goals_apply_only_to_their_problems_and_drop():
     assert judge(picks(0.005, **ALL), METHODS, SEEDS, "cifar10-r20", 0.005, GOALS)["goals"] == []
     assert judge(picks(**ALL), METHODS, SEEDS, "digits-cnn", 0.01, GOALS)["goals"] == []
