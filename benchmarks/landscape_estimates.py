@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tables = [t for folder in args.results for t in sorted((folder / "landscapes").glob("*.npz"))]
     if not tables:
-        print(f"landscape_estimates.py: no tables in {', '.join(str(f / 'landscapes') for f in args.results)}; run "
+        where = ", ".join(str(f / "landscapes") for f in args.results)
+        print(f"landscape_estimates.py: no tables in {where}; run "
               f"benchmarks/tabulate_landscapes.py first", file=sys.stderr)
         return 2
     extra = (f" random items, K >= {args.k_from} |", "---:|") if args.random_items else ("", "")

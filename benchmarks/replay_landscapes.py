@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"replay_landscapes.py: {exc}", file=sys.stderr)
         return 2
     rows, dump = [], []
-    for task, problem, hv_exact, res in ((*land, res) for res, folder in folders
-                                         for land in landscapes(res, folder)):
+    lands = [(res, *land) for res, folder in folders for land in landscapes(res, folder)]
+    for res, task, problem, hv_exact in lands:
         for opt in optimizers:
             label = opt["name"] + "".join(f" {k}={v}" for k, v in opt.items() if k != "name")
             try:

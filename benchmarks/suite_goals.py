@@ -127,7 +127,7 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
                  else [] if families else ["no suite method"])
     if best is None and families:  # shown "so far": the open family that leads on what it
         # has finished; one with nothing finished yet has nothing to show
-        best = max(families, key=lambda f: (bound[f] < np.inf, min(bound[f], 1e300), f))
+        best = max(families, key=lambda f: (bound[f] < np.inf, bound[f], f))
     draws = [(c, s) for c in families.get(best, []) for s in seeds[c]]
     libs = {c: median(c) for c in by_kind[LIBRARY]}
     lib = max(libs, key=lambda c: libs[c] or 0.0) if libs else None

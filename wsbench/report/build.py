@@ -193,7 +193,8 @@ def overall_ranks(res: Results) -> Table:
         friedman.append(f"{title}: p = {p:.3g}" if p is not None else f"{title}: -")
     rows = [[Cell(c)] + [Cell(f"{r[c]:.2f}" if c in r else "-", bold=bool(r) and r.get(c) == min(r.values()))
                          for r in columns] for c in res.configs]
-    return Table("ranks", f"Mean rank over all {len(res.tasks)} tasks x {counted(len(res.exp.seeds), 'seed')} "
+    seeds = counted(len(res.exp.seeds), "seed")
+    return Table("ranks", f"Mean rank over all {len(res.tasks)} tasks x {seeds} "
                  f"(1 = best; ties share ranks). Friedman test: {'; '.join(friedman)}.",
                  ["configuration"] + [f"rank ({t})" for _, t in keys], rows)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from wsbench.experiments import stats
 from wsbench.report.best_known import is_best_known
-from wsbench.report.data import Results, exact_hv
 from wsbench.report.columns import counted
+from wsbench.report.data import Results, exact_hv
 from wsbench.report.model import Cell, Table
 
 

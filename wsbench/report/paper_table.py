@@ -68,9 +68,10 @@ def paper_table(res: "Results", task: str) -> Table | None:
                        [s for r in recs for s in r.merged]))
     rows = [[Cell(v) for v in row]
             for row in table_one_rows(first.baseline, first.n_shared, first.ub, groups)]
-    metric = res.exp.metric
+    metric, n = res.exp.metric, len(res.exp.seeds)
+    seeds = f"all {counted(n, 'seed')}" if n > 1 else counted(n, "seed")
     return Table(f"table1-{task}", f"{task}: the paper's Table I. Ranges (min-max) over the chosen "
-                 f"front members of {'all ' * (len(res.exp.seeds) > 1)}{counted(len(res.exp.seeds), 'seed')}; val/test: {metric} re-scored on "
+                 f"front members of {seeds}; val/test: {metric} re-scored on "
                  f"the full splits; avg bits per shared weight (fixed width ceil(log2 d), or mean "
                  f"Huffman code length, one shared table as the paper or one per tensor, or "
                  f"context-adaptive arithmetic coding, both beyond the paper); CR paper = 32 / avg bits; CR file = original state-dict "
