@@ -31,9 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="compute only the exact fronts (every space's whole landscape, where "
                         "[exact] allows it) and run no trial: a problem's reference, tabulated once")
     p.add_argument("--only", action="append", default=[], metavar="GLOB",
-                   help="run only the trials whose id matches (as --dry-run lists them; without "
-                        "a wildcard, a part of the id: --only resnet56-idelbayev__mo-ub), e.g. to start a "
-                        "long trial first while a second run takes the rest; repeatable")
+                   help="run only the trials whose id contains a match of GLOB (as --dry-run "
+                        "lists them: --only resnet56-idelbayev__mo-ub, --only 'resnet*__nnc*'), "
+                        "e.g. to start a long trial first while a second run takes the rest; "
+                        "repeatable")
     p.add_argument("--seeds", metavar="SEEDS",
                    help="override the file's seeds: a count (3), a range (0-2) or a list (1,4,7)")
     p.add_argument("--budget", type=int, metavar="N",

@@ -88,12 +88,13 @@ def run_experiment(exp: Experiment, out: str | Path | None = None, progress: boo
 
 
 def selected(trials: Iterable[Trial], only: Sequence[str]) -> list[Trial]:
-    """The trials whose id matches one of ``only`` (globs; one without a wildcard matches any
-    id that contains it); all of them when ``only`` is empty. Matching none is an error."""
+    """The trials whose id matches one of ``only`` anywhere (a glob, as if wrapped in ``*``: an
+    id starts with its task's name, so ``resnet32*mo-ub`` should not need a leading ``*``); all
+    of them when ``only`` is empty. Matching none is an error."""
     trials = list(trials)
     if not only:
         return trials
-    globs = [p if any(c in p for c in "*?[") else f"*{p}*" for p in only]
+    globs = [f"*{p}*" for p in only]
     picked = [t for t in trials if any(fnmatchcase(t.id, g) for g in globs)]
     if not picked:
         raise ConfigError(f"--only {' '.join(only)}: matches none of the {len(trials)} trial ids "
