@@ -202,3 +202,78 @@ def test_a_weight_whose_layer_is_never_called_is_rounded_to_nearest():
                                   (np.round(tensors["used.weight"].astype(np.float64) / 0.05) * 0.05)
                                   .astype(np.float32))
     assert on_grid(out["called.weight"], 0.05)
+
+
+def test_a_fused_gru_kernels_matrices_see_the_inputs_and_hidden_states_of_every_step():
+    """The GRU of shakespeare-gru runs ATen's kernel over its Linear weights: GPTQ must see what
+    its step-by-step form feeds each Linear (the sequence into ``ih``, h_0 .. h_{T-1} into ``hh``)."""
+    from wsbench.codec.gptq import _recurrent_inputs
+    from wsbench_plugins.shakespeare.models import CharGRU
+
+    torch.manual_seed(0)
+    model, x = CharGRU(vocab=11, embed=6, hidden=5).eval(), torch.randint(0, 11, (3, 7))
+    fed = {"ih": [], "hh": []}
+    hooks = [getattr(model, n).register_forward_pre_hook(lambda _m, i, n=n: fed[n].append(i[0]))
+             for n in fed]
+    with torch.no_grad():
+        model.unrolled(x)
+    for h in hooks:
+        h.remove()
+    steps = torch.stack(fed["hh"], dim=1)  # [N, T, H], one call a step
+    assert steps.shape == (3, 7, 5)
+    torch.testing.assert_close(_recurrent_inputs(model, "ih.weight", x), fed["ih"][0])
+    torch.testing.assert_close(_recurrent_inputs(model, "hh.weight", x), steps)
+
+
+def recurrent_output_errors(model: nn.Module, x: torch.Tensor, step: float) -> tuple[float, float]:
+    """The model's output error after GPTQ and after nearest rounding of the recurrent
+    layer's matrices (the head stays trained: its own GPTQ would hide theirs)."""
+    names = [n for n, p in model.named_parameters() if n.startswith("rnn.weight")]
+    trained = {n: p.detach().clone() for n, p in model.named_parameters()}
+    tensors = {n: trained[n].numpy().copy() for n in names}
+    out = gptq_round(model, tensors, {n: step for n in names}, x)
+    assert all(torch.equal(p, trained[n]) for n, p in model.named_parameters())  # put back
+    with torch.no_grad():
+        y = model(x)
+        errors = []
+        for rounded in (out, {n: np.round(tensors[n] / step) * step for n in names}):
+            for n, p in model.named_parameters():
+                if n in rounded:
+                    p.copy_(torch.as_tensor(rounded[n], dtype=p.dtype))
+            errors.append(float((model(x) - y).pow(2).mean()))
+            for n, p in model.named_parameters():
+                p.copy_(trained[n])
+    return errors[0], errors[1]
+
+
+class Recurrent(nn.Module):
+    def __init__(self, kind: str, layers: int = 1, batch_first: bool = True) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        cell = {"gru": nn.GRU, "lstm": nn.LSTM}[kind]
+        self.rnn = cell(6, 12, num_layers=layers, batch_first=batch_first)
+        self.head = nn.Linear(12, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0])
+
+
+@pytest.mark.parametrize("kind, batch_first", [("gru", True), ("lstm", False)])
+def test_gptq_on_a_recurrent_layers_matrices_changes_its_output_less_than_nearest_rounding(
+        kind, batch_first):
+    model = Recurrent(kind, batch_first=batch_first).eval()
+    x = correlated_inputs(8 * 20, 6).reshape(8, 20, 6)
+    if not batch_first:
+        x = x.transpose(0, 1).contiguous()
+    gptq, nearest = recurrent_output_errors(model, x, 0.08)
+    assert gptq < 0.7 * nearest
+
+
+def test_a_stacked_recurrent_layer_is_rounded_to_nearest():
+    """Two layers in one kernel call: the second layer's inputs are not the call's, so no GPTQ."""
+    model, x = Recurrent("gru", layers=2).eval(), correlated_inputs(40, 6).reshape(4, 10, 6)
+    tensors = {n: p.detach().numpy().copy() for n, p in model.named_parameters() if "_l" in n}
+    out = gptq_round(model, tensors, {n: 0.08 for n in tensors}, x)
+    for n, t in tensors.items():
+        np.testing.assert_array_equal(out[n], (np.round(t.astype(np.float64) / 0.08) * 0.08)
+                                      .astype(np.float32))

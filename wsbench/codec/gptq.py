@@ -11,8 +11,12 @@ that step (NNC with uniform reconstruction at the same qp) codes it without chan
 
 On the CIFAR-10 (JPEG) ResNet-20, 256 training images, coded by NNC at one qp with bias
 correction, the validation F1 drop at whole-file CR ~15.5 went from 0.70 points (NNC's dependent
-quantization, qp -21) to 0.36 (qp -18). Conv2d (groups 1) and Linear layers are rounded this way; any other
-shared tensor is rounded to nearest.
+quantization, qp -21) to 0.36 (qp -18). Conv2d (groups 1) and Linear layers are rounded this way,
+and so are the two matrices of a recurrent layer that ATen's fused kernel runs (``torch.gru``,
+``torch.lstm``, ``torch.rnn_*``, which ``nn.GRU`` and ``nn.LSTM`` call; one layer, one direction):
+its input-to-hidden matrix sees the input sequence, its hidden-to-hidden matrix the hidden states
+``h_0 .. h_{T-1}``. A kernel hides those products from module hooks, so a forward pass is watched
+at the level of torch functions instead. Any other shared tensor is rounded to nearest.
 """
 
 from __future__ import annotations
@@ -28,30 +32,84 @@ DAMP = 0.01  # ridge added to H, as a fraction of its mean diagonal (GPTQ's defa
 CHUNK = 32   # calibration images per forward pass when accumulating H
 
 
+RECURRENT = ("gru", "lstm", "rnn_tanh", "rnn_relu")  # ATen's fused recurrent ops
+
+
 class _Stop(Exception):
     """Ends a forward pass once the wanted layer's input is seen."""
 
 
-def _forward_order(model: "torch.nn.Module", x: "torch.Tensor", names: list[str]
-                   ) -> tuple[list[str], set[str]]:
-    """``names`` (``<module>.weight``) in the order a forward pass reaches their modules, those
-    never called last; and the names whose modules a forward pass calls. A model may use a
-    layer's weight without calling the layer (a fused GRU kernel over Linear weights): GPTQ has
-    no inputs for it then."""
+def _recurrent_call(func, args: tuple) -> tuple | None:
+    """``(input, h_0, params, batch_first)`` of a fused recurrent op's call over a padded
+    sequence with one layer and one direction; None for any other call (packed sequences,
+    stacked or bidirectional layers, projections: their matrices are rounded to nearest)."""
     import torch
 
-    modules, seen = dict(model.named_modules()), []
+    if getattr(func, "__name__", "") not in RECURRENT or len(args) != 9:
+        return None
+    inputs, hx, params, has_bias, layers, _dropout, _train, bidirectional, batch_first = args
+    if (not isinstance(inputs, torch.Tensor) or not isinstance(has_bias, bool) or layers != 1
+            or bidirectional or len(params) not in (2, 4)):
+        return None
+    return inputs, (hx[0] if isinstance(hx, (list, tuple)) else hx), list(params), batch_first
+
+
+def _watch(weights: dict[int, str], seen: list[str], want: str | None = None):
+    """A torch function mode that appends to ``seen``, in call order, the ``weights`` (``id`` ->
+    name) that fused recurrent ops use, and keeps them in its ``used``; with ``want``, it keeps
+    that weight's input rows and stops the pass."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class Watch(TorchFunctionMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: "torch.Tensor | None" = None
+            self.used: set[str] = set()
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            call = _recurrent_call(func, args)
+            if call is None:
+                return out
+            inputs, h0, params, batch_first = call
+            ih, hh = (weights.get(id(p)) for p in params[:2])
+            mine = [n for n in (ih, hh) if n is not None]
+            seen.extend(mine)
+            self.used.update(mine)
+            if want is not None and want == ih:
+                self.rows = inputs
+            elif want is not None and want == hh:  # h_0, then every state but the last
+                t, states = (1 if batch_first else 0), out[0]
+                self.rows = torch.cat([h0[0].unsqueeze(t), states.narrow(t, 0, states.shape[t] - 1)], t)
+            if self.rows is not None:
+                raise _Stop
+            return out
+
+    return Watch()
+
+
+def _forward_order(model: "torch.nn.Module", x: "torch.Tensor", names: list[str]
+                   ) -> tuple[list[str], set[str], set[str]]:
+    """``names`` in the order a forward pass uses them, those never used last; the names whose
+    modules a forward pass calls (``<module>.weight``); and those a fused recurrent op uses. A
+    model may use a layer's weight without calling the layer, through a functional call GPTQ has
+    no inputs for (rounded to nearest then) or through a recurrent kernel, whose inputs it sees."""
+    import torch
+
+    modules, params, seen = dict(model.named_modules()), dict(model.named_parameters()), []
     wanted = {n.rsplit(".", 1)[0]: n for n in names if n.endswith(".weight")}
     hooks = [modules[m].register_forward_pre_hook(lambda _m, _i, n=n: seen.append(n))
              for m, n in wanted.items() if m in modules]
+    watch = _watch({id(params[n]): n for n in names if n in params}, seen)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), watch:
             model(x[:1])
     finally:
         for h in hooks:
             h.remove()
     order = list(dict.fromkeys(seen))
-    return order + [n for n in names if n not in order], set(order)
+    return order + [n for n in names if n not in order], set(seen) - watch.used, watch.used
 
 
 def _inputs(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tensor") -> "torch.Tensor":
@@ -86,13 +144,31 @@ def _rows(module: "torch.nn.Module", inputs: "torch.Tensor") -> "torch.Tensor":
     return inputs.reshape(-1, inputs.shape[-1]).double()
 
 
+def _recurrent_inputs(model: "torch.nn.Module", name: str, x: "torch.Tensor") -> "torch.Tensor":
+    """What the fused recurrent op's matrix ``name`` multiplies when ``model`` runs on ``x``."""
+    import torch
+
+    watch = _watch({id(dict(model.named_parameters())[name]): name}, [], want=name)
+    try:
+        with torch.no_grad(), watch:
+            model(x)
+    except _Stop:
+        pass
+    return watch.rows
+
+
 def _hessian(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tensor",
-             chunk: int = CHUNK) -> "torch.Tensor":
-    """``X^T X / n`` (float64, on the CPU) of ``module``'s input rows on ``x``, accumulated
-    ``chunk`` images at a time, so a large model's patches never all sit in memory at once."""
+             chunk: int = CHUNK, recurrent: str | None = None) -> "torch.Tensor":
+    """``X^T X / n`` (float64, on the CPU) of ``module``'s input rows on ``x`` (or of the
+    recurrent matrix ``recurrent``'s), accumulated ``chunk`` images at a time, so a large model's
+    patches never all sit in memory at once."""
     total, n = None, 0
     for i in range(0, len(x), chunk):
-        rows = _rows(module, _inputs(model, module, x[i:i + chunk]))
+        if recurrent is not None:
+            seen = _recurrent_inputs(model, recurrent, x[i:i + chunk])
+            rows = seen.reshape(-1, seen.shape[-1]).double()
+        else:
+            rows = _rows(module, _inputs(model, module, x[i:i + chunk]))
         part = (rows.T @ rows).cpu()
         total, n = (part if total is None else total + part), n + len(rows)
     return total / max(n, 1)
@@ -133,14 +209,14 @@ def gptq_round(model: "torch.nn.Module", tensors: dict[str, np.ndarray], steps: 
     saved = {n: params[n].detach().clone() for n in tensors}
     out: dict[str, np.ndarray] = {}
     try:
-        order, called = _forward_order(model, x, list(tensors))
+        order, called, recurrent = _forward_order(model, x, list(tensors))
         for name in order:
             module = modules.get(name.rsplit(".", 1)[0])
             trained = torch.from_numpy(np.asarray(tensors[name], dtype=np.float32))
             fits = name in called and (isinstance(module, torch.nn.Linear) or (
                 isinstance(module, torch.nn.Conv2d) and module.groups == 1))
-            if fits and name.endswith(".weight"):
-                h = _hessian(model, module, x)
+            if name in recurrent or (fits and name.endswith(".weight")):
+                h = _hessian(model, module, x, recurrent=name if name in recurrent else None)
                 q = round_columns(trained.reshape(len(trained), -1), h, steps[name])
             else:
                 q = torch.round(trained.double() / steps[name]) * steps[name]
