@@ -207,7 +207,7 @@ def test_a_weight_whose_layer_is_never_called_is_rounded_to_nearest():
 def test_a_fused_gru_kernels_matrices_see_the_inputs_and_hidden_states_of_every_step():
     """The GRU of shakespeare-gru runs ATen's kernel over its Linear weights: GPTQ must see what
     its step-by-step form feeds each Linear (the sequence into ``ih``, h_0 .. h_{T-1} into ``hh``)."""
-    from wsbench.codec.gptq import _recurrent_inputs
+    from wsbench.codec.gptq import _recurrent_rows
     from wsbench_plugins.shakespeare.models import CharGRU
 
     torch.manual_seed(0)
@@ -221,8 +221,8 @@ def test_a_fused_gru_kernels_matrices_see_the_inputs_and_hidden_states_of_every_
         h.remove()
     steps = torch.stack(fed["hh"], dim=1)  # [N, T, H], one call a step
     assert steps.shape == (3, 7, 5)
-    torch.testing.assert_close(_recurrent_inputs(model, "ih.weight", x), fed["ih"][0])
-    torch.testing.assert_close(_recurrent_inputs(model, "hh.weight", x), steps)
+    torch.testing.assert_close(_recurrent_rows(model, "ih.weight", x), fed["ih"][0].reshape(-1, 6))
+    torch.testing.assert_close(_recurrent_rows(model, "hh.weight", x), steps.reshape(-1, 5))
 
 
 def recurrent_output_errors(model: nn.Module, x: torch.Tensor, step: float) -> tuple[float, float]:
@@ -247,24 +247,38 @@ def recurrent_output_errors(model: nn.Module, x: torch.Tensor, step: float) -> t
 
 
 class Recurrent(nn.Module):
-    def __init__(self, kind: str, layers: int = 1, batch_first: bool = True) -> None:
+    """Samples first, as calibration inputs are; a time-major layer gets them transposed, and
+    ``stepwise`` calls the kernel once a step, carrying the state (as a decoding loop does)."""
+
+    def __init__(self, kind: str, layers: int = 1, batch_first: bool = True,
+                 stepwise: bool = False) -> None:
         super().__init__()
-        torch.manual_seed(3)
-        cell = {"gru": nn.GRU, "lstm": nn.LSTM}[kind]
-        self.rnn = cell(6, 12, num_layers=layers, batch_first=batch_first)
-        self.head = nn.Linear(12, 4)
+        with torch.random.fork_rng():
+            torch.manual_seed(3)
+            cell = {"gru": nn.GRU, "lstm": nn.LSTM}[kind]
+            self.rnn = cell(6, 12, num_layers=layers, batch_first=batch_first)
+            self.head = nn.Linear(12, 4)
+        self.batch_first, self.stepwise = batch_first, stepwise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.rnn(x)[0])
+        if self.stepwise:
+            state, outs = None, []
+            for t in range(x.shape[1]):
+                out, state = self.rnn(x[:, t:t + 1], state)
+                outs.append(out)
+            return self.head(torch.cat(outs, dim=1))
+        if self.batch_first:
+            return self.head(self.rnn(x)[0])
+        return self.head(self.rnn(x.transpose(0, 1))[0]).transpose(0, 1)
 
 
-@pytest.mark.parametrize("kind, batch_first", [("gru", True), ("lstm", False)])
+@pytest.mark.parametrize("kind, batch_first, stepwise",
+                         [("gru", True, False), ("lstm", False, False), ("gru", True, True)])
 def test_gptq_on_a_recurrent_layers_matrices_changes_its_output_less_than_nearest_rounding(
-        kind, batch_first):
-    model = Recurrent(kind, batch_first=batch_first).eval()
-    x = correlated_inputs(8 * 20, 6).reshape(8, 20, 6)
-    if not batch_first:
-        x = x.transpose(0, 1).contiguous()
+        kind, batch_first, stepwise):
+    # 40 steps: more than one chunk of samples, so a time-major layer's states must not be cut
+    model = Recurrent(kind, batch_first=batch_first, stepwise=stepwise).eval()
+    x = correlated_inputs(8 * 40, 6).reshape(8, 40, 6)
     gptq, nearest = recurrent_output_errors(model, x, 0.08)
     assert gptq < 0.7 * nearest
 

@@ -13,7 +13,8 @@ On the CIFAR-10 (JPEG) ResNet-20, 256 training images, coded by NNC at one qp wi
 correction, the validation F1 drop at whole-file CR ~15.5 went from 0.70 points (NNC's dependent
 quantization, qp -21) to 0.36 (qp -18). Conv2d (groups 1) and Linear layers are rounded this way,
 and so are the two matrices of a recurrent layer that ATen's fused kernel runs (``torch.gru``,
-``torch.lstm``, ``torch.rnn_*``, which ``nn.GRU`` and ``nn.LSTM`` call; one layer, one direction):
+``torch.lstm``, ``torch.rnn_*``, which ``nn.GRU``, ``nn.LSTM`` and ``nn.RNN`` call; one layer,
+one direction, called once a sequence or once a step):
 its input-to-hidden matrix sees the input sequence, its hidden-to-hidden matrix the hidden states
 ``h_0 .. h_{T-1}``. A kernel hides those products from module hooks, so a forward pass is watched
 at the level of torch functions instead. Any other shared tensor is rounded to nearest.
@@ -40,31 +41,37 @@ class _Stop(Exception):
 
 
 def _recurrent_call(func, args: tuple) -> tuple | None:
-    """``(input, h_0, params, batch_first)`` of a fused recurrent op's call over a padded
-    sequence with one layer and one direction; None for any other call (packed sequences,
-    stacked or bidirectional layers, projections: their matrices are rounded to nearest)."""
+    """``(input, state, params, batch_first)`` of a fused recurrent op's call over a padded
+    sequence with one layer and one direction (``state``: its ``[1, N, H]`` initial hidden
+    state); None for any other call: packed sequences (their overload has the parameters third,
+    not fourth), stacked or bidirectional layers, projections, keyword arguments. Their
+    matrices are rounded to nearest."""
     import torch
 
     if getattr(func, "__name__", "") not in RECURRENT or len(args) != 9:
         return None
     inputs, hx, params, has_bias, layers, _dropout, _train, bidirectional, batch_first = args
-    if (not isinstance(inputs, torch.Tensor) or not isinstance(has_bias, bool) or layers != 1
-            or bidirectional or len(params) not in (2, 4)):
+    if (not isinstance(inputs, torch.Tensor) or inputs.dim() != 3  # nn.GRU adds the batch
+            or not isinstance(params, (list, tuple))
+            or not isinstance(has_bias, bool) or layers != 1 or bidirectional
+            or len(params) not in (2, 4)):
         return None
-    return inputs, (hx[0] if isinstance(hx, (list, tuple)) else hx), list(params), batch_first
+    state = hx[0] if isinstance(hx, (list, tuple)) else hx  # an LSTM's is (h, c)
+    return inputs, state, list(params), batch_first
 
 
 def _watch(weights: dict[int, str], seen: list[str], want: str | None = None):
-    """A torch function mode that appends to ``seen``, in call order, the ``weights`` (``id`` ->
-    name) that fused recurrent ops use, and keeps them in its ``used``; with ``want``, it keeps
-    that weight's input rows and stops the pass."""
+    """A torch function mode for one pass that appends to the caller's ``seen``, in call order,
+    the ``weights`` (``id`` -> name) fused recurrent ops use, and keeps them in ``used``; with
+    ``want``, it collects in ``rows`` what that weight multiplies in every call of the pass (a
+    model may call the kernel once a step)."""
     import torch
     from torch.overrides import TorchFunctionMode
 
     class Watch(TorchFunctionMode):
         def __init__(self) -> None:
             super().__init__()
-            self.rows: "torch.Tensor | None" = None
+            self.rows: list[torch.Tensor] = []
             self.used: set[str] = set()
 
         def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -72,18 +79,18 @@ def _watch(weights: dict[int, str], seen: list[str], want: str | None = None):
             call = _recurrent_call(func, args)
             if call is None:
                 return out
-            inputs, h0, params, batch_first = call
+            inputs, state, params, batch_first = call
             ih, hh = (weights.get(id(p)) for p in params[:2])
             mine = [n for n in (ih, hh) if n is not None]
             seen.extend(mine)
             self.used.update(mine)
             if want is not None and want == ih:
-                self.rows = inputs
+                self.rows.append(inputs.reshape(-1, inputs.shape[-1]))
             elif want is not None and want == hh:  # h_0, then every state but the last
                 t, states = (1 if batch_first else 0), out[0]
-                self.rows = torch.cat([h0[0].unsqueeze(t), states.narrow(t, 0, states.shape[t] - 1)], t)
-            if self.rows is not None:
-                raise _Stop
+                steps = torch.cat([state[0].unsqueeze(t),
+                                   states.narrow(t, 0, states.shape[t] - 1)], t)
+                self.rows.append(steps.reshape(-1, steps.shape[-1]))
             return out
 
     return Watch()
@@ -144,34 +151,33 @@ def _rows(module: "torch.nn.Module", inputs: "torch.Tensor") -> "torch.Tensor":
     return inputs.reshape(-1, inputs.shape[-1]).double()
 
 
-def _recurrent_inputs(model: "torch.nn.Module", name: str, x: "torch.Tensor") -> "torch.Tensor":
-    """What the fused recurrent op's matrix ``name`` multiplies when ``model`` runs on ``x``."""
+def _recurrent_rows(model: "torch.nn.Module", name: str, x: "torch.Tensor") -> "torch.Tensor":
+    """What the fused recurrent op's matrix ``name`` multiplies when ``model`` runs on ``x``
+    (samples on dimension 0), one row per step and sample, over every call of the pass."""
     import torch
 
     watch = _watch({id(dict(model.named_parameters())[name]): name}, [], want=name)
-    try:
-        with torch.no_grad(), watch:
-            model(x)
-    except _Stop:
-        pass
-    return watch.rows
+    with torch.no_grad(), watch:
+        model(x)
+    return torch.cat(watch.rows) if watch.rows else x.new_zeros(0, 0)
 
 
-def _hessian(model: "torch.nn.Module", module: "torch.nn.Module", x: "torch.Tensor",
-             chunk: int = CHUNK, recurrent: str | None = None) -> "torch.Tensor":
-    """``X^T X / n`` (float64, on the CPU) of ``module``'s input rows on ``x`` (or of the
-    recurrent matrix ``recurrent``'s), accumulated ``chunk`` images at a time, so a large model's
-    patches never all sit in memory at once."""
+def _hessian(model: "torch.nn.Module", module: "torch.nn.Module | None", x: "torch.Tensor",
+             chunk: int = CHUNK, kernel_weight: str | None = None) -> "torch.Tensor | None":
+    """``X^T X / n`` (float64, on the CPU) of ``module``'s input rows on ``x`` (or of what a
+    recurrent kernel multiplies ``kernel_weight`` by), accumulated ``chunk`` samples at a
+    time, so a large model's patches never all sit in memory at once; None without rows."""
     total, n = None, 0
     for i in range(0, len(x), chunk):
-        if recurrent is not None:
-            seen = _recurrent_inputs(model, recurrent, x[i:i + chunk])
-            rows = seen.reshape(-1, seen.shape[-1]).double()
+        if kernel_weight is not None:
+            rows = _recurrent_rows(model, kernel_weight, x[i:i + chunk]).double()
+            if not len(rows):
+                continue
         else:
             rows = _rows(module, _inputs(model, module, x[i:i + chunk]))
         part = (rows.T @ rows).cpu()
         total, n = (part if total is None else total + part), n + len(rows)
-    return total / max(n, 1)
+    return None if total is None else total / max(n, 1)
 
 
 def round_columns(weight: "torch.Tensor", hessian: "torch.Tensor", step: float,
@@ -209,14 +215,17 @@ def gptq_round(model: "torch.nn.Module", tensors: dict[str, np.ndarray], steps: 
     saved = {n: params[n].detach().clone() for n in tensors}
     out: dict[str, np.ndarray] = {}
     try:
-        order, called, recurrent = _forward_order(model, x, list(tensors))
+        order, called, kernel = _forward_order(model, x, list(tensors))
         for name in order:
             module = modules.get(name.rsplit(".", 1)[0])
             trained = torch.from_numpy(np.asarray(tensors[name], dtype=np.float32))
             fits = name in called and (isinstance(module, torch.nn.Linear) or (
                 isinstance(module, torch.nn.Conv2d) and module.groups == 1))
-            if name in recurrent or (fits and name.endswith(".weight")):
-                h = _hessian(model, module, x, recurrent=name if name in recurrent else None)
+            h = None
+            if name in kernel or (fits and name.endswith(".weight")):
+                h = _hessian(model, module, x, kernel_weight=name if name in kernel else None)
+            # a kernel's state seen only at zero (steps of length 1) says nothing of its use
+            if h is not None and torch.any(torch.diag(h) != 0):
                 q = round_columns(trained.reshape(len(trained), -1), h, steps[name])
             else:
                 q = torch.round(trained.double() / steps[name]) * steps[name]
