@@ -163,7 +163,9 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
 
 def picks_of(res, task: str, rule: str) -> tuple[Picks, dict[str, Method], dict[str, list[int]]]:
     """The report's selection (:func:`wsbench.report.methods.select`) of every finished trial of
-    ``task`` per drop and seed; every configuration the experiment runs on it and its seeds."""
+    ``task`` per drop and seed; every configuration the experiment runs on it and its seeds. A
+    record made by other code than this checkout's (kept by ``--keep-stale``, or not yet run
+    again) counts as not finished: a verdict must come from the code that publishes it."""
     from wsbench.report.data import config_label
     from wsbench.report.methods import select
 
@@ -175,7 +177,7 @@ def picks_of(res, task: str, rule: str) -> tuple[Picks, dict[str, Method], dict[
             seeds.setdefault(m.config, []).append(t.seed)
     picks: Picks = {}
     for t in res.by_task(task):
-        if t.record.ok:
+        if t.record.ok and (t.record.id or t.record.key) not in res.stale:
             config = method_of(t.config, t.record.trial["space"]).config
             for p in select(t.record, res.exp.drops, rule):
                 picks.setdefault((config, p["drop"]), {})[t.record.trial["seed"]] = p
@@ -233,7 +235,9 @@ def table(res, rows: list[dict[str, Any]] | None = None) -> str:
             "draw; a test drop in bold is past the drop. A goal is not judged while a trial it "
             "needs has not finished.*\n\n" + markdown(rows)
             + f"\n\nGoals: {judged.count('met')} met, {judged.count('not met')} not met, "
-              f"{len(states) - len(judged)} not judged, of {len(states)}.")
+              f"{len(states) - len(judged)} not judged, of {len(states)}."
+            + (f" Not counted: {len(res.stale)} record(s) made by other code than this "
+               "checkout's (`wsbench run` runs them again)." if res.stale else ""))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,3 +136,30 @@ def test_one_file_per_headline_decision_and_the_cells_that_cannot_have_one():
     # under the plain rule the plain pick is written, not the margin's
     named, _, _ = plan(rows, sel[:2], "plain")
     assert [p["x"] for _, p, _ in named.values()] == [[-30.0]]
+
+
+def test_a_record_made_by_other_code_counts_as_not_finished(monkeypatch):
+    """A stale record (kept by --keep-stale, or not yet run again) must not reach a verdict."""
+    from types import SimpleNamespace as NS
+
+    from suite_goals import picks_of
+
+    monkeypatch.setattr("wsbench.report.methods.select", lambda rec, drops, rule: [
+        {"drop": 0.01, "cr_file": rec.cr, "test_drop": 0.1, "x": [-20]}])
+    spaces = {c: SPACES[SHORT[c]] for c in ("nnc", "c6")}
+    label = {c: s["label"] for c, s in spaces.items()}  # the config labels: nnc, gq-c6
+    trials = [NS(task=NS(label="r20"), space=NS(label=label[c], as_dict=lambda c=c: spaces[c]),
+                 seed=0) for c in spaces]
+    done = [NS(config=label[c], record=NS(ok=True, id=f"r20__{c}", key=c, cr=cr,
+                                          trial={"space": spaces[c], "seed": 0}))
+            for c, cr in (("nnc", 10.0), ("c6", 16.0))]
+    res = NS(exp=NS(trials=lambda: trials, drops=[0.01]), varying=["space"],
+             by_task=lambda task: done, stale={"r20__c6": "wsbench.codec.gptq changed"})
+    got, methods, seeds = picks_of(res, "r20", "1se")
+    assert got == {("nnc", 0.01): {0: {"drop": 0.01, "cr_file": 10.0, "test_drop": 0.1, "x": [-20]}}}
+    assert set(methods) == {"nnc", "gq-c6"}
+    row = judge(got, methods, seeds, "cifar10-r20", 0.01, GOALS)
+    assert row["goals"][0][1].startswith("not judged")
+    res.stale = {}
+    got, methods, seeds = picks_of(res, "r20", "1se")
+    assert judge(got, methods, seeds, "cifar10-r20", 0.01, GOALS)["goals"][0][1] == "met"
