@@ -94,6 +94,7 @@ BLOCKS = (
     Block("suite-goals", "suite-codecs.toml", "", "suite", script="suite_goals"),
     Block("suite-search-leaderboard", "suite-search.toml", "across-leaderboard", "suite"),
     Block("suite-search-ert", "suite-search.toml", "across-ert", "suite"),
+    Block("lm-per-tensor", "lm-per-tensor.toml", "methods-{task}", "suite"),
 )
 BEGIN = "<!-- wsbench:table {name} -->"
 END = "<!-- /wsbench:table -->"
