@@ -18,6 +18,11 @@ the tables, not that provenance line, so a rerun on another machine can be check
 the committed file. A table is only as current as its records: running an experiment reruns
 every trial whose record was made by other code (``wsbench.experiments.code_identity``), and
 ``--check`` fails on a block whose folder still holds such a record.
+
+Records live in ``results/``, which git ignores; ``benchmarks/records/`` keeps them in the
+repository (``benchmarks/records.py``). Before it runs or checks an experiment this script
+restores what its folder lacks from that pack, and after writing a table it packs the records
+behind it, so ``--check`` on a clean clone compares against the committed records.
 """
 
 from __future__ import annotations
@@ -119,6 +124,7 @@ def run_experiments(blocks: list[Block], progress: bool, workers: int | None = N
     exact_only = {b.experiment for b in blocks if b.exact_only}
     for name in dict.fromkeys(b.experiment for b in blocks):
         exp = load_experiment(ROOT / "benchmarks" / name)
+        restore(exp.name)
         pool = plugins.create("executor", "process", workers=workers) if workers else None
         summary = run_experiment(exp, ROOT / "results" / exp.name, progress=progress,
                                  exact_only=name in exact_only, executor=pool)
@@ -138,12 +144,40 @@ def load_folders(blocks: list[Block]) -> tuple[dict, dict[str, str]]:
     for b in blocks:
         if b.experiment in loaded:
             continue
-        folder = ROOT / "results" / load_experiment(ROOT / "benchmarks" / b.experiment).name
+        folder = restore(load_experiment(ROOT / "benchmarks" / b.experiment).name)
         if (folder / "experiment.json").exists():
             loaded[b.experiment] = load_results(folder)
         else:
             absent[b.name] = folder.name
     return loaded, absent
+
+
+def _scripts_importable() -> None:
+    """Let the scripts beside this one (records, suite_goals) be imported by name."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+
+
+def pack_of(name: str) -> Path:
+    """Where the experiment's records are kept in the repository (``benchmarks/records.py``)."""
+    return ROOT / "benchmarks" / "records" / f"{name}.tar.xz"
+
+
+def restore(name: str) -> Path:
+    """The experiment's results folder, with what it lacks restored from its committed pack."""
+    _scripts_importable()
+    import records
+
+    folder, archive = ROOT / "results" / name, pack_of(name)
+    if archive.is_file():
+        try:
+            n = records.unpack(archive, folder)
+        except records.PackError as exc:
+            raise SystemExit(f"results.py: {exc}") from None
+        if n:
+            print(f"restored {n} file(s) of results/{name} from {archive}", file=sys.stderr)
+    return folder
 
 
 def render(block: Block, loaded: dict) -> str:
@@ -155,8 +189,7 @@ def render(block: Block, loaded: dict) -> str:
     if block.script:  # a judgement over the report's figures, not a report table
         import importlib
 
-        if str(ROOT / "benchmarks") not in sys.path:
-            sys.path.insert(0, str(ROOT / "benchmarks"))
+        _scripts_importable()
         return importlib.import_module(block.script).table(res)
     doc = build_document(res, res.path, {}, None)
     labels = [block.table.format(task=t) for t in res.tasks]
@@ -275,12 +308,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(blocks) - len(bad)} of {len(blocks)} tables reproduce from records of this code"
               + (f" ({len(absent)} not checked: no results here)" if absent else ""))
         return 1 if bad else 0
+    from wsbench.experiments.code_identity import summarise
+
     for name, why in stale.items():  # only with --no-run: a run reruns them
         print(f"warning: {name}: {len(why)} record(s) made by other code ({summarise(why.values())})",
               file=sys.stderr)
     from wsbench.files.cache import atomic_write_bytes
 
     atomic_write_bytes(args.results_md, new.encode())
+    import records
+
+    for res in loaded.values():  # the records behind what was written, kept with it
+        print(f"packed {res.path.name} into {records.pack(res.path, pack_of(res.path.name))}")
     for name in missing:
         print(f"no block in {args.results_md.name} for {name}; its table:\n{tables[name]}\n")
     print(f"wrote {len(tables) - len(missing)} table(s) into {args.results_md}"
