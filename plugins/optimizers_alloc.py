@@ -20,6 +20,14 @@ any fitness harness, and spends the budget in three phases:
    sweep's) are evaluated, the front's points taken in turn (round robin, from the most accurate
    down), which corrects the model where the front is.
 
+With ``diagonal=True`` phases 1-3 are replaced by the *diagonal*: every decision with one value
+for all variables (on the refinement grid), i.e. the one-value-for-all method's whole front, and
+the budget left refines from there; many errors that do not add (a transformer's 17 tensors)
+make the multiplier's picks worse than their sweeps said, while a step from one value for all
+is measured, not predicted. ``within`` keeps refinement to the front points whose error is
+within that much of the best error found, the coarsest first: the stretch a selection within
+a drop looks at, instead of the most accurate points first.
+
 Deterministic: ``seed`` changes nothing, so one seed measures it.
 """
 
@@ -69,15 +77,21 @@ class Allocate(Optimizer):
     name = "allocate"
 
     def __init__(self, levels: Annotated[int, Range(2, 4096)] = 8,
-                 lambdas: Annotated[int, Range(1, 10_000)] = 24, refine: bool = True) -> None:
+                 lambdas: Annotated[int, Range(1, 10_000)] = 24, refine: bool = True,
+                 diagonal: bool = False, within: Annotated[float, Range(0.0, 1.0)] | None = None) -> None:
         for key, value, least in (("levels", levels, 2), ("lambdas", lambdas, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{key} must be an integer >= {least}, got {value!r}")
+        if within is not None and not 0.0 <= within <= 1.0:
+            raise ConfigError(f"within must be between 0 and 1, got {within!r}")
         self.levels, self.lambdas, self.refine = levels, lambdas, bool(refine)
+        self.diagonal, self.within = bool(diagonal), within
 
     def check(self, problem: Problem) -> str | None:
         if not np.all(problem.integer) or problem.n_obj != 2:
             return "it needs an all-integer space and two objectives (error, size)"
+        if self.diagonal and (np.ptp(problem.xl) or np.ptp(problem.xu)):
+            return "diagonal=true needs every variable to have the same range"
         return None
 
     def setup(self, problem: Problem, seed: int, budget: int) -> None:
@@ -87,10 +101,12 @@ class Allocate(Optimizer):
         levels = min(self.levels, room)  # a small budget sweeps fewer values, never none
         self.grids = [grid(lo, hi, levels) for lo, hi in zip(problem.xl, problem.xu)]
         self.fine = [grid(lo, hi, 4 * self.levels) for lo, hi in zip(problem.xl, problem.xu)]
-        self.phase, self.ref, self.sweep_at = "reference", None, 0
+        self.phase, self.ref, self.sweep_at = ("diagonal" if self.diagonal else "reference"), None, 0
         self.table: dict[tuple, np.ndarray] = {}  # decision -> objectives, everything told
 
     def ask(self) -> np.ndarray | None:
+        if self.phase == "diagonal":
+            return np.repeat(self.fine[0][:, None], self.problem.n_var, axis=1)
         if self.phase == "reference":
             return np.stack([self.problem.xl, self.problem.xu]).astype(np.float64)
         if self.phase == "sweep":
@@ -104,7 +120,9 @@ class Allocate(Optimizer):
     def tell(self, X: np.ndarray, F: np.ndarray) -> None:
         for x, f in zip(X, F):
             self.table[tuple(np.rint(x))] = np.asarray(f, dtype=np.float64)
-        if self.phase == "reference":
+        if self.phase == "diagonal":
+            self.phase = "refine"
+        elif self.phase == "reference":
             best = int(np.lexsort((-F[:, 1], F[:, 0]))[0])  # smallest error, then larger size
             self.ref, self.f_ref, self.phase = np.rint(X[best]), F[best], "sweep"
         elif self.phase == "sweep":
@@ -155,8 +173,12 @@ class Allocate(Optimizer):
         F = np.array([self.table[k] for k in self.table])
         keep = non_dominated(F)
         front = X[keep][np.lexsort((-F[keep][:, 1], F[keep][:, 0]))]  # most accurate first
-        for _ in range(len(front)):
-            x = front[self.turn % len(front)]
+        if self.within is not None:  # the operating stretch alone, the coarsest first
+            errors = np.sort(F[keep][:, 0])
+            front = front[errors <= errors[0] + self.within][::-1]
+        for n in range(len(front)):
+            # in turn from the most accurate; with ``within``, the first with neighbours left
+            x = front[n] if self.within is not None else front[self.turn % len(front)]
             self.turn += 1
             rows = []
             for i in range(self.problem.n_var):

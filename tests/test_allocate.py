@@ -90,3 +90,55 @@ def test_options_are_checked():
         plugins.create("optimizer", "allocate", levels=1)
     with pytest.raises(ConfigError, match="lambdas"):
         plugins.create("optimizer", "allocate", lambdas=0)
+
+
+class Interacting(Separable):
+    """Errors that do not add: coarsening several variables at once costs more than the sum of
+    coarsening each alone (a product, as errors compound through a deep net)."""
+
+    def _evaluate_one(self, x):
+        alone = WEIGHTS * 2.0 ** (x - 6)
+        return float(np.prod(1.0 + alone) - 1.0), float(np.sum(SIZES * (6 - x)))
+
+
+def _front(problem, budget, **options) -> tuple[np.ndarray, np.ndarray]:
+    drive(plugins.create("optimizer", "allocate", **options), problem, budget=budget, seed=0)
+    X, F = problem.archive_arrays()
+    keep = non_dominated(F)
+    return X[keep], F[keep]
+
+
+def test_diagonal_starts_from_one_value_for_all_and_refines_past_it():
+    p = Interacting()
+    X, F = _front(p, budget=40, levels=2, diagonal=True)
+    A, _ = p.archive_arrays()
+    # the first seven evaluations are the diagonal, every value of the (0..6) grid for all
+    assert [tuple(a) for a in A[:7]] == [(v,) * 4 for v in range(7)]
+    diag = p.evaluate(np.repeat(np.arange(7.0)[:, None], 4, axis=1))
+    # refinement found mixed decisions (one value per variable) that dominate a diagonal one
+    mixed = [f for x, f in zip(X, F) if np.ptp(x) > 0]
+    assert mixed and any(np.all(f <= d) and np.any(f < d) for f in mixed for d in diag)
+
+
+def test_within_refines_only_near_the_best_error_the_coarsest_first():
+    p = Interacting()
+    _front(p, budget=7 + 8, levels=2, diagonal=True, within=0.5)
+    A, F = p.archive_arrays()
+    first = A[7:]  # the one refinement step the budget leaves: a single point's neighbours
+    diag_err = {v: F[v][0] for v in range(7)}
+    ok = [v for v in range(7) if diag_err[v] <= min(diag_err.values()) + 0.5]
+    centre = (max(ok),) * 4  # the coarsest diagonal point within 0.5 of the best error
+    assert all(np.abs(row - np.array(centre)).sum() == 1 for row in first) and len(first) >= 4
+
+
+def test_diagonal_needs_one_range_and_within_a_fraction():
+    class Ragged(CachedProblem):
+        def __init__(self):
+            super().__init__(np.zeros(2), np.array([6.0, 3.0]), np.ones(2, bool))
+
+        def _evaluate_one(self, x):
+            return float(x.sum()), float(-x.sum())
+
+    assert "same range" in plugins.create("optimizer", "allocate", diagonal=True).check(Ragged())
+    with pytest.raises(ConfigError):
+        plugins.create("optimizer", "allocate", within=2.0)
