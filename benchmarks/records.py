@@ -2,20 +2,24 @@
 
     python benchmarks/records.py pack results/suite-codecs   # -> benchmarks/records/suite-codecs.tar.xz
     python benchmarks/records.py unpack suite-codecs         # restore what results/suite-codecs lacks
-    python benchmarks/records.py list                        # the packs here, their sizes and trials
+    python benchmarks/records.py list                        # the packs here and their sizes
 
 ``results/`` is git-ignored and a machine can be replaced between sessions; a table of RESULTS.md
 whose records are gone can be neither checked nor extended without rerunning every trial. A pack
 holds what the report and ``wsbench run`` read back: the folder's header files, ``runs/``,
-``exact/``, ``trials/``, ``tracebacks/``, ``best-known/`` and, for the replays, ``landscapes/`` and
-``replays.json``; not ``locks/``, ``stale/`` (records of other code, kept only for comparison) nor
-a report's outputs. Packs are byte-for-byte deterministic (sorted names, no times or owners), so
-repacking unchanged records leaves git nothing to commit.
+``exact/``, ``trials/``, ``best-known/`` and, for the replays, ``landscapes/`` and
+``replays.json``; not ``locks/``, ``stale/`` (records of other code, kept for comparison),
+``tracebacks/`` (diagnostics, deleted once a trial succeeds), files being written (a hidden name
+or folder, ``*.part``) nor a report's outputs. Packs are byte-for-byte deterministic (sorted
+names, no times or owners), and a pack whose records are unchanged is not rewritten (a run that
+found everything done adds only its provenance), so git sees a change only when records change.
 
-Unpacking restores only files the folder lacks, never replacing one that is there: records made
-here since are newer. ``benchmarks/results.py`` unpacks before it runs or checks an experiment and
-packs what it rendered, so ``results.py --check`` on a clean clone compares against these records.
-Restored records are checked like any other: one made by other code is stale and is rerun.
+Pack a folder no run is writing into: ``pack`` refuses one whose trial locks are held.
+Unpacking checks every name first, then restores only the files the folder lacks, never
+replacing one that is there (records made since are newer); to start a folder afresh, delete
+its pack too. ``benchmarks/results.py`` unpacks before it runs or checks an experiment and packs
+what it rendered, so ``results.py --check`` on a clean clone compares against these records;
+restored records are checked like any other (one made by other code is stale and is rerun).
 """
 
 from __future__ import annotations
@@ -23,77 +27,127 @@ from __future__ import annotations
 import argparse
 import io
 import lzma
+import os
 import sys
 import tarfile
+import tempfile
 from pathlib import Path, PurePosixPath
 
+from wsbench.errors import WsbenchError
+
 ROOT = Path(__file__).resolve().parent.parent
-PACKS = ROOT / "benchmarks" / "records"
 FILES = ("experiment.toml", "experiment.json", "reference.json", "run.json", "replays.json")
-FOLDERS = ("runs", "exact", "trials", "tracebacks", "best-known", "landscapes")
+FOLDERS = ("runs", "exact", "trials", "best-known", "landscapes")
+PROVENANCE = ("run.json", "runs")  # rewritten by every run, even one that ran nothing
+PRESET = 6  # xz's default: about 100 MB to compress, where 9 takes about 700 MB
 
 
-class PackError(Exception):
+class PackError(WsbenchError):
     """A pack that cannot be read or written: one line for the user."""
 
 
-def pack_path(name: str) -> Path:
-    return PACKS / f"{name}.tar.xz"
+def pack_path(name: str, root: Path = ROOT) -> Path:
+    """Where the records of experiment ``name`` are kept in the repository at ``root``."""
+    return Path(root) / "benchmarks" / "records" / f"{name}.tar.xz"
+
+
+def _unfinished(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts) or rel.suffix in (".part", ".partial")
 
 
 def members(folder: Path) -> list[Path]:
     """The files of a results folder that a pack keeps, sorted (relative paths)."""
     found = [Path(f) for f in FILES if (folder / f).is_file()]
     for sub in FOLDERS:
-        # a file being written is named .NAME.tmp-* or .NAME.partial: never packed
-        found += sorted(p.relative_to(folder) for p in (folder / sub).rglob("*")
-                        if p.is_file() and not p.name.startswith("."))
+        found += sorted(rel for rel in (p.relative_to(folder) for p in (folder / sub).rglob("*")
+                                        if p.is_file()) if not _unfinished(rel))
     return found
 
 
-def pack(folder: Path, out: Path | None = None) -> Path:
-    """Write the folder's records to ``out`` (default: benchmarks/records/<folder name>.tar.xz)."""
+def _busy(folder: Path) -> list[str]:
+    from wsbench.experiments.locking import is_free
+
+    return [p.name for p in sorted((folder / "locks").glob("*.lock")) if not is_free(p)]
+
+
+def _read(path: Path) -> dict[str, bytes]:
+    """A pack's files by name, every name checked before any is returned."""
+    try:
+        with tarfile.open(path, mode="r:xz") as tar:
+            entries = {}
+            for info in tar:
+                rel = PurePosixPath(info.name)
+                top = rel.parts[0] if rel.parts else ""
+                if (not info.isfile() or rel.is_absolute() or ".." in rel.parts
+                        or not ((len(rel.parts) == 1 and top in FILES)
+                                or (len(rel.parts) > 1 and top in FOLDERS))):
+                    raise PackError(f"{path} holds {info.name!r}, which no results folder has: "
+                                    f"nothing unpacked")
+                entries[info.name] = tar.extractfile(info).read()
+            return entries
+    except (OSError, lzma.LZMAError, tarfile.TarError, EOFError) as exc:
+        raise PackError(f"{path} is not a readable records pack: {exc}") from None
+
+
+def pack(folder: Path, out: Path | None = None) -> tuple[Path, bool]:
+    """Write the folder's records to ``out`` (default: its pack in this repository); and
+    whether it was written (False: the pack already holds these records)."""
     from wsbench.files.cache import atomic_write_bytes
+    from wsbench.files.safe_io import read_regular_file
 
     folder = Path(folder)
     if not (folder / "experiment.json").is_file():
         raise PackError(f"{folder} is not a results folder of `wsbench run` (no experiment.json)")
+    if busy := _busy(folder):
+        raise PackError(f"{folder} is being written ({len(busy)} trial lock(s) held, e.g. "
+                        f"{busy[0]}): pack it when the run is over")
     out = Path(out) if out else pack_path(folder.name)
+    files = {rel.as_posix(): read_regular_file(folder / rel, PackError, "record", limit=1 << 31)
+             for rel in members(folder)}
+    if out.is_file():
+        def records(entries: dict[str, bytes]) -> dict[str, bytes]:
+            return {k: v for k, v in entries.items() if k.split("/")[0] not in PROVENANCE}
+
+        if records(_read(out)) == records(files):
+            return out, False
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel in members(folder):
-            data = (folder / rel).read_bytes()
-            info = tarfile.TarInfo(rel.as_posix())
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, 0
             tar.addfile(info, io.BytesIO(data))
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, lzma.compress(buf.getvalue(), preset=9 | lzma.PRESET_EXTREME))
-    return out
+    atomic_write_bytes(out, lzma.compress(buf.getvalue(), preset=PRESET))
+    return out, True
 
 
 def unpack(archive: Path, folder: Path) -> int:
     """Restore into ``folder`` each packed file it lacks; the number restored."""
-    from wsbench.files.cache import atomic_write_bytes
-
-    try:
-        raw = lzma.decompress(Path(archive).read_bytes())
-        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
-            entries = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
-    except (OSError, lzma.LZMAError, tarfile.TarError, EOFError) as exc:
-        raise PackError(f"{archive} is not a readable records pack: {exc}") from None
+    entries = _read(Path(archive))
     restored = 0
-    for info, data in entries:
-        rel = PurePosixPath(info.name)
-        top = rel.parts[0] if rel.parts else ""
-        if rel.is_absolute() or ".." in rel.parts or not (
-                (len(rel.parts) == 1 and top in FILES) or (len(rel.parts) > 1 and top in FOLDERS)):
-            raise PackError(f"{archive} holds {info.name!r}, which no results folder has: not unpacked")
-        target = Path(folder, *rel.parts)
-        if not target.exists():
+    for name, data in entries.items():
+        target = Path(folder, *PurePosixPath(name).parts)
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, data)
-            restored += 1
+            if not target.exists():
+                restored += _create(target, data)
+        except OSError as exc:
+            raise PackError(f"cannot restore {target} from {archive}: {exc.strerror or exc}") from None
     return restored
+
+
+def _create(target: Path, data: bytes) -> int:
+    """Write ``target`` whole, unless a file appeared there meanwhile (a run's newer record)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:200]}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.link(tmp, target)  # unlike a rename, fails where the name exists
+        return 1
+    except FileExistsError:
+        return 0
+    finally:
+        os.unlink(tmp)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,16 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.command == "pack":
-            out = pack(args.folder, args.out)
-            print(f"packed {len(members(args.folder))} file(s) of {args.folder} into {out} "
+            out, written = pack(args.folder, args.out)
+            print(f"{'packed' if written else 'unchanged:'} {args.folder} -> {out} "
                   f"({out.stat().st_size / 1e3:.0f} kB)")
         elif args.command == "unpack":
             archive = Path(args.name) if args.name.endswith(".tar.xz") else pack_path(args.name)
-            name = archive.name.removesuffix(".tar.xz")
-            folder = args.into or ROOT / "results" / name
+            folder = args.into or ROOT / "results" / archive.name.removesuffix(".tar.xz")
             print(f"restored {unpack(archive, folder)} file(s) into {folder}")
         else:
-            for archive in sorted(PACKS.glob("*.tar.xz")):
+            for archive in sorted(pack_path("x").parent.glob("*.tar.xz")):
                 print(f"{archive.name}: {archive.stat().st_size / 1e3:.0f} kB")
     except PackError as exc:
         print(f"records.py: {exc}", file=sys.stderr)

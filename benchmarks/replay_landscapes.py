@@ -119,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         cells = [_fmt(v) for v in (a, b, c)]
         print(f"| {task} | {n} | {label} | {' | '.join(cells)} | {reached}/{args.seeds} | {_fmt(e)} |")
     if args.json:
-        args.json.write_text(json.dumps({"budget": args.budget, "seeds": args.seeds,
-                                         "targets": TARGETS, "replays": dump}, indent=1) + "\n")
+        from wsbench.files.cache import atomic_write_bytes
+
+        atomic_write_bytes(args.json, (json.dumps({"budget": args.budget, "seeds": args.seeds,
+                                                   "targets": TARGETS, "replays": dump}, indent=1)
+                                       + "\n").encode())
     return 0
 
 

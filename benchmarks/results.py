@@ -159,17 +159,12 @@ def _scripts_importable() -> None:
         sys.path.insert(0, here)
 
 
-def pack_of(name: str) -> Path:
-    """Where the experiment's records are kept in the repository (``benchmarks/records.py``)."""
-    return ROOT / "benchmarks" / "records" / f"{name}.tar.xz"
-
-
 def restore(name: str) -> Path:
     """The experiment's results folder, with what it lacks restored from its committed pack."""
     _scripts_importable()
     import records
 
-    folder, archive = ROOT / "results" / name, pack_of(name)
+    folder, archive = ROOT / "results" / name, records.pack_path(name, ROOT)
     if archive.is_file():
         try:
             n = records.unpack(archive, folder)
@@ -270,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="blocks, experiments or groups (digits, cifar) to regenerate")
     ap.add_argument("--no-run", action="store_true", help="do not run experiments first")
     ap.add_argument("--check", action="store_true",
-                    help="write nothing; exit 1 if a table of RESULTS.md differs")
+                    help="write nothing but the records restored from their packs; "
+                         "exit 1 if a table of RESULTS.md differs")
     ap.add_argument("--results-md", type=Path, default=ROOT / "RESULTS.md")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--workers", type=int, help="run the trials in a pool of this many local "
@@ -319,7 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     import records
 
     for res in loaded.values():  # the records behind what was written, kept with it
-        print(f"packed {res.path.name} into {records.pack(res.path, pack_of(res.path.name))}")
+        try:
+            out, written = records.pack(res.path, records.pack_path(res.path.name, ROOT))
+            print(f"{'packed' if written else 'unchanged:'} {res.path.name} -> {out}")
+        except records.PackError as exc:
+            print(f"not packed: {exc}", file=sys.stderr)
     for name in missing:
         print(f"no block in {args.results_md.name} for {name}; its table:\n{tables[name]}\n")
     print(f"wrote {len(tables) - len(missing)} table(s) into {args.results_md}"

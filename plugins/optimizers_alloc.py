@@ -26,7 +26,8 @@ the budget left refines from there; many errors that do not add (a transformer's
 make the multiplier's picks worse than their sweeps said, while a step from one value for all
 is measured, not predicted. ``within`` keeps refinement to the front points whose error is
 within that much of the best error found, the coarsest first: the stretch a selection within
-a drop looks at, instead of the most accurate points first.
+a drop looks at, instead of the most accurate points first. Refinement stops, with budget
+left, once no point of that stretch has an unevaluated neighbour.
 
 Deterministic: ``seed`` changes nothing, so one seed measures it.
 """
@@ -82,8 +83,6 @@ class Allocate(Optimizer):
         for key, value, least in (("levels", levels, 2), ("lambdas", lambdas, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"{key} must be an integer >= {least}, got {value!r}")
-        if within is not None and not 0.0 <= within <= 1.0:
-            raise ConfigError(f"within must be between 0 and 1, got {within!r}")
         self.levels, self.lambdas, self.refine = levels, lambdas, bool(refine)
         self.diagonal, self.within = bool(diagonal), within
 
@@ -175,7 +174,7 @@ class Allocate(Optimizer):
         front = X[keep][np.lexsort((-F[keep][:, 1], F[keep][:, 0]))]  # most accurate first
         if self.within is not None:  # the operating stretch alone, the coarsest first
             errors = np.sort(F[keep][:, 0])
-            front = front[errors <= errors[0] + self.within][::-1]
+            front = front[errors <= errors[0] + self.within + 1e-12][::-1]
         for n in range(len(front)):
             # in turn from the most accurate; with ``within``, the first with neighbours left
             x = front[n] if self.within is not None else front[self.turn % len(front)]

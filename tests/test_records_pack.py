@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import lzma
+import os
 import sys
 import tarfile
 from pathlib import Path
@@ -33,7 +34,8 @@ def folder(tmp_path_factory) -> Path:
                             "budget": 5, "max_requested": 100, "threads": 1, "device": "cpu"},
                            source="tiny.toml")
     run_experiment(exp, out, progress=False, log=lambda m: None)
-    for junk in ("locks/x.lock", "stale/old.json", "trials/.half.json.tmp-1"):
+    for junk in ("locks/x.lock", "stale/old.json", "trials/.half.json.tmp-1", "tracebacks/t.txt",
+                 "landscapes/t.npz.part", "trials/.d/y.json"):
         (out / junk).parent.mkdir(exist_ok=True)
         (out / junk).write_text("not packed")
     return out
@@ -41,15 +43,23 @@ def folder(tmp_path_factory) -> Path:
 
 def test_a_pack_restores_the_records_and_the_report_reads_them_alike(folder, tmp_path):
     rec, rs = _load("records"), _load("results")
-    archive = rec.pack(folder, tmp_path / "tiny.tar.xz")
-    again = rec.pack(folder, tmp_path / "again.tar.xz")
-    assert archive.read_bytes() == again.read_bytes()  # deterministic: unchanged records, same bytes
+    archive, written = rec.pack(folder, tmp_path / "tiny.tar.xz")
+    assert written
+    # the same records copied in another order, with other times: the same bytes
+    copy = tmp_path / "copy" / "tiny"
+    for rel in reversed(rec.members(folder)):
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_bytes((folder / rel).read_bytes())
+        os.utime(copy / rel, (1e9, 1e9))
+    again, _ = rec.pack(copy, tmp_path / "again.tar.xz")
+    assert archive.read_bytes() == again.read_bytes()
     into = tmp_path / "restored" / "tiny"
     assert rec.unpack(archive, into) == len(rec.members(folder))
     kept = sorted(p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file())
     assert kept == sorted(p.as_posix() for p in rec.members(folder))
     assert len([k for k in kept if k.startswith("trials/")]) == 2
-    assert not any(k.startswith(("locks/", "stale/")) or "/." in k for k in kept)
+    assert not any(k.startswith(("locks/", "stale/", "tracebacks/")) or "/." in k
+                   or k.endswith(".part") for k in kept)
     for k in kept:
         assert (into / k).read_bytes() == (folder / k).read_bytes()
     from wsbench.report.data import load_results
@@ -62,7 +72,7 @@ def test_a_pack_restores_the_records_and_the_report_reads_them_alike(folder, tmp
 
 def test_unpacking_never_replaces_a_file_that_is_there(folder, tmp_path):
     rec = _load("records")
-    archive = rec.pack(folder, tmp_path / "tiny.tar.xz")
+    archive, _ = rec.pack(folder, tmp_path / "tiny.tar.xz")
     into = tmp_path / "tiny"
     rec.unpack(archive, into)
     trial = next((into / "trials").glob("*.json"))
@@ -72,12 +82,27 @@ def test_unpacking_never_replaces_a_file_that_is_there(folder, tmp_path):
     assert trial.read_text() == '{"newer": true}'
 
 
-def _tar_xz(name: str, data: bytes) -> bytes:
+def test_a_pack_of_unchanged_records_is_not_rewritten_and_a_busy_folder_is_not_packed(folder, tmp_path):
+    rec = _load("records")
+    from wsbench.experiments.locking import take
+
+    archive, _ = rec.pack(folder, tmp_path / "tiny.tar.xz")
+    before = archive.read_bytes()
+    (folder / "runs" / "later-run.json").write_text("{}")  # a rerun that found all done
+    assert rec.pack(folder, archive) == (archive, False) and archive.read_bytes() == before
+    with take(folder / "locks" / "k.lock"):
+        with pytest.raises(rec.PackError, match="being written"):
+            rec.pack(folder, archive)
+    (folder / "runs" / "later-run.json").unlink()
+
+
+def _tar_xz(*names: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"{}"))
     return lzma.compress(buf.getvalue())
 
 
@@ -85,7 +110,7 @@ def _tar_xz(name: str, data: bytes) -> bytes:
 def test_a_pack_with_a_path_no_results_folder_has_is_refused_whole(tmp_path, name):
     rec = _load("records")
     archive = tmp_path / "bad.tar.xz"
-    archive.write_bytes(_tar_xz(name, b"{}"))
+    archive.write_bytes(_tar_xz("experiment.json", "trials/a.json", name))  # the bad one last
     with pytest.raises(rec.PackError, match="no results folder has"):
         rec.unpack(archive, tmp_path / "into")
     assert not (tmp_path / "into").exists() and not (tmp_path / "evil.json").exists()
