@@ -14,7 +14,8 @@ or folder, ``*.part``) nor a report's outputs. Packs are byte-for-byte determini
 names, no times or owners), and a pack whose records are unchanged is not rewritten (a run that
 found everything done adds only its provenance), so git sees a change only when records change.
 
-Pack a folder no run is writing into: ``pack`` refuses one whose trial locks are held.
+Pack a folder no run is writing into: ``pack`` refuses one whose trial locks are held, unless
+told ``--running`` (a snapshot of the trials finished so far, to keep them safe mid-run).
 Unpacking checks every name first, then restores only the files the folder lacks, never
 replacing one that is there (records made since are newer); to start a folder afresh, delete
 its pack too. ``benchmarks/results.py`` unpacks before it runs or checks an experiment and packs
@@ -89,16 +90,18 @@ def _read(path: Path) -> dict[str, bytes]:
         raise PackError(f"{path} is not a readable records pack: {exc}") from None
 
 
-def pack(folder: Path, out: Path | None = None) -> tuple[Path, bool]:
+def pack(folder: Path, out: Path | None = None, running: bool = False) -> tuple[Path, bool]:
     """Write the folder's records to ``out`` (default: its pack in this repository); and
-    whether it was written (False: the pack already holds these records)."""
+    whether it was written (False: the pack already holds these records). ``running`` packs a
+    folder a run is writing into: a snapshot of the trials finished so far (each record is
+    written whole), for safekeeping, not to go with a table."""
     from wsbench.files.cache import atomic_write_bytes
     from wsbench.files.safe_io import read_regular_file
 
     folder = Path(folder)
     if not (folder / "experiment.json").is_file():
         raise PackError(f"{folder} is not a results folder of `wsbench run` (no experiment.json)")
-    if busy := _busy(folder):
+    if not running and (busy := _busy(folder)):
         raise PackError(f"{folder} is being written ({len(busy)} trial lock(s) held, e.g. "
                         f"{busy[0]}): pack it when the run is over")
     out = Path(out) if out else pack_path(folder.name)
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pack", help="pack a results folder into benchmarks/records/")
     p.add_argument("folder", type=Path)
     p.add_argument("--out", type=Path, help="the pack's path (default: benchmarks/records/NAME.tar.xz)")
+    p.add_argument("--running", action="store_true",
+                   help="pack while a run is still writing into the folder: the trials finished so far")
     u = sub.add_parser("unpack", help="restore the files a results folder lacks from its pack")
     u.add_argument("name", help="the experiment's name, or a pack's path")
     u.add_argument("--into", type=Path, help="the results folder (default: results/NAME)")
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.command == "pack":
-            out, written = pack(args.folder, args.out)
+            out, written = pack(args.folder, args.out, running=args.running)
             print(f"{'packed' if written else 'unchanged:'} {args.folder} -> {out} "
                   f"({out.stat().st_size / 1e3:.0f} kB)")
         elif args.command == "unpack":

@@ -93,6 +93,7 @@ def test_a_pack_of_unchanged_records_is_not_rewritten_and_a_busy_folder_is_not_p
     with take(folder / "locks" / "k.lock"):
         with pytest.raises(rec.PackError, match="being written"):
             rec.pack(folder, archive)
+        assert rec.pack(folder, tmp_path / "snapshot.tar.xz", running=True)[1]
     (folder / "runs" / "later-run.json").unlink()
 
 
