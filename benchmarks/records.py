@@ -153,6 +153,19 @@ def _create(target: Path, data: bytes) -> int:
         os.unlink(tmp)
 
 
+def restore(name: str, root: Path = ROOT) -> Path:
+    """results/NAME under ``root``, with what it lacks restored from its pack (if any)."""
+    folder, archive = Path(root) / "results" / name, pack_path(name, root)
+    if archive.is_file():
+        try:
+            n = unpack(archive, folder)
+        except PackError as exc:
+            raise SystemExit(f"results.py: {exc}") from None
+        if n:
+            print(f"restored {n} file(s) of results/{name} from {archive}", file=sys.stderr)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)

@@ -164,15 +164,7 @@ def restore(name: str) -> Path:
     _scripts_importable()
     import records
 
-    folder, archive = ROOT / "results" / name, records.pack_path(name, ROOT)
-    if archive.is_file():
-        try:
-            n = records.unpack(archive, folder)
-        except records.PackError as exc:
-            raise SystemExit(f"results.py: {exc}") from None
-        if n:
-            print(f"restored {n} file(s) of results/{name} from {archive}", file=sys.stderr)
-    return folder
+    return records.restore(name, ROOT)
 
 
 def render(block: Block, loaded: dict) -> str:
