@@ -202,6 +202,10 @@ def test_trials_of_other_configurations_in_the_folder_are_named_not_dropped_sile
     assert main(["report", str(tmp_path), "--no-figures", "--format", "markdown"]) == 0
     md = (tmp_path / "report.md").read_text()
     assert "left out, not in this experiment" in md and other in md
+    assert main(["run", str(narrow), "--out", str(tmp_path), "--no-progress", "--seeds", "1-1"]) == 0
+    out = capsys.readouterr().out  # the override, not the file, left seed 0 out: said so
+    assert "note: 2 finished trial(s)" in out and "outside this run (--seeds 1-1)" in out
+    assert "without these overrides" in out and "not in" not in out
 
 
 def test_the_report_leads_with_the_answer(report):
