@@ -134,12 +134,11 @@ def run(args: argparse.Namespace) -> int:
     for tid, reason in summary.failed:
         print(f"  failed {tid}: {reason} (traceback: {ResultsStore(out).traceback_path(tid)})")
     if summary.other_trials:
-        narrowed = " ".join(f"{flag} {value}" for flag, value in (
-            ("--seeds", args.seeds), ("--budget", args.budget)) if value is not None)
-        narrowed += "".join(f" --set {kv}" for kv in args.sets or ())
-        if narrowed.strip():  # the overrides left them out, not the file
+        narrowed = [f"{flag} {value}" for flag, value in (("--seeds", args.seeds), ("--budget", args.budget))
+                    if value is not None] + [f"--set {kv}" for kv in args.sets]
+        if narrowed:  # the overrides left them out, not the file
             print(f"note: {len(summary.other_trials)} finished trial(s) in {out} are outside this run "
-                  f"({narrowed.strip()}); they are kept, but `wsbench report` follows the run made "
+                  f"({' '.join(narrowed)}); they are kept, but `wsbench report` follows the run made "
                   f"last and leaves them out until {args.config} runs without these overrides")
         else:
             print(f"note: {len(summary.other_trials)} finished trial(s) in {out} are not in {args.config}; "
