@@ -93,6 +93,11 @@ def test_the_report_compares_methods_per_problem_and_across_problems(results, tm
     across = md[md.index("## Across problems"):md.index("## Results: digits-mlp")]
     assert "| problem | method | CR @0.5pt | vs NNC @0.5pt | test drop @0.5pt | CR @1pt |" in across
     assert across.count("| digits-cnn | ") == 3 and across.count("| digits-mlp | ") == 3
+    # the cost of a decision is compared across problems too, from each trial's own clock
+    row = next(line for line in across.splitlines() if line.startswith("| digits-cnn | nnc |"))
+    rec = next(t.record for t in results.by_task("digits-cnn") if t.config == "nnc")
+    assert float(row.strip("|").split("|")[-1]) == pytest.approx(
+        rec.seconds["evaluations"] / rec.unique, abs=0.005)
     assert "different spaces (k, nncodec) with different size objectives" in across
     assert "*Leaderboard over" not in md and "## Ranks across tasks" not in md
     assert "Most reliable, then fastest" not in md

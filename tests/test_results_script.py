@@ -100,3 +100,18 @@ def test_workers_run_each_experiment_in_a_process_pool(monkeypatch):
     rs.run_experiments(blocks, progress=False, workers=2)
     rs.run_experiments(blocks, progress=False)
     assert seen[1] is None and seen[0].name == "process" and seen[0].workers == 2
+
+
+def test_a_dropped_timing_column_takes_its_caption_sentence_with_it():
+    from wsbench.report.model import Cell, Table
+
+    rs = _script()
+    table = Table("m", "Methods, medians over seeds. s / decision: seconds one decision took "
+                  "(calibration, rounding), median over seeds. Bold: best.",
+                  ["method", "CR", "s / decision"], [[Cell("a"), Cell("2.00"), Cell("41.5")]])
+    out = rs._columns(table, rs.Block("m", "x.toml", "m", "x"))
+    assert out.columns == ["method", "CR"] and [c.text for c in out.rows[0]] == ["a", "2.00"]
+    assert "seconds one decision took" not in out.caption and "Bold: best." in out.caption
+    assert out.caption.endswith("are in `wsbench report`.")
+    kept = rs._columns(table, rs.Block("m", "x.toml", "m", "x", keep=("method", "s / decision")))
+    assert kept.caption == table.caption and kept.columns == ["method", "s / decision"]

@@ -149,14 +149,18 @@ def methods_across(res: "Results") -> Table | None:
                 r = rows.get((config, d), {})
                 cells += [Cell(_fmt(r.get("cr_file"))), Cell(_ratio(r.get("ratio"))),
                           Cell(_fmt(r.get("test_drop")))]
-            out.append(cells)
+            # a trial's time does not depend on the drop: any drop's median is the method's
+            secs = [r["sec"] for (c, _), r in rows.items() if c == config]
+            out.append(cells + [Cell(_fmt(secs[0] if secs else None))])
     if not out:
         return None
     header = ["problem", "method"]
     for d in drops:
         header += [f"CR @{100 * d:g}pt", f"vs NNC @{100 * d:g}pt", f"test drop @{100 * d:g}pt"]
     return Table("methods-across", "Compression across problems: " + CAPTION.format(
-        metric=res.exp.metric, margin=MARGINS[rule]), header, out)
+        metric=res.exp.metric, margin=MARGINS[rule]) + " s / decision: seconds one decision "
+        "took on the machine that ran it (calibration, rounding and the validation pass), "
+        "median over seeds.", header + ["s / decision"], out)
 
 
 def _bold_best(rows: list[list[Cell]], group: int, value: int) -> None:
