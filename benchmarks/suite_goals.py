@@ -152,7 +152,7 @@ def judge(picks: Picks, methods: dict[str, Method], seeds: dict[str, list[int]],
     for g in goals:
         if not task.startswith(g.prefix) or abs(g.drop - drop) > 1e-12:
             continue
-        lib_cr = libs[lib] if lib else None
+        lib_cr = row["library_cr"]
         checks = [(f"x NNC >= {g.vs_standard}", g.vs_standard, row["vs_standard"], std_why,
                    low / std if low is not None and std else None),
                   (f"x Brevitas >= {g.vs_library}", g.vs_library, row["vs_library"], lib_why,

@@ -108,6 +108,8 @@ CAPTION = ("each method in its own file coding (a codec's native bitstream, else
            "within the drop of the baseline's{margin}, reported on test; medians over seeds; vs "
            "NNC: the ratio to the MPEG NNC standard's CR at the same rule and drop on the same "
            "problem (the nncodec space with no option beyond the standard).")
+SECONDS = (" s / decision: seconds one decision took on the machine that ran it (calibration, "
+           "rounding and the validation pass), median over seeds.")
 MARGINS = {ONE_SE: " by at least its standard error (rule: 1 SE, a one-standard-error margin "
                    "from a paired bootstrap over the validation items)",
            PLAIN: " (rule: plain, the drop alone)"}
@@ -129,9 +131,7 @@ def methods_table(res: "Results", task: str, rule: str | None = None) -> Table |
             else f"methods-{'plain' if rule == PLAIN else '1se'}-{task}")
     return Table(name, f"{task}: whole compression methods, "
                  + CAPTION.format(metric=res.exp.metric, margin=MARGINS[rule])
-                 + " Selected: seeds with a member within the drop. s / decision: seconds "
-                 "one decision took on the machine that ran it (calibration, rounding and the "
-                 "validation pass), median over seeds.",
+                 + " Selected: seeds with a member within the drop." + SECONDS,
                  ["method", "coding", "within (val)", "whole-file CR", "vs NNC", "val drop (pt)",
                   "test drop (pt)", "selected", "s / decision"], out)
 
@@ -150,7 +150,7 @@ def methods_across(res: "Results") -> Table | None:
                 cells += [Cell(_fmt(r.get("cr_file"))), Cell(_ratio(r.get("ratio"))),
                           Cell(_fmt(r.get("test_drop")))]
             # a trial's time does not depend on the drop: any drop's median is the method's
-            secs = [r["sec"] for (c, _), r in rows.items() if c == config]
+            secs = [rows[config, d]["sec"] for d in drops if (config, d) in rows]
             out.append(cells + [Cell(_fmt(secs[0] if secs else None))])
     if not out:
         return None
@@ -158,9 +158,7 @@ def methods_across(res: "Results") -> Table | None:
     for d in drops:
         header += [f"CR @{100 * d:g}pt", f"vs NNC @{100 * d:g}pt", f"test drop @{100 * d:g}pt"]
     return Table("methods-across", "Compression across problems: " + CAPTION.format(
-        metric=res.exp.metric, margin=MARGINS[rule]) + " s / decision: seconds one decision "
-        "took on the machine that ran it (calibration, rounding and the validation pass), "
-        "median over seeds.", header + ["s / decision"], out)
+        metric=res.exp.metric, margin=MARGINS[rule]) + SECONDS, header + ["s / decision"], out)
 
 
 def _bold_best(rows: list[list[Cell]], group: int, value: int) -> None:
