@@ -42,8 +42,10 @@ def test_leaderboard_ranks_per_problem_mean_rank_and_friedman():
 
 
 def test_a_configuration_missing_on_a_problem_is_left_out_of_the_ranks():
-    per, mean, _ = leaderboard_ranks({"p1": {"a": 1.0, "b": 0.5}, "p2": {"a": 0.1}})
-    assert set(mean) == {"a"} and per["p1"] == {"a": 1}
+    per, mean, _ = leaderboard_ranks({"p1": {"a": 1.0, "b": 0.5, "c": 0.7}, "p2": {"a": 0.1, "c": 0.2}})
+    assert mean == {"a": 1.5, "c": 1.5} and per["p1"] == {"a": 1, "c": 2} and per["p2"] == {"a": 2, "c": 1}
+    # one configuration left is no leaderboard
+    assert leaderboard_ranks({"p1": {"a": 1.0, "b": 0.5}, "p2": {"a": 0.1}}) == ({}, {}, None)
 
 
 def test_the_smallest_signed_rank_p_is_what_scipy_gives_when_every_sign_agrees():

@@ -63,8 +63,24 @@ def test_average_ranks_with_ties():
     assert 0 <= p <= 1
     ranks, _ = stats.average_ranks(blocks, higher_is_better=False)
     assert ranks == pytest.approx({"a": 2.0, "b": 2.25, "c": 1.75})
-    ranks, p = stats.average_ranks([{"a": 1.0, "b": 2.0}, {"a": 1.0}], True)  # b missing once
-    assert ranks == {"a": 1.0} and p is None
+    ranks, p = stats.average_ranks([{"a": 1.0, "b": 2.0, "c": 0.5}, {"a": 1.0, "c": 3.0}], True)
+    assert ranks == pytest.approx({"a": 1.5, "c": 1.5}) and p is None  # b missing once: left out
+    # one group left has no rank worth printing
+    assert stats.average_ranks([{"a": 1.0, "b": 2.0}, {"a": 1.0}], True) == ({}, None)
+
+
+def test_average_ranks_failures_rank_last_or_drop_out():
+    nan = float("nan")
+    blocks = [{"a": 3.0, "b": nan, "c": 1.0}, {"a": nan, "b": nan, "c": 2.0}]
+    # default: a and b have a NaN, so only c is left: nothing ranked
+    assert stats.average_ranks(blocks, higher_is_better=True) == ({}, None)
+    # failures last: block 1 a 1, c 2, b 3; block 2 c 1, a and b tie for 2-3 (2.5 each)
+    ranks, p = stats.average_ranks(blocks, higher_is_better=True, missing_last=True)
+    assert ranks == pytest.approx({"a": 1.75, "b": 2.75, "c": 1.5})
+    assert 0 < p <= 1
+    # lower is better: block 1 c 1, a 2, b 3 (a failure still ranks last); block 2 as above
+    ranks, _ = stats.average_ranks(blocks, higher_is_better=False, missing_last=True)
+    assert ranks == pytest.approx({"a": 2.25, "b": 2.75, "c": 1.0})
 
 
 def test_signed_rank_exact_p_drops_ties():

@@ -145,22 +145,28 @@ def pairwise(samples: Mapping[str, Sequence[float]]) -> list[Comparison]:
             for (a, b), p, q in zip(pairs, raw, adj)]
 
 
-def average_ranks(blocks: Sequence[Mapping[str, float]], higher_is_better: bool
-                  ) -> tuple[dict[str, float], float | None]:
+def average_ranks(blocks: Sequence[Mapping[str, float]], higher_is_better: bool,
+                  missing_last: bool = False) -> tuple[dict[str, float], float | None]:
     """Friedman-style average ranks (1 = best, ties share the mean rank) and Friedman's p.
 
     Each block (e.g. one task and seed) maps group -> value; only groups present in every
-    block are ranked. The p-value is None with fewer than 3 groups or 2 blocks.
+    block are ranked. A NaN value leaves its group out too, unless ``missing_last``: then it
+    is a failure (e.g. no solution within a drop) and ranks after every value of its block,
+    tied with the other failures, so that failing does not drop a group from the table. One
+    group has no rank worth printing, so fewer than two give none. The p-value is None with
+    fewer than 3 groups or 2 blocks.
     """
     from scipy.stats import friedmanchisquare, rankdata
 
     if not blocks:
         return {}, None
-    groups = [g for g in blocks[0] if all(g in b and not _isnan(b[g]) for b in blocks)]
-    if not groups:
+    groups = [g for g in blocks[0]
+              if all(g in b and (missing_last or not _isnan(b[g])) for b in blocks)]
+    if len(groups) < 2:
         return {}, None
     sign = -1.0 if higher_is_better else 1.0
-    R = np.array([rankdata([sign * b[g] for g in groups]) for b in blocks])
+    R = np.array([rankdata([math.inf if _isnan(b[g]) else sign * b[g] for g in groups])
+                  for b in blocks])
     ranks = dict(zip(groups, R.mean(0).tolist()))
     p = None
     if len(groups) >= 3 and len(blocks) >= 2:  # Friedman's statistic needs only the ranks

@@ -187,15 +187,18 @@ def overall_ranks(res: Results) -> Table:
     tag, se = drop_label(res.exp.drops[-1]), default_rule(res) != PLAIN
     keys = [("hv", "HV"), (f"cr_paper@{tag}{'se' if se else ''}", f"CR @{tag}pt{' (1 SE)' if se else ''}")]
     columns, friedman = [], []
-    for key, title in keys:
-        ranks, p = stats.average_ranks(seed_blocks(res.trials, key), higher_is_better=True)
+    for key, title in keys:  # no CR within the drop is a failure: it ranks last, not out
+        ranks, p = stats.average_ranks(seed_blocks(res.trials, key), higher_is_better=True,
+                                       missing_last=key != "hv")
         columns.append(ranks)
         friedman.append(f"{title}: p = {p:.3g}" if p is not None else f"{title}: -")
     rows = [[Cell(c)] + [Cell(f"{r[c]:.2f}" if c in r else "-", bold=bool(r) and r.get(c) == min(r.values()))
                          for r in columns] for c in res.configs]
     seeds = counted(len(res.exp.seeds), "seed")
-    return Table("ranks", f"Mean rank over all {len(res.tasks)} tasks x {seeds} "
-                 f"(1 = best; ties share ranks). Friedman test: {'; '.join(friedman)}.",
+    tasks = counted(len({t.task for t in res.trials}), "task")
+    return Table("ranks", f"Mean rank over all {tasks} x {seeds} (1 = best; ties share ranks; "
+                 f"where a configuration has no solution within the drop it ranks last on CR). "
+                 f"Friedman test: {'; '.join(friedman)}.",
                  ["configuration"] + [f"rank ({t})" for _, t in keys], rows)
 
 
