@@ -142,6 +142,7 @@ def provenance(block: Block, loaded: dict) -> str:
     runs = res.store.runs()
     ran = [r for r in runs if (r.get("trials") or {}).get("ran")]  # not a rerun that found all done
     machine = (ran or runs or [{}])[-1].get("machine", {})
+    cpus = machines_of([rec for _, rec in records], machine)
     # the trials' own thread counts: a process pool's workers set theirs, the runner keeps its own
     threads = sorted({str(rec.provenance.get("machine", {}).get("torch_threads"))
                       for _, rec in records} - {"None"}) or [str(machine.get("torch_threads", "?"))]
@@ -155,10 +156,29 @@ def provenance(block: Block, loaded: dict) -> str:
                          if n in KEY_LIBRARIES) or "not recorded"
     return (f"<sub>Regenerate: `python benchmarks/results.py --only {block.name}` "
             f"(experiment `benchmarks/{block.experiment}`, results `results/{res.exp.name}`). "
-            f"Weights: {', '.join(models)}. Trials run on: {machine.get('cpu_model', '?')} "
-            f"({' '.join(machine.get('cpu_flags', [])) or 'flags not recorded'}), "
+            f"Weights: {', '.join(models)}. Trials run on: {cpus}, "
             f"{machine.get('cpu_count', '?')} CPUs, torch threads {' and '.join(threads)}; "
             f"{versions}.</sub>")
+
+
+def machines_of(records: list, fallback: dict) -> str:
+    """The CPUs the records name (model, flags and any numeric settings such as a held-down
+    kernel level), each with its count of records when there is more than one; a table mixed
+    from two machines says so instead of naming only the last run's."""
+
+    def describe(m: dict) -> str:
+        env = ", ".join(f"{k}={v}" for k, v in sorted((m.get("numeric_env") or {}).items()))
+        flags = " ".join(m.get("cpu_flags", [])) or "flags not recorded"
+        return f"{m.get('cpu_model', '?')} ({flags})" + (f" with {env}" if env else "")
+
+    counts: dict[str, int] = {}
+    for rec in records:
+        m = (getattr(rec, "provenance", None) or {}).get("machine")
+        if m:
+            counts[describe(m)] = counts.get(describe(m), 0) + 1
+    if len(counts) <= 1:
+        return next(iter(counts), describe(fallback))
+    return ", ".join(f"{d} ({n} records)" for d, n in sorted(counts.items(), key=lambda c: -c[1]))
 
 
 def rewrite(text: str, tables: dict[str, str], lines: dict[str, str]) -> tuple[str, list[str]]:

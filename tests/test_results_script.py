@@ -115,3 +115,19 @@ def test_a_dropped_timing_column_takes_its_caption_sentence_with_it():
     assert out.caption.endswith("are in `wsbench report`.")
     kept = rs._columns(table, rs.Block("m", "x.toml", "m", "x", keep=("method", "s / decision")))
     assert kept.caption == table.caption and kept.columns == ["method", "s / decision"]
+
+
+def test_a_table_mixed_from_two_machines_names_both_with_their_counts():
+    rs = _script()
+    amd = {"cpu_model": "AMD EPYC", "cpu_flags": ["avx2", "fma"], "numeric_env": {}}
+    intel = {"cpu_model": "Intel Xeon", "cpu_flags": ["avx2", "avx512f"],
+             "numeric_env": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
+    rec = lambda m: SimpleNamespace(provenance={"machine": m})  # noqa: E731
+    last_run = {"cpu_model": "Intel Xeon", "cpu_flags": ["avx2"]}
+    # one machine: named as before, from the records rather than the last run
+    assert rs.machines_of([rec(amd), rec(amd)], last_run) == "AMD EPYC (avx2 fma)"
+    mixed = rs.machines_of([rec(amd), rec(intel), rec(amd)], last_run)
+    assert mixed == ("AMD EPYC (avx2 fma) (2 records), "
+                     "Intel Xeon (avx2 avx512f) with ONEDNN_MAX_CPU_ISA=AVX2 (1 records)")
+    # records without a machine (older formats): the last run's, as before
+    assert rs.machines_of([SimpleNamespace(provenance={})], last_run) == "Intel Xeon (avx2)"
