@@ -337,3 +337,20 @@ def test_dry_run_lists_stale_trials(tmp_path, plugin_modules, capsys):
     text = capsys.readouterr().out
     assert "stale  " in text and "(made by other code: t_code_dry changed)" in text
     assert "1 trials, 1 done (1 of them by other code: run again unless --keep-stale)" in text
+
+
+def test_a_change_to_the_identitys_own_machinery_keeps_records_valid():
+    """Fixing how code is hashed or the platform read must not make every record stale; a
+    change to a module a trial computes with still does."""
+    from wsbench.experiments.code_identity import MACHINERY
+
+    made = CodeIdentity({"plugins.optimizers": "a", MACHINERY[0]: "1", MACHINERY[1]: "2"},
+                        {"torch": "2.14.1"}, {"numpy_simd": "AVX2"})
+    fixed = CodeIdentity({"plugins.optimizers": "a", MACHINERY[0]: "3", MACHINERY[1]: "4"},
+                         {"torch": "2.14.1"}, {"numpy_simd": "AVX2"})
+    assert made.fingerprint != fixed.fingerprint
+    assert stale_reason(made.to_dict(), fixed) is None
+    edited = CodeIdentity({**fixed.modules, "plugins.optimizers": "b"}, fixed.libraries, fixed.platform)
+    assert stale_reason(made.to_dict(), edited) == "made by other code: plugins.optimizers changed"
+    elsewhere = CodeIdentity(fixed.modules, fixed.libraries, {"numpy_simd": "AVX512_ICL"})
+    assert stale_reason(made.to_dict(), elsewhere) == "made by other code: numpy_simd AVX2 -> AVX512_ICL"

@@ -19,6 +19,9 @@ The identity also names the SIMD level numpy dispatches to (``platform``): numpy
 AVX-512 kernels where the CPU has them, and those order ties differently, so NSGA-II, TPE and
 CMA-ES searched other decisions on an AVX-512 machine than on an AVX2 one (RESULTS.md section
 4). A record made on the other kind of CPU is run again.
+
+The identity's own modules (this one and :mod:`~wsbench.experiments.import_closure`) are recorded
+but not compared: they decide what a record is compared on, not what a trial computes.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 # the modules every trial and exact front runs through, whatever its plugins
 PIPELINE = ("wsbench.experiments.trial", "wsbench.experiments.work")
 FIRST_PARTY = ("wsbench", "wsbench_plugins")
+# the identity's own machinery (how code is hashed, how the platform is read) decides what records
+# are compared on, not what a trial computes: a fix to it leaves the records it judges valid
+MACHINERY = ("wsbench.experiments.code_identity", "wsbench.experiments.import_closure")
 CODE_FORMAT = 2  # raise when what goes into a fingerprint changes meaning (2: platform)
 
 
@@ -90,11 +96,20 @@ def stale_reason(recorded: Mapping[str, Any] | None, current: CodeIdentity) -> s
         return "made before records kept their code"
     if recorded.get("fingerprint") == current.fingerprint:
         return None
-    changes = current.changes_from(CodeIdentity.from_dict(recorded))
+    old, now = _compared(CodeIdentity.from_dict(recorded)), _compared(current)
+    if old.fingerprint == now.fingerprint:
+        return None
+    changes = now.changes_from(old)
     if not changes:
         return "made by other code"
     more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
     return "made by other code: " + ", ".join(changes[:3]) + more
+
+
+def _compared(code: CodeIdentity) -> CodeIdentity:
+    """The identity without :data:`MACHINERY`'s modules."""
+    return CodeIdentity({m: h for m, h in code.modules.items() if m not in MACHINERY},
+                        code.libraries, code.platform)
 
 
 # -- the identity of a trial and of an exact front ----------------------------------------------

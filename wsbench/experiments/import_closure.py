@@ -62,10 +62,14 @@ def platform() -> dict[str, str]:
     import platform as _platform
 
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features  # numpy 2
+        from numpy._core import _multiarray_umath as umath  # numpy 2
     except ImportError:
-        from numpy.core._multiarray_umath import __cpu_features__ as features  # numpy 1
-    level = next((f for f in SIMD_LEVELS if features.get(f)), "baseline")
+        from numpy.core import _multiarray_umath as umath  # numpy 1
+    # a level counts where the CPU has it (and NPY_DISABLE_CPU_FEATURES left it on) and numpy's
+    # build has kernels for it: numpy 1.26 detects AVX512_SPR but dispatches to AVX512_ICL at most
+    built = set(umath.__cpu_baseline__) | set(umath.__cpu_dispatch__)
+    level = next((f for f in SIMD_LEVELS if umath.__cpu_features__.get(f) and f in built),
+                 "baseline")
     return {"machine": _platform.machine(), "numpy_simd": level}
 
 
