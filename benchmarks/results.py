@@ -171,14 +171,13 @@ def machines_of(records: list, fallback: dict) -> str:
         flags = " ".join(m.get("cpu_flags", [])) or "flags not recorded"
         return f"{m.get('cpu_model', '?')} ({flags})" + (f" with {env}" if env else "")
 
-    counts: dict[str, int] = {}
-    for rec in records:
-        m = (getattr(rec, "provenance", None) or {}).get("machine")
-        if m:
-            counts[describe(m)] = counts.get(describe(m), 0) + 1
+    from collections import Counter
+
+    machines = ((getattr(rec, "provenance", None) or {}).get("machine") for rec in records)
+    counts = Counter(describe(m) for m in machines if m)
     if len(counts) <= 1:
         return next(iter(counts), describe(fallback))
-    return ", ".join(f"{d} ({n} records)" for d, n in sorted(counts.items(), key=lambda c: -c[1]))
+    return ", ".join(f"{d} ({n} records)" for d, n in counts.most_common())
 
 
 def rewrite(text: str, tables: dict[str, str], lines: dict[str, str]) -> tuple[str, list[str]]:
